@@ -1,0 +1,1 @@
+"""The agent: planner, graph, executor, HTTP app, Slack, runbooks and the `keel` CLI."""

@@ -1,0 +1,1 @@
+"""The `keel` command line: thin typer adapters over the core packages."""

@@ -1,0 +1,21 @@
+"""The `keel` entry point: one typer app with a sub-app per area."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.cli import bench_cmd, demo_cmd, sim_cmd, tools_cmd
+
+app = typer.Typer(
+    help="keel: a local-first ops assistant with a fine-tuned small planner and governed, audited actions.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(tools_cmd.app, name="tools")
+app.add_typer(sim_cmd.app, name="sim")
+app.add_typer(bench_cmd.app, name="bench")
+app.command("demo")(demo_cmd.demo)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,66 @@
+"""`keel tools list|call`: the tool contract from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from agent.cli.common import EXIT_BAD_INPUT, console, fail, print_json, simulate
+from tools.contract import TOOLS, catalogue
+from tools.registry import call_tool
+
+app = typer.Typer(help="List and call the tools of the contract.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_tools(as_json: bool = typer.Option(False, "--json", help="print names, kinds and JSON Schemas")) -> None:
+    """List the ten tools with their kind and arguments."""
+    if as_json:
+        print_json(catalogue())
+        return
+    table = Table("tool", "kind", "arguments", "description")
+    for item in catalogue():
+        props = item["parameters"].get("properties", {})
+        required = set(item["parameters"].get("required", []))
+        args = ", ".join(f"{k}{'' if k in required else '?'}" for k in props)
+        table.add_row(item["name"], item["kind"], args, item["description"])
+    console.print(table)
+
+
+@app.command("call")
+def call(
+    name: str = typer.Argument(..., help=f"tool name: {', '.join(TOOLS)}"),
+    args: str = typer.Argument("{}", help='arguments as a JSON object, e.g. \'{"service":"checkout"}\''),
+    scenario: Path | None = typer.Option(None, help="scenario file (YAML/JSON) for the embedded simulator"),
+    at: int | None = typer.Option(None, help="simulated minute to call the tool at (default: scenario's `at`, else 60)"),
+) -> None:
+    """Call one tool on the embedded simulator and print its result envelope as JSON.
+
+    Exits 0 on status ok/no_data, 2 on bad input, 1 on other errors.
+    """
+    try:
+        parsed = json.loads(args)
+    except json.JSONDecodeError as e:
+        print_json({"status": "error", "data": None, "error": f"args: malformed JSON: {e}"})
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if name not in TOOLS:
+        print_json({"status": "error", "data": None, "error": f"unknown tool {name!r}; allowed: {', '.join(TOOLS)}"})
+        raise typer.Exit(EXIT_BAD_INPUT)
+    _, _, ctx = simulate(scenario, at)
+    from tools.contract import ContractError, validate_call
+
+    try:
+        validate_call(name, parsed)
+    except ContractError as e:
+        print_json({"status": "error", "data": None, "error": str(e)})
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    result = call_tool(name, parsed, ctx)
+    print_json(result.to_dict())
+    if result.status == "error":
+        raise typer.Exit(1)
+
+
+__all__ = ["app", "fail"]

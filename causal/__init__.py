@@ -1,0 +1,1 @@
+"""Root-cause analysis: anomaly scoring, change points, graph prior, causal discovery, ranking."""

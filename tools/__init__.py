@@ -1,0 +1,1 @@
+"""The tool contract: argument models, the result envelope, and the dispatcher over a backend."""

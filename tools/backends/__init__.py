@@ -1,0 +1,1 @@
+"""Backends the tools run against: the embedded simulator (default) and real systems."""

@@ -1,0 +1,7 @@
+"""The embedded simulated microservice cluster (Online Boutique topology). Pure code, no I/O."""
+
+from tools.backends.sim.cluster import Simulator
+from tools.backends.sim.faults import FAULT_TYPES, Fault
+from tools.backends.sim.load import LoadCurve
+
+__all__ = ["Simulator", "Fault", "FAULT_TYPES", "LoadCurve"]
