@@ -54,6 +54,7 @@ class Simulator:
         self.revision = np.full(S, 12)
         self.events: list[Event] = []
         self._scheduled_deploys: list[tuple[int, str]] = []
+        self.planted_logs: list[tuple[int, str, str, str]] = []  # (minute, service, level, message)
         self._hist = np.zeros((1440, S, len(METRIC_NAMES)))
         self._load = np.zeros(1440)
 
@@ -131,6 +132,10 @@ class Simulator:
         """A harmless deploy at `minute` (scenario red herrings)."""
         self._scheduled_deploys.append((minute, service))
 
+    def plant_log(self, service: str, minute: int, level: str, message: str) -> None:
+        """A verbatim log line `service` writes during `minute` (scenario `inject_logs`)."""
+        self.planted_logs.append((minute, service, level, message))
+
     def scale(self, service: str, replicas: int) -> dict[str, object]:
         i = IDX[service]
         before = int(self.replicas[i])
@@ -196,6 +201,7 @@ class Simulator:
         c.revision = self.revision.copy()
         c.events = list(self.events)
         c._scheduled_deploys = list(self._scheduled_deploys)
+        c.planted_logs = list(self.planted_logs)
         c._hist = self._hist.copy()
         c._load = self._load.copy()
         return c

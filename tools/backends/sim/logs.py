@@ -111,6 +111,9 @@ def lines_for(sim: Simulator, service: str, minute: int) -> list[LogLine]:
                 add("error", f"rpc error: code = DeadlineExceeded desc = call to {callee} timed out")
     if service == "productcatalogservice" and p99 > 300:
         add("warn", f"slow query: ListProducts took {p99 * 0.6:.0f}ms")
+    for at, svc, level, message in sim.planted_logs:
+        if at == minute and svc == service:
+            add(level, message)
     return sorted(out, key=lambda line: line.ts)
 
 

@@ -66,6 +66,20 @@ class DeploySpec(BaseModel):
     _s = field_validator("service", mode="before")(lambda v: resolve_service(v) if isinstance(v, str) else v)
 
 
+class PlantedLogSpec(BaseModel):
+    """A verbatim log line `service` writes from minute `at` for `repeat` minutes (adversarial tests)."""
+
+    model_config = ConfigDict(extra="forbid")
+    service: str
+    at: int
+    message: str = Field(..., min_length=1, max_length=2000)
+    level: Literal["error", "warn", "info"] = "info"
+    repeat: int = Field(1, ge=1, le=1440)
+
+    _m = field_validator("at", mode="before")(_to_minutes)
+    _s = field_validator("service", mode="before")(lambda v: resolve_service(v) if isinstance(v, str) else v)
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int = 0
@@ -73,6 +87,7 @@ class Scenario(BaseModel):
     faults: list[FaultSpec] = []
     deploys: list[DeploySpec] = []
     replicas: dict[str, int] = {}
+    inject_logs: list[PlantedLogSpec] = []
     at: int | None = None
     request: str | None = None
     expect: dict[str, Any] = {}
@@ -103,6 +118,9 @@ class Scenario(BaseModel):
         sim = Simulator(load, faults, seed=self.seed, replicas=self.replicas)
         for d in self.deploys:
             sim.schedule_deploy(d.service, d.at)
+        for p in self.inject_logs:
+            for minute in range(p.at, p.at + p.repeat):
+                sim.plant_log(p.service, minute, p.level, p.message)
         return sim
 
 
