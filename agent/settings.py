@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -25,6 +25,32 @@ class Settings(BaseSettings):
     sim_tick_s: float = Field(2.0, gt=0, description="real seconds per simulated minute under `keel serve`")
     planner: str = Field("llama", description="planner backend passed to agent.planner.load_planner")
     planner_adapter: str = Field("default", description="planner adapter name")
+
+    # backends (see README "Backends"): sim is the embedded default
+    metrics_backend: Literal["sim", "prometheus"] = Field("sim", description="query_metrics/RCA source")
+    prometheus_url: str = Field("http://127.0.0.1:9090", description="Prometheus base URL")
+    prometheus_preset: str = Field("keel_sim", description="metric -> PromQL preset: keel_sim, kubernetes")
+    prometheus_queries: dict[str, Any] = Field(
+        default_factory=dict, description="per-metric PromQL overrides: metric = 'QUERY' or {query, label}"
+    )
+    prometheus_min_step_s: float = Field(15.0, gt=0, description="smallest query_range step")
+    logs_backend: Literal["sim", "files", "loki"] = Field("sim", description="where search_logs reads")
+    log_dir: Path | None = Field(None, description="directory of log files (logs_backend = files)")
+    log_glob: str = Field("*.log*", description="which files under log_dir are logs (rotated ones included)")
+    loki_url: str = Field("http://127.0.0.1:3100", description="Loki base URL")
+    loki_service_label: str = Field("service", description="Loki stream label holding the service name")
+    loki_level_label: str = Field("", description="Loki level label ('' = JSON field)")
+    loki_tenant: str = Field("", description="X-Scope-OrgID for multi-tenant Loki ('' = none)")
+    actions_backend: Literal["sim", "kubernetes"] = Field("sim", description="write-action target")
+    kube_namespace: str = Field("default", description="namespace of the services' Deployments")
+    kube_context: str = Field("", description="kubeconfig context ('' = current)")
+    kube_config: Path | None = Field(None, description="kubeconfig file (default ~/.kube/config)")
+    service_map: dict[str, str] = Field(
+        default_factory=dict, description="contract service name -> name in your cluster"
+    )
+    topology_file: Path | None = Field(None, description="caller,callee CSV (default Online Boutique)")
+    database_url: str = Field("", description="'' = SQLite under KEEL_HOME; postgresql://... = PostgreSQL")
+    backend_timeout_s: float = Field(5.0, gt=0, le=120, description="budget per backend call")
 
     @field_validator("home", mode="before")
     @classmethod
