@@ -146,7 +146,8 @@ TOOLS: dict[str, ToolSpec] = {
         ToolSpec("search_logs", "read", SearchLogsArgs, "Search recent log lines by text, service and level."),
         ToolSpec("get_topology", "read", GetTopologyArgs, "Show the service call graph or one service's neighbours."),
         ToolSpec("root_cause_analysis", "read", RootCauseArgs, "Rank likely root-cause services with evidence paths."),
-        ToolSpec("recommend_scaling", "read", RecommendScalingArgs, "Recommend a replica count from the scaling policy."),
+        ToolSpec("recommend_scaling", "read", RecommendScalingArgs,
+                 "Recommend a replica count from the scaling policy."),
         ToolSpec("scale_service", "write", ScaleServiceArgs, "Set the number of replicas of a service."),
         ToolSpec("restart_service", "write", RestartServiceArgs, "Restart a service's replicas."),
         ToolSpec("rollback_deployment", "write", RollbackDeploymentArgs, "Roll back a service's last deployment."),
@@ -186,7 +187,7 @@ def validate_call(tool: str, args: Any) -> BaseModel:
     try:
         return spec.args.model_validate(args)
     except ValidationError as e:
-        raise ContractError(f"{tool}: " + "; ".join(_describe(d) for d in e.errors())) from None
+        raise ContractError(f"{tool}: " + "; ".join(_describe(dict(d)) for d in e.errors())) from None
 
 
 def canonical_args(model: BaseModel) -> dict[str, Any]:

@@ -78,7 +78,8 @@ def resolve_service(name: str) -> str:
             return svc
     if squashed.endswith("service") and squashed[: -len("service")] in _ALIASES:
         return _ALIASES[squashed[: -len("service")]]
-    raise ValueError(f"unknown service {name!r}; allowed: {', '.join(SERVICES)} (or aliases such as checkout, cart, recs)")
+    allowed = ", ".join(SERVICES)
+    raise ValueError(f"unknown service {name!r}; allowed: {allowed} (or aliases such as checkout, cart, recs)")
 
 
 def alias_table() -> dict[str, str]:

@@ -35,7 +35,9 @@ def call(
     name: str = typer.Argument(..., help=f"tool name: {', '.join(TOOLS)}"),
     args: str = typer.Argument("{}", help='arguments as a JSON object, e.g. \'{"service":"checkout"}\''),
     scenario: Path | None = typer.Option(None, help="scenario file (YAML/JSON) for the embedded simulator"),
-    at: int | None = typer.Option(None, help="simulated minute to call the tool at (default: scenario's `at`, else 60)"),
+    at: int | None = typer.Option(
+        None, help="simulated minute to call the tool at (default: scenario's `at`, else 60)"
+    ),
 ) -> None:
     """Call one tool on the embedded simulator and print its result envelope as JSON.
 

@@ -126,7 +126,8 @@ class Simulator:
     def _deploy(self, service: str, t: int, why: str) -> None:
         i = IDX[service]
         self.revision[i] += 1
-        self.events.append(Event(t, service, "deploy", f"revision {self.revision[i] - 1} -> {self.revision[i]} ({why})"))
+        detail = f"revision {self.revision[i] - 1} -> {self.revision[i]} ({why})"
+        self.events.append(Event(t, service, "deploy", detail))
 
     def schedule_deploy(self, service: str, minute: int) -> None:
         """A harmless deploy at `minute` (scenario red herrings)."""

@@ -83,7 +83,7 @@ class PlantedLogSpec(BaseModel):
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int = 0
-    load: LoadSpec = LoadSpec(kind="diurnal")
+    load: LoadSpec = LoadSpec(kind="diurnal", peak_rps=400.0)
     faults: list[FaultSpec] = []
     deploys: list[DeploySpec] = []
     replicas: dict[str, int] = {}
