@@ -1,0 +1,190 @@
+"""The grounded final answer: a deterministic template over the turn's tool results.
+
+The planner is a small model, so its text is never trusted for numbers or service names: the answer is
+composed from the findings (symptoms, root-cause ranking, logs, actions and their oversight), and the
+planner's own sentence is added only when every number and service name in it occurs in the findings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from tools.contract import WRITE_TOOLS
+from tools.services import SERVICES
+
+_NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
+_SERVICE = re.compile(r"\b(" + "|".join(sorted((re.escape(s) for s in SERVICES), key=len, reverse=True)) + r")\b")
+_RANK_KEYS = ("ranking", "candidates", "root_causes", "ranked")
+_SCORE_KEYS = ("score", "probability", "confidence", "rank_score")
+
+
+def numbers_in(text: str) -> set[str]:
+    """Number tokens of a text (digits glued to letters, like p99, are not numbers)."""
+    return set(_NUMBER.findall(text))
+
+
+def services_in(text: str) -> set[str]:
+    return set(_SERVICE.findall(text))
+
+
+def _num(v: Any) -> str:
+    return json.dumps(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+
+
+def _ranking(data: Any) -> list[dict[str, Any]]:
+    """Ranked candidates from a root_cause_analysis result, whatever list key it uses."""
+    if isinstance(data, Mapping):
+        for key in _RANK_KEYS:
+            if isinstance(data.get(key), list):
+                return [c for c in data[key] if isinstance(c, Mapping) and "service" in c]
+    if isinstance(data, list):
+        return [c for c in data if isinstance(c, Mapping) and "service" in c]
+    return []
+
+
+def collect_findings(request: str, steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Group the turn's step results by what they tell: symptoms, causes, logs, topology, actions, errors."""
+    f: dict[str, Any] = {"request": request, "symptoms": [], "root_causes": [], "logs": [], "topology": [],
+                         "scaling": [], "actions": [], "errors": []}
+    for s in steps:
+        tool, res = s["tool"], s.get("result") or {}
+        status, data = res.get("status"), res.get("data")
+        if tool in WRITE_TOOLS or tool == "post_incident_summary":
+            f["actions"].append({
+                "tool": tool, "args": s.get("args", {}), "status": status, "oversight": s.get("oversight"),
+                "risk": s.get("risk"), "reasons": list(s.get("reasons") or []), "approval_id": s.get("approval_id"),
+                "approved_by": s.get("approved_by"), "data": data if status == "ok" else None,
+                "error": res.get("error"),
+            })
+        elif status == "error":
+            f["errors"].append({"tool": tool, "error": res.get("error")})
+        elif tool == "query_metrics" and status == "ok":
+            keys = ("service", "metric", "unit", "window", "start", "current", "max")
+            f["symptoms"].append({k: data[k] for k in keys})
+        elif tool == "root_cause_analysis" and status == "ok":
+            f["root_causes"] = [dict(c) for c in _ranking(data)]
+        elif tool == "search_logs" and data:
+            lines = data.get("lines") or []
+            f["logs"].append({"service": data.get("service"), "level": data.get("level"), "query": data.get("query"),
+                              "total_matches": data.get("total_matches", 0),
+                              "latest": lines[0]["message"] if lines else None,
+                              "latest_service": lines[0]["service"] if lines else None})
+        elif tool == "get_topology" and status == "ok":
+            f["topology"].append(data)
+        elif tool == "recommend_scaling" and status == "ok":
+            f["scaling"].append(data)
+    return f
+
+
+def _score(c: Mapping[str, Any]) -> str:
+    for k in _SCORE_KEYS:
+        if isinstance(c.get(k), int | float):
+            return f" ({k} {_num(c[k])})"
+    return ""
+
+
+def _largest_rise(symptoms: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Among queried latency/error series of two or more services, the one that rose most relative to its start."""
+    by_metric: dict[str, list[Mapping[str, Any]]] = {}
+    for s in symptoms:
+        by_metric.setdefault(s["metric"], []).append(s)
+    best, best_ratio = None, 1.0
+    for metric, rows in by_metric.items():
+        if len({r["service"] for r in rows}) < 2 or metric in ("replicas", "throughput"):
+            continue
+        for r in rows:
+            ratio = float(r["current"]) / max(float(r["start"]), 1e-9)
+            if ratio > best_ratio:
+                best, best_ratio = dict(r), ratio
+    return best
+
+
+def _args_text(args: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_num(v)}" for k, v in args.items())
+
+
+def _action_line(a: Mapping[str, Any]) -> str:
+    head = f"{a['tool']}({_args_text(a['args'])})"
+    over = f"{a['oversight']}, {a['risk']} risk" if a.get("oversight") else "not governed"
+    why = "; ".join(a["reasons"]) if a.get("reasons") else ""
+    if a["status"] == "pending_approval":
+        return f"{head}: needs approval ({over}), waiting for an approver (approval {a['approval_id']})" + (
+            f": {why}" if why else "")
+    if a["status"] == "denied":
+        return f"{head}: not run, {a.get('error') or why or 'denied'} ({over})"
+    if a["status"] == "ok":
+        by = f", approved by {a['approved_by']}" if a.get("approved_by") else ""
+        detail = ", ".join(f"{k} {_num(v)}" for k, v in (a.get("data") or {}).items()) if isinstance(
+            a.get("data"), Mapping) else ""
+        return f"{head}: done ({over}{by})" + (f": {detail}" if detail else "")
+    return f"{head}: failed: {a.get('error')}"
+
+
+def headline(f: Mapping[str, Any]) -> str:
+    pending = [a for a in f["actions"] if a["status"] == "pending_approval"]
+    denied = [a for a in f["actions"] if a["status"] == "denied"]
+    if pending:
+        a = pending[0]
+        return f"{a['tool']} on {a['args'].get('service', a['args'])} needs approval before it runs."
+    if denied:
+        a = denied[0]
+        return f"I did not run {a['tool']}: {a.get('error') or 'it was denied'}."
+    if f["root_causes"]:
+        return f"Most likely root cause: {f['root_causes'][0]['service']}."
+    rise = _largest_rise(f["symptoms"])
+    if rise:
+        return f"{rise['service']} shows the largest {rise['metric']} rise among the services I checked."
+    done = [a for a in f["actions"] if a["status"] == "ok"]
+    if done:
+        return f"Done: {done[0]['tool']} on {done[0]['args'].get('service', '')}.".replace(" on .", ".")
+    return ""
+
+
+def compose(f: Mapping[str, Any], stop_note: str = "", planner_sentence: str = "") -> str:
+    """The final answer text. Every number in it is copied from a tool result."""
+    out: list[str] = []
+    head = headline(f)
+    if head:
+        out.append(head)
+    for s in f["symptoms"]:
+        out.append(f"- {s['service']} {s['metric']}: {_num(s['current'])} {s['unit']} now, {_num(s['start'])} at the "
+                   f"start of the last {s['window']}, max {_num(s['max'])}.")
+    if f["root_causes"]:
+        ranked = [f"{c['service']}{_score(c)}" for c in f["root_causes"][:3]]
+        out.append("- Root-cause ranking: " + ", then ".join(ranked) + ".")
+    for g in f["logs"]:
+        where = g["service"] or "all services"
+        latest = f" Latest: \"{g['latest']}\" ({g['latest_service']})." if g["latest"] else ""
+        out.append(f"- Logs of {where}{' at level ' + g['level'] if g['level'] else ''}: "
+                   f"{_num(g['total_matches'])} matching lines.{latest}")
+    for t in f["topology"]:
+        if "services" in t:
+            out.append(f"- Services in the call graph: {', '.join(t['services'])}.")
+        elif "service" in t:
+            out.append(f"- {t['service']} calls {', '.join(t['callees']) or 'nothing'}; called by "
+                       f"{', '.join(t['callers']) or 'nobody'}.")
+    for r in f["scaling"]:
+        out.append("- Scaling recommendation: " + ", ".join(f"{k} {_num(v)}" for k, v in r.items()
+                                                            if isinstance(v, str | int | float)) + ".")
+    for a in f["actions"]:
+        out.append("- " + _action_line(a))
+    for e in f["errors"]:
+        out.append(f"- {e['tool']} failed: {e['error']}")
+    if planner_sentence:
+        out.append(planner_sentence)
+    if stop_note:
+        out.append(stop_note)
+    return "\n".join(out)
+
+
+def findings_text(f: Mapping[str, Any]) -> str:
+    return json.dumps({k: v for k, v in f.items() if k != "request"}, default=str)
+
+
+def is_grounded(text: str, sources: Iterable[str]) -> bool:
+    """True when every number and service name in `text` occurs in the source texts (the tool results)."""
+    joined = "\n".join(sources)
+    return numbers_in(text) <= numbers_in(joined) and services_in(text) <= services_in(joined)

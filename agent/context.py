@@ -1,0 +1,120 @@
+"""The tool context the agent works on, built in one place so another backend factory can replace it.
+
+`build_context(settings, scenario)` returns a `LiveContext`: the embedded simulator built from a scenario,
+fast-forwarded to the scenario's `at`, advanced one simulated minute every `settings.sim_tick_s` real
+seconds by a background thread. Every access to the simulator (from that thread and from request
+threads) holds one lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.settings import Settings
+from tools.backends.base import ToolContext
+from tools.backends.sim.cluster import Simulator
+from tools.backends.sim.scenario import Scenario, load_scenario
+from tools.backends.sim_backend import SimBackend
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "evals" / "scenarios" / "serve-checkout-incident.yaml"
+
+
+class Locked:
+    """A proxy that holds `lock` around every method call and attribute read of the wrapped object.
+
+    Arrays read through it are copies, so a reader never sees a minute being written.
+    """
+
+    def __init__(self, target: Any, lock: threading.RLock) -> None:
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_lock", lock)
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            value = getattr(self._target, name)
+            if isinstance(value, np.ndarray):
+                return value.copy()
+        if callable(value):
+            return self._locked(value)
+        return value
+
+    def _locked(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                out = fn(*args, **kwargs)
+                return out.copy() if isinstance(out, np.ndarray) else out
+
+        return call
+
+
+class SimTicker:
+    """Advances the simulator one minute every `tick_s` seconds in a daemon thread, under the context lock."""
+
+    def __init__(self, sim: Simulator, lock: threading.RLock, tick_s: float) -> None:
+        self.sim, self.lock, self.tick_s = sim, lock, tick_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="keel-sim-ticker", daemon=True)
+
+    def start(self) -> SimTicker:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            with self.lock:
+                self.sim.step(1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
+@dataclass
+class LiveContext:
+    """A tool context plus what keeps it alive: the lock that guards it and the simulator's ticker."""
+
+    tools: ToolContext
+    lock: threading.RLock
+    scenario: Scenario | None = None
+    ticker: SimTicker | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def minute(self) -> int | None:
+        sim = self.tools.sim
+        return None if sim is None else int(sim.minute)
+
+    def close(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
+
+
+def resolve_scenario(scenario: Scenario | str | Path | None) -> tuple[Scenario, Path | None]:
+    """A Scenario object and the folder its relative paths are resolved against (default: the shipped one)."""
+    if isinstance(scenario, Scenario):
+        return scenario, None
+    path = Path(scenario) if scenario is not None else DEFAULT_SCENARIO
+    return load_scenario(path), path.parent
+
+
+def build_context(settings: Settings, scenario: Scenario | str | Path | None = None, *,
+                  live: bool = True) -> LiveContext:
+    """The embedded simulator for `scenario`, at the scenario's `at`, ticking in the background when `live`."""
+    sc, base = resolve_scenario(scenario)
+    sim = sc.build(base)
+    sim.run_until(sc.at or 60)
+    lock = threading.RLock()
+    backend = Locked(SimBackend(sim), lock)
+    tools = ToolContext(metrics=backend, logs=backend, topology=backend, actions=backend, sim=Locked(sim, lock))
+    tools.extras["lock"] = lock
+    ticker = SimTicker(sim, lock, settings.sim_tick_s).start() if live else None
+    info = {"backend": "sim", "scenario": sc.name, "start_minute": sim.minute, "tick_s": settings.sim_tick_s}
+    return LiveContext(tools=tools, lock=lock, scenario=sc, ticker=ticker, info=info)
