@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, print_json, simulate
+from agent.cli.common import console, fail, print_json, simulate
 from tools.backends.sim.faults import FAULT_TYPES
 from tools.backends.sim.model import IDX, METRIC_NAMES, M
 from tools.services import SERVICES
@@ -59,3 +59,39 @@ def faults() -> None:
     for name, desc in FAULT_TYPES.items():
         table.add_row(name, desc)
     console.print(table)
+
+
+@app.command("serve")
+def serve(
+    scenario: Path | None = typer.Option(None, help="scenario file (YAML/JSON); default: diurnal load, no faults"),
+    port: int = typer.Option(9108, min=0, max=65535, help="port of the Prometheus /metrics endpoint"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    log_dir: Path = typer.Option(..., "--log-dir", help="directory for JSON-lines log files (rotated)"),
+    speed: float = typer.Option(60.0, min=0.01, help="wall-clock seconds per simulated minute (60 = real time)"),
+    minutes: int | None = typer.Option(None, min=1, help="stop after this many simulated minutes (default: run on)"),
+    max_log_bytes: int = typer.Option(1_000_000, min=1024, help="rotate the log file past this size"),
+    log_backups: int = typer.Option(5, min=1, help="rotated log files to keep"),
+) -> None:
+    """Run the simulator live: export its metrics for Prometheus and write its logs to rotated files."""
+    import signal
+    import threading
+
+    from agent.cli.common import scenario_or_default
+    from tools.backends.sim.serve import serve as serve_live
+
+    sc = scenario_or_default(scenario)
+    sim = sc.build(scenario.parent if scenario else None)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def ready(live: object) -> None:
+        console.print(f"serving {sc.name or 'scenario'}: metrics on http://{host}:{port}/metrics, "
+                      f"logs in {log_dir}, one simulated minute every {speed:g} s", highlight=False)
+
+    try:
+        live = serve_live(sim, port=port, host=host, log_dir=log_dir, speed_s=speed, minutes=minutes,
+                          max_log_bytes=max_log_bytes, log_backups=log_backups, stop=stop, on_ready=ready)
+    except OSError as e:
+        fail(f"cannot serve on {host}:{port}: {e}")
+    console.print(f"stopped at simulated minute {live.sim.minute}; {live.lines_written} log lines written")
