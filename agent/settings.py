@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     topology_file: Path | None = Field(None, description="caller,callee CSV (default Online Boutique)")
     database_url: str = Field("", description="'' = SQLite under KEEL_HOME; postgresql://... = PostgreSQL")
     backend_timeout_s: float = Field(5.0, gt=0, le=120, description="budget per backend call")
+    # governance (see governance/default_policy.yaml)
+    policy_file: Path | None = Field(None, description="policy YAML deep-merged over the shipped default")
+    policy: dict[str, Any] = Field(default_factory=dict, description="[policy] table: overrides over policy_file")
+    audit_db: Path | None = Field(None, description="audit log and approvals SQLite file (default $KEEL_HOME)")
+    audit_sync: Literal["full", "normal"] = Field("full", description="SQLite synchronous mode of audit appends")
+    approval_ttl_minutes: float = Field(30.0, gt=0, description="a pending approval expires after this long")
 
     @field_validator("home", mode="before")
     @classmethod
@@ -71,6 +77,9 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.checkpoint_db or self.home / "checkpoints.sqlite"
+
+    def audit_db_path(self) -> Path:
+        return self.audit_db or self.home / "audit.db"
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,260 @@
+"""The append-only audit log: the `AuditStore` protocol and its SQLite implementation.
+
+Storage (SQLite, one file, default `$KEEL_HOME/audit.db`):
+- `audit_log`: one row per record: seq (INTEGER PRIMARY KEY), ts, kind, actor, conversation_id,
+  action_id, tool, service (query columns, checked against the body on verify), body (canonical JSON,
+  exactly the text hashed), prev_hash, hash. Triggers reject UPDATE and DELETE, so the log is append-only
+  unless someone removes them deliberately; verification catches what they then do.
+- `audit_anchor`: a single row holding the newest record's (seq, hash), updated in the same transaction
+  as every append. A pure hash chain cannot see its tail cut off; comparing the chain's end with this
+  anchor can. Being in the same file it catches truncation by anything that is not also rewriting the
+  anchor (a crash, a bad copy, a careless `DELETE ... WHERE seq > N`); against someone who edits both,
+  keep the head that `keel audit verify` prints somewhere else and pass it back with `--expect-head`.
+
+Concurrency and durability:
+- WAL journal, `busy_timeout`, and BEGIN IMMEDIATE around every append: the writer lock is taken before
+  reading the anchor, so reading the previous hash and inserting the record happen in one transaction
+  and several processes can append to one file without forking the chain.
+- `synchronous=FULL` by default: in WAL mode every COMMIT fsyncs the WAL before returning, so a record
+  (in particular `action_started`, written before the action runs) survives a process kill, an OS crash
+  and power loss. `sync="normal"` (WAL + synchronous=NORMAL) fsyncs only at checkpoints: a committed
+  record survives the process being killed (it is in the WAL in the OS page cache) but the newest ones
+  may roll back after an OS crash or power loss. It is several times faster; choose it knowingly.
+  Appends with `durable=False` (the gate's read-tool records) use NORMAL for that commit only; the next
+  FULL commit makes them durable too, as they precede it in the same WAL file.
+- Verification reads the anchor and streams the rows inside one read transaction (a consistent
+  snapshot, so it can run while others append).
+
+A PostgreSQL store implements the same protocol (one table + an anchor row, `SELECT ... FOR UPDATE` on
+the anchor in place of BEGIN IMMEDIATE) and reuses `governance.chain` for sealing and verifying.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Collection, Iterator, Sequence
+from pathlib import Path
+from typing import Literal, Protocol
+
+from governance.chain import GENESIS, NewRecord, StoredRecord, VerifyReport, seal, verify_chain
+
+SyncMode = Literal["full", "normal"]
+COLUMNS = "seq, ts, kind, actor, conversation_id, action_id, tool, service, body, prev_hash, hash"
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT,
+    conversation_id TEXT,
+    action_id TEXT,
+    tool TEXT,
+    service TEXT,
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_rate ON audit_log(kind, service, ts);
+CREATE INDEX IF NOT EXISTS audit_log_action ON audit_log(action_id);
+CREATE TABLE IF NOT EXISTS audit_anchor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT OR IGNORE INTO audit_anchor (id, seq, hash) VALUES (1, 0, '{GENESIS}');
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+
+
+class AuditError(RuntimeError):
+    """The audit store cannot be opened or read (missing file, not an audit log)."""
+
+
+class AuditStore(Protocol):
+    """What governance needs from an audit log. Implementations: SqliteAuditStore (PostgreSQL later)."""
+
+    def append(self, record: NewRecord, durable: bool = True) -> StoredRecord: ...
+
+    def append_many(self, records: Sequence[NewRecord], durable: bool = True) -> list[StoredRecord]:
+        """Append in one transaction, in order; durable once this returns (see the module notes)."""
+        ...
+
+    def records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
+        """Stream records in seq order."""
+        ...
+
+    def tail(self, n: int = 20) -> list[StoredRecord]: ...
+
+    def records_for_action(self, action_id: str) -> list[StoredRecord]: ...
+
+    def count_actions(self, service: str, since: float, tools: Collection[str]) -> int:
+        """action_started records of these tools on `service` with ts >= since (the rate-limit history)."""
+        ...
+
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest record, from the anchor; (0, GENESIS) when empty."""
+        ...
+
+    def verify(self, expect: tuple[int, str] | None = None) -> VerifyReport: ...
+
+    def close(self) -> None: ...
+
+
+def _row(r: tuple) -> StoredRecord:
+    return StoredRecord(*r)
+
+
+class SqliteAuditStore:
+    """The audit log in one SQLite file; safe to share between threads and processes."""
+
+    def __init__(self, path: Path | str, sync: SyncMode = "full", busy_timeout_s: float = 30.0) -> None:
+        if sync not in ("full", "normal"):
+            raise ValueError(f"sync: got {sync!r}; allowed: full, normal")
+        self.path = Path(path)
+        self.sync: SyncMode = sync
+        self._busy_ms = int(busy_timeout_s * 1000)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = self._connect()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._current_sync = ""
+        self._set_sync(sync)
+        try:
+            self._conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=self._busy_ms / 1000)
+        conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        return conn
+
+    def _set_sync(self, mode: str) -> None:
+        if mode != self._current_sync:
+            self._conn.execute(f"PRAGMA synchronous={mode.upper()}")
+            self._current_sync = mode
+
+    # ------------------------------------------------------------ writing
+
+    def append(self, record: NewRecord, durable: bool = True) -> StoredRecord:
+        return self.append_many([record], durable)[0]
+
+    def append_many(self, records: Sequence[NewRecord], durable: bool = True) -> list[StoredRecord]:
+        if not records:
+            return []
+        with self._lock:
+            self._set_sync(self.sync if durable else "normal")
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                seq, prev = conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+                now = time.time()
+                out = []
+                for rec in records:
+                    seq += 1
+                    sealed = seal(rec, seq, rec.ts if rec.ts is not None else now, prev)
+                    conn.execute(
+                        f"INSERT INTO audit_log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (sealed.seq, sealed.ts, sealed.kind, sealed.actor, sealed.conversation_id,
+                         sealed.action_id, sealed.tool, sealed.service, sealed.body, sealed.prev_hash,
+                         sealed.hash),
+                    )
+                    prev = sealed.hash
+                    out.append(sealed)
+                conn.execute("UPDATE audit_anchor SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return out
+
+    # ------------------------------------------------------------ reading
+
+    def records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
+        conn = self._connect()
+        try:
+            cur = conn.execute(f"SELECT {COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq", (after_seq,))
+            for r in cur:
+                yield _row(r)
+        finally:
+            conn.close()
+
+    def tail(self, n: int = 20) -> list[StoredRecord]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT ?", (n,)).fetchall()
+        return [_row(r) for r in reversed(rows)]
+
+    def records_for_action(self, action_id: str) -> list[StoredRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {COLUMNS} FROM audit_log WHERE action_id = ? ORDER BY seq", (action_id,)
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def count_actions(self, service: str, since: float, tools: Collection[str]) -> int:
+        names = sorted(tools)
+        if not names:
+            return 0
+        marks = ", ".join("?" * len(names))
+        with self._lock:
+            (n,) = self._conn.execute(
+                f"SELECT COUNT(*) FROM audit_log WHERE kind = 'action_started' AND service = ? AND ts >= ? "
+                f"AND tool IN ({marks})", (service, since, *names),
+            ).fetchone()
+        return int(n)
+
+    def head(self) -> tuple[int, str]:
+        with self._lock:
+            seq, h = self._conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+        return int(seq), str(h)
+
+    def verify(self, expect: tuple[int, str] | None = None) -> VerifyReport:
+        return verify_sqlite(self.path, expect)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SqliteAuditStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _stream(conn: sqlite3.Connection) -> Iterator[StoredRecord]:
+    for r in conn.execute(f"SELECT {COLUMNS} FROM audit_log ORDER BY seq"):
+        yield _row(r)
+
+
+def verify_sqlite(path: Path | str, expect: tuple[int, str] | None = None) -> VerifyReport:
+    """Verify an audit database without modifying it: anchor and rows from one read snapshot, streamed."""
+    p = Path(path)
+    if not p.is_file():
+        raise AuditError(f"no audit log at {p}")
+    conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, isolation_level=None, timeout=30)
+    try:
+        conn.execute("BEGIN")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "audit_log" not in tables:
+            raise AuditError(f"{p} is not a keel audit log (no audit_log table)")
+        anchor = None
+        if "audit_anchor" in tables:
+            row = conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+            anchor = (int(row[0]), str(row[1])) if row else None
+        report = verify_chain(_stream(conn), anchor, expect)
+        conn.execute("COMMIT")
+        return report
+    except sqlite3.DatabaseError as e:
+        raise AuditError(f"cannot read {p}: {e}") from None
+    finally:
+        conn.close()
