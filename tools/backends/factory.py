@@ -1,0 +1,116 @@
+"""Compose the tool context from settings: each role (metrics, logs, actions) from the sim or a real backend.
+
+`build_backends(settings, sim)` is what the agent's context builder calls. The simulator serves every
+role left at "sim"; when one is needed and none is given, a quiet default cluster (diurnal load, no
+faults, 60 minutes in) is built. Topology: the simulator's graph when metrics come from it, else
+`topology_file` (a caller,callee CSV such as a `graph.csv` with Source,Target columns), else the
+Online Boutique graph.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from tools.backends.base import BackendError, ToolContext
+from tools.backends.sim.cluster import Simulator
+from tools.backends.sim.topology import EDGES
+from tools.backends.sim_backend import SimBackend
+
+
+class StaticTopology:
+    """A fixed call graph (caller, callee) in contract service names."""
+
+    def __init__(self, edges: list[tuple[str, str]], name: str = "config") -> None:
+        self._edges = list(edges)
+        self.name = name
+
+    def edges(self) -> list[tuple[str, str]]:
+        return list(self._edges)
+
+
+def read_edges(path: Path, service_map: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Edges from a CSV with caller,callee (or source,target) columns, else its first two columns."""
+    if not path.is_file():
+        raise ValueError(f"topology_file: no such file {path}")
+    reverse = {v: k for k, v in (service_map or {}).items()}
+    with path.open(newline="") as fh:
+        rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
+    if not rows:
+        raise ValueError(f"topology_file: {path} has no edges")
+    header = [c.strip().lower() for c in rows[0]]
+    a, b = 0, 1
+    for pair in (("caller", "callee"), ("source", "target"), ("src", "dst"), ("from", "to")):
+        if pair[0] in header and pair[1] in header:
+            a, b = header.index(pair[0]), header.index(pair[1])
+            rows = rows[1:]
+            break
+    edges = []
+    for r in rows:
+        if len(r) <= max(a, b):
+            raise ValueError(f"topology_file: {path}: row {r!r} has fewer than two columns")
+        x, y = r[a].strip(), r[b].strip()
+        edges.append((reverse.get(x, x), reverse.get(y, y)))
+    return list(dict.fromkeys(edges))
+
+
+def default_sim() -> Simulator:
+    from tools.backends.sim.scenario import Scenario
+
+    sim = Scenario(name="quiet").build()
+    sim.run_until(60)
+    return sim
+
+
+def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolContext:
+    """The ToolContext the settings describe (metrics_backend, logs_backend, actions_backend, ...)."""
+    roles = (settings.metrics_backend, settings.logs_backend, settings.actions_backend)
+    if "sim" in roles and sim is None:
+        sim = default_sim()
+    simb = SimBackend(sim) if sim is not None else None
+    timeout = float(settings.backend_timeout_s)
+    smap = dict(settings.service_map or {})
+
+    metrics: Any = simb
+    if settings.metrics_backend == "prometheus":
+        from tools.backends.prometheus import PrometheusMetrics
+
+        metrics = PrometheusMetrics(
+            settings.prometheus_url, preset=settings.prometheus_preset, queries=settings.prometheus_queries,
+            timeout_s=timeout, min_step_s=settings.prometheus_min_step_s, service_map=smap,
+        )
+    logs: Any = simb
+    if settings.logs_backend == "files":
+        from tools.backends.logfiles import FileLogs
+
+        if not settings.log_dir:
+            raise ValueError("log_dir: required when logs_backend = 'files' (a directory of log files)")
+        logs = FileLogs(settings.log_dir, glob=settings.log_glob, service_map=smap)
+    elif settings.logs_backend == "loki":
+        from tools.backends.loki import LokiLogs
+
+        logs = LokiLogs(settings.loki_url, service_label=settings.loki_service_label,
+                        level_label=settings.loki_level_label, tenant=settings.loki_tenant, timeout_s=timeout,
+                        service_map=smap)
+    actions: Any = simb
+    if settings.actions_backend == "kubernetes":
+        from tools.backends.kubernetes import KubeActions
+
+        actions = KubeActions(settings.kube_namespace, context=settings.kube_context,
+                              config_file=str(settings.kube_config) if settings.kube_config else None,
+                              timeout_s=timeout, service_map=smap)
+    if settings.topology_file:
+        topology: Any = StaticTopology(read_edges(Path(settings.topology_file), smap), name="file")
+    elif settings.metrics_backend == "sim" and simb is not None:
+        topology = simb
+    else:
+        topology = StaticTopology([(a, b) for a, b, _ in EDGES], name="online-boutique")
+    ctx = ToolContext(metrics=metrics, logs=logs, topology=topology, actions=actions,
+                      sim=sim if settings.metrics_backend == "sim" else None)
+    ctx.extras["backends"] = {"metrics": metrics.name, "logs": logs.name, "actions": actions.name,
+                              "topology": topology.name}
+    return ctx
+
+
+__all__ = ["BackendError", "StaticTopology", "build_backends", "read_edges"]
