@@ -42,15 +42,12 @@ def principal_of(state: AgentState) -> Principal:
 
 
 def governance_view(result: ToolResult) -> dict[str, Any]:
-    """Risk, oversight, reasons and approval id carried by a gate result (pending, denied or ran)."""
-    data = result.data if isinstance(result.data, dict) else {}
-    gov = data.get("governance") if isinstance(data.get("governance"), dict) else data
-    return {
-        "risk": gov.get("risk"),
-        "oversight": gov.get("oversight"),
-        "reasons": list(gov.get("reasons") or []),
-        "approval_id": gov.get("approval_id"),
-    }
+    """Risk, oversight, reasons and approval id carried by a pending or denied gate result."""
+    if result.status not in ("pending_approval", "denied") or not isinstance(result.data, dict):
+        return {"risk": None, "oversight": None, "reasons": [], "approval_id": None}
+    d = result.data
+    return {"risk": d.get("risk"), "oversight": d.get("oversight"), "reasons": list(d.get("reasons") or []),
+            "approval_id": d.get("approval_id")}
 
 
 @dataclass
@@ -89,11 +86,20 @@ class Nodes:
     def govern(self, state: AgentState) -> dict[str, Any]:
         call = state["call"] or {}
         rationale = prompts.rationale(call["n"], state["request"])
+        principal = principal_of(state)
         with self.ctx_lock:
-            result = self.gate.execute(call["tool"], call["args"], self.ctx, principal_of(state), rationale,
+            try:  # the decision as it stands (for display); the gate decides again, authoritatively, and records
+                decision = self.gate.explain(call["tool"], call["args"], self.ctx, principal, rationale).to_dict()
+            except ContractError:
+                decision = {}
+            result = self.gate.execute(call["tool"], call["args"], self.ctx, principal, rationale,
                                        conversation_id=state.get("conversation_id"))
-        rec: StepRecord = {"tool": call["tool"], "args": call["args"], "rationale": rationale,
-                           **governance_view(result), "result": result.to_dict(), "approved_by": None}
+        view = governance_view(result)
+        if view["oversight"] is None and decision:
+            view.update(risk=decision.get("risk"), oversight=decision.get("oversight"),
+                        reasons=list(decision.get("reasons") or []))
+        rec: StepRecord = {"tool": call["tool"], "args": call["args"], "rationale": rationale, **view,
+                           "result": result.to_dict(), "approved_by": None}
         if result.status == "pending_approval":
             _emit("approval", {"n": call["n"], **rec})
         return {"outcome": rec}

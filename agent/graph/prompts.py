@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 STOP_TEXT = {
-    "step_limit": "I stopped after {n} steps (the step limit) without a complete answer.",
+    "step_limit": "I stopped at the step limit before the investigation was complete; ask again to go on.",
     "repeat": "The planner proposed {tool} with the same arguments again, so I stopped instead of repeating it.",
     "plan_failed": "I could not plan a valid next step for this request ({detail}).",
 }

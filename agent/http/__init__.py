@@ -1,0 +1,1 @@
+"""The HTTP app: OpenAI-compatible chat, native approvals/audit/incidents routes, the web chat page."""

@@ -1,0 +1,48 @@
+"""`create_app(settings, service=None)`: the FastAPI app. Routers live in small modules; add one with one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+
+from agent.http import (
+    errors,
+    routes_approvals,
+    routes_audit,
+    routes_conversations,
+    routes_incidents,
+    routes_openai,
+)
+from agent.http.auth import parse_tokens
+from agent.http.limits import MaxBodySize
+from agent.service import AgentService
+from agent.settings import Settings
+
+WEB = Path(__file__).resolve().parents[1] / "web"
+
+
+def create_app(settings: Settings, service: AgentService | None = None) -> FastAPI:
+    """The app over `service` (built from settings with the default scenario when not given)."""
+    if service is None:
+        from agent.service import build_service
+
+        service = build_service(settings)
+    app = FastAPI(title="keel", version="0.1.0", description="Local-first ops assistant: chat, approvals, audit.")
+    app.state.settings = settings
+    app.state.service = service
+    app.state.tokens = parse_tokens(settings.tokens)
+    errors.install(app)
+    app.add_middleware(MaxBodySize, max_bytes=settings.max_request_bytes)
+    app.include_router(routes_openai.router)
+    app.include_router(routes_approvals.router)
+    app.include_router(routes_audit.router)
+    app.include_router(routes_incidents.router)
+    app.include_router(routes_conversations.router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB / "index.html", media_type="text/html")
+
+    return app
