@@ -31,7 +31,7 @@ def with_budget(
     timeout_s: float,
     attempts: int = 3,
     retryable: Callable[[BaseException], bool] = lambda e: True,
-    describe: Callable[[BaseException], str] = lambda e: f"{type(e).__name__}: {e}",
+    describe: Callable[[BaseException], str] = lambda e: str(e) or type(e).__name__,
     label: str = "backend",
 ) -> T:
     """Call `fn(remaining_seconds)` until it succeeds, retrying retryable errors within `timeout_s`.

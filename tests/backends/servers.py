@@ -1,0 +1,184 @@
+"""Real servers for the backend tests: PostgreSQL, Prometheus and `keel sim serve`, on 127.0.0.1.
+
+Each starts on a free port with a temporary data directory and is stopped (and its directory removed)
+afterwards. Missing Debian binaries skip the test with the reason; `.ci/run` installs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as e:  # not up yet
+            last = e
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not come up within {timeout_s} s ({last})")
+
+
+def _stop(proc: subprocess.Popen, timeout_s: float = 10) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+# ---------------------------------------------------------------------------------------------- PostgreSQL
+@dataclass
+class Postgres:
+    url: str
+    port: int
+    data_dir: Path
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster (trust auth on 127.0.0.1 only), run as user postgres when root."""
+    initdb, pg_ctl = PG_BIN / "initdb", PG_BIN / "pg_ctl"
+    if not initdb.exists():
+        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (apt-get install postgresql)")
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    base = Path(tempfile.mkdtemp(prefix="keel-pg-"))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    if as_user:
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        os.chown(sock, pw.pw_uid, pw.pw_gid)
+    port = free_port()
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    run = lambda *a: subprocess.run([*as_user, *map(str, a)], check=True, capture_output=True, env=env)  # noqa: E731
+    try:
+        run(initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        opts = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB")
+        run(pg_ctl, "-D", data, "-o", opts, "-l", base / "log", "-w", "-t", "30", "start")
+        yield Postgres(f"postgresql://postgres@127.0.0.1:{port}/postgres", port, data)
+    finally:
+        with contextlib.suppress(Exception):
+            run(pg_ctl, "-D", data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def fresh_database(pg: Postgres, name: str) -> str:
+    """Create an empty database in the cluster and return its URL."""
+    import psycopg
+
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql://postgres@127.0.0.1:{pg.port}/{name}"
+
+
+# ---------------------------------------------------------------------------------------------- sim serve
+@dataclass
+class SimServe:
+    proc: subprocess.Popen
+    port: int
+    log_dir: Path
+    speed_s: float
+
+    def minute(self) -> int:
+        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=2).text
+        for line in text.splitlines():
+            if line.startswith("keel_sim_minute "):
+                return int(float(line.split()[1]))
+        return 0
+
+
+@contextlib.contextmanager
+def sim_serve(scenario: Path, log_dir: Path, speed_s: float, max_log_bytes: int = 1_000_000) -> Iterator[SimServe]:
+    """`keel sim serve` as a separate process."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "agent.cli.main", "sim", "serve", "--scenario", str(scenario), "--port", str(port),
+           "--log-dir", str(log_dir), "--speed", str(speed_s), "--max-log-bytes", str(max_log_bytes)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).status_code == 200, 30,
+                   "keel sim serve")
+        yield SimServe(proc, port, log_dir, speed_s)
+    finally:
+        _stop(proc)
+
+
+# ---------------------------------------------------------------------------------------------- Prometheus
+@dataclass
+class Prometheus:
+    proc: subprocess.Popen
+    url: str
+    port: int
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+    def query(self, promql: str) -> list[dict]:
+        r = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5)
+        r.raise_for_status()
+        return r.json()["data"]["result"]
+
+
+@contextlib.contextmanager
+def prometheus_server(targets: list[str], scrape_s: float = 1.0) -> Iterator[Prometheus]:
+    """Debian's Prometheus scraping `targets` every `scrape_s` seconds, data in a temp directory."""
+    if not Path(PROMETHEUS).exists():
+        pytest.skip("prometheus binary not found (apt-get install prometheus)")
+    base = Path(tempfile.mkdtemp(prefix="keel-prom-"))
+    config = base / "prometheus.yml"
+    config.write_text(
+        "global:\n"
+        f"  scrape_interval: {scrape_s:g}s\n"
+        f"  evaluation_interval: {scrape_s:g}s\n"
+        "scrape_configs:\n"
+        "  - job_name: keel-sim\n"
+        f"    static_configs:\n      - targets: [{', '.join(repr(t) for t in targets)}]\n"
+    )
+    port = free_port()
+    cmd = [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={base / 'data'}",
+           f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h",
+           "--log.level=warn"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(base / "log").open("w"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, 30, "prometheus")
+        yield Prometheus(proc, url, port)
+    finally:
+        _stop(proc)
+        shutil.rmtree(base, ignore_errors=True)
