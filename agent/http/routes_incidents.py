@@ -26,10 +26,11 @@ ERROR_RATE = 0.02  # or error rate above this
 def symptoms(service: AgentService) -> list[dict[str, Any]]:
     """Services whose p99 latency or error rate is out of line now, worst first."""
     out = []
+    ctx = service.live.tools
     with service.live.lock:
         for s in SERVICES:
-            lat = call_tool("query_metrics", {"service": s, "metric": "latency_p99", "window": WINDOW}, service.live.tools)
-            err = call_tool("query_metrics", {"service": s, "metric": "error_rate", "window": WINDOW}, service.live.tools)
+            lat = call_tool("query_metrics", {"service": s, "metric": "latency_p99", "window": WINDOW}, ctx)
+            err = call_tool("query_metrics", {"service": s, "metric": "error_rate", "window": WINDOW}, ctx)
             if lat.status == "ok":
                 d = lat.data
                 if d["current"] >= LATENCY_RISE * max(d["min"], 1e-9) and d["current"] >= LATENCY_FLOOR_MS:

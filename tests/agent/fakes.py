@@ -71,8 +71,8 @@ class ScriptedPlanner:
                     break
                 except ValueError:
                     continue
-            plan: list[PlannedCall] = [call("query_metrics", {"service": svc, "metric": "latency_p99", "window": "30m"}),
-                                       call("get_topology", {"service": svc})]
+            p99 = {"service": svc, "metric": "latency_p99", "window": "30m"}
+            plan: list[PlannedCall] = [call("query_metrics", p99), call("get_topology", {"service": svc})]
             if len(history) < 2:
                 return plan[len(history)]
             callees = history[1].result.data.get("callees", []) if history[1].result.data else []
