@@ -1,4 +1,4 @@
-"""post_incident_summary: delivers the incident summary to Slack."""
+"""post_incident_summary: delivers the incident summary to Slack (the work is in agent/summary/post.py)."""
 
 from __future__ import annotations
 
@@ -8,4 +8,6 @@ from tools.envelope import ToolResult
 
 
 def post_incident_summary(args: PostIncidentSummaryArgs, ctx: ToolContext) -> ToolResult:
-    return ToolResult.fail("post_incident_summary is not available yet")
+    from agent.summary.post import post_summary
+
+    return post_summary(args.channel, ctx)

@@ -1,4 +1,8 @@
-"""run_runbook: executes a named runbook, each step governed (the runbook engine lives in agent/)."""
+"""run_runbook: executes a named runbook, each step governed (the engine lives in agent/runbooks/).
+
+The host puts the engine, bound to the calling principal, into `ctx.extras["runbooks"]`
+(`RunbookEngine.bind(principal)`); without it the tool says what is missing and nothing runs.
+"""
 
 from __future__ import annotations
 
@@ -8,4 +12,8 @@ from tools.envelope import ToolResult
 
 
 def run_runbook(args: RunRunbookArgs, ctx: ToolContext) -> ToolResult:
-    return ToolResult.fail("run_runbook is not available yet")
+    bound = ctx.extras.get("runbooks")
+    if bound is None or not callable(getattr(bound, "run", None)):
+        return ToolResult.fail("run_runbook needs the runbook engine bound to the calling principal in the tool "
+                               "context (ctx.extras['runbooks'] = RunbookEngine.bind(principal)); none is set")
+    return bound.run(args.name, args.service, ctx)

@@ -1,0 +1,400 @@
+"""The runbook engine: parameter checks, dry-run plans, governed execution, pause on approval, resume.
+
+Every tool step goes through `Gate.execute` with the run as rationale and the run id as conversation id,
+so each step is decided and audited like any other action; the step's risk, oversight and audit record
+numbers are read back from the audit log. A step that needs approval pauses the run; the run record is
+saved after every step (`RunStore`), so `resume` continues it after the approval is decided, also in a
+new process. A failed step (status error or denied) stops the run unless its `on_failure` says
+`continue` or names a later step to jump to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent.runbooks.model import Library, Runbook, RunbookError, StepSpec, validate_params
+from agent.runbooks.store import FINISHED, RunRecord, RunStore, StepRecord
+from agent.runbooks.template import TemplateError, lookups, parse, placeholders, render, truthy
+from governance.gate import Gate, Principal
+from governance.policy import OVERSIGHTS
+from tools.backends.base import ToolContext
+from tools.contract import TOOLS, ContractError
+from tools.durations import parse_duration
+from tools.envelope import ToolResult
+
+log = logging.getLogger(__name__)
+FAILED = ("error", "denied")
+Waiter = Callable[[int], None]
+
+
+def _uses_steps(text: str) -> bool:
+    exprs = placeholders(text) if "{{" in text else [text]
+    return any(chain and chain[0] == "steps" for e in exprs for chain in lookups(parse(e)))
+
+
+def _args_use_steps(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_args_use_steps(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_args_use_steps(v) for v in value)
+    return isinstance(value, str) and "{{" in value and _uses_steps(value)
+
+
+def principal_of(run: RunRecord) -> Principal:
+    return Principal(name=run.principal["name"], role=run.principal["role"])  # type: ignore[arg-type]
+
+
+class RunbookEngine:
+    """Runs runbooks of a `Library` through a `Gate`, keeping records in a `RunStore`."""
+
+    def __init__(self, gate: Gate, store: RunStore, library: Library | None = None) -> None:
+        self.gate = gate
+        self.store = store
+        self.library = library or Library()
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+
+    @classmethod
+    def from_home(cls, gate: Gate, home: Path, library: Library | None = None) -> RunbookEngine:
+        return cls(gate, RunStore(Path(home) / "runbooks.db"), library)
+
+    # ------------------------------------------------------------------ reading
+    def describe(self, name: str) -> dict[str, Any]:
+        rb = self.library.get(name)
+        return {
+            "name": rb.name, "description": rb.description, "source": rb.source,
+            "parameters": {k: p.model_dump(exclude_none=True) for k, p in rb.parameters.items()},
+            "steps": [s.model_dump(exclude_defaults=True) for s in rb.steps],
+        }
+
+    def get_run(self, run_id: str) -> RunRecord:
+        run = self.store.get(run_id)
+        if run is None:
+            raise RunbookError(f"unknown run {run_id!r}")
+        return run
+
+    # ------------------------------------------------------------------ dry run
+    def plan(self, name: str, params: dict[str, Any], principal: Principal,
+             ctx: ToolContext | None = None) -> dict[str, Any]:
+        """What a run would do and the oversight each step would get now. Nothing runs, nothing is recorded.
+
+        Steps whose arguments come from earlier results cannot be decided before those exist: for them the
+        plan gives the oversight the policy sets for the tool and says what decides it at run time.
+        """
+        rb = self.library.get(name)
+        values = validate_params(rb, params)
+        env = {"params": values, "steps": {}, "run": {"id": "(dry-run)", "runbook": rb.name}}
+        out = []
+        for n, spec in enumerate(rb.steps):
+            item: dict[str, Any] = {"n": n + 1, "id": spec.id, "kind": spec.kind, "description": spec.description}
+            if spec.when:
+                item["when"] = spec.when
+                item["condition"] = "decided at run time" if _uses_steps(spec.when) else str(truthy(spec.when, env))
+            if spec.on_failure != "stop":
+                item["on_failure"] = spec.on_failure
+            if spec.wait:
+                item.update(wait=spec.wait, risk="none", oversight="none", reasons=["waiting runs no action"])
+                out.append(item)
+                continue
+            item["tool"] = spec.tool
+            if _args_use_steps(spec.args):
+                item["args"] = spec.args
+                item.update(self._expected(spec, principal))
+            else:
+                args = render(spec.args, env)
+                item["args"] = args
+                try:
+                    d = self.gate.explain(spec.tool or "", args, ctx, principal, self._rationale(rb, "(dry-run)", spec))
+                    item.update(risk=d.risk, oversight=d.oversight, reasons=list(d.reasons), decided="now")
+                except ContractError as e:
+                    item.update(risk=None, oversight=None, reasons=[str(e)], decided="invalid arguments")
+            out.append(item)
+        return {"runbook": rb.name, "params": values, "dry_run": True, "autonomy": self.gate.autonomy,
+                "principal": {"name": principal.name, "role": principal.role}, "steps": out}
+
+    def _expected(self, spec: StepSpec, principal: Principal) -> dict[str, Any]:
+        tool = spec.tool or ""
+        policy, level = self.gate.policy, self.gate.autonomy
+        refs = sorted({".".join(map(str, c[:2])) for e in _exprs(spec.args) for c in lookups(parse(e))
+                       if c and c[0] == "steps"})
+        basis = f"arguments come from {', '.join(refs)}"
+        if TOOLS[tool].kind == "read":
+            return {"risk": "low", "oversight": "logging", "reasons": [f"{tool} only reads"],
+                    "decided": f"at run time ({basis})"}
+        if tool == "scale_service":
+            lo = policy.oversight[level]["medium"]
+            hi = policy.oversight[level]["high"]
+            return {"risk": "medium or high", "oversight": f"{lo} or {hi}",
+                    "reasons": [f"a bounded step is medium ({lo}), a larger one high ({hi}); to 0 or outside the "
+                                f"replica bounds critical (blocking); {basis}"],
+                    "decided": "at run time"}
+        risk = policy.tool_risk[tool]
+        oversight = policy.oversight[level][risk]
+        floor = policy.kind_minimum[level].get(TOOLS[tool].kind)
+        if floor and OVERSIGHTS.index(floor) > OVERSIGHTS.index(oversight):
+            oversight = floor
+        return {"risk": risk, "oversight": oversight,
+                "reasons": [f"{tool} is rated {risk} by the policy; at autonomy {level} that needs {oversight} "
+                            f"(blocking if the service is protected: {', '.join(sorted(policy.protected_services))})"],
+                "decided": f"at run time ({basis})"}
+
+    # ------------------------------------------------------------------ running
+    def start(self, name: str, params: dict[str, Any], principal: Principal, ctx: ToolContext,
+              context: dict[str, Any] | None = None) -> RunRecord:
+        """Validate, record the request, and run until the end, a failure, or a step waiting for approval."""
+        rb = self.library.get(name)
+        values = validate_params(rb, params)
+        run = RunRecord.new(rb.name, values, {"name": principal.name, "role": principal.role}, context)
+        self.store.save(run)
+        self.gate.record_request(f"run runbook {rb.name} with {values}", principal, run.id, channel="runbook")
+        with self._claim(run.id):
+            return self._advance(run, rb, ctx)
+
+    def resume(self, run_id: str, ctx: ToolContext) -> RunRecord:
+        """Continue a paused run once its approval is decided; still pending -> the run stays paused."""
+        run = self.get_run(run_id)
+        if run.status != "paused":
+            return run
+        with self._claim(run.id):
+            run = self.get_run(run_id)
+            step = run.pending
+            if run.status != "paused" or step is None or step.approval_id is None:
+                return run
+            self.gate.expire_due()
+            approval = self.gate.approvals.get(step.approval_id)
+            if approval is None or approval.status == "pending":
+                return run
+            if not self.store.claim_paused(run.id):
+                return self.get_run(run_id)
+            rb = self.library.get(run.runbook)
+            spec = rb.steps[run.cursor]
+            run.status = "running"
+            step.action_id = step.approval_id
+            if approval.status == "approved":
+                result = self.gate.run_approved(step.approval_id, self._step_ctx(ctx, run, rb, spec))
+                step.approved_by = approval.decided_by
+                self._fill(step, result, keep_governance=True)
+            else:
+                by = f" by {approval.decided_by}" if approval.decided_by else ""
+                note = f": {approval.note}" if approval.note else ""
+                step.status, step.error = "denied", f"approval {approval.id} was {approval.status}{by}{note}"
+            step.audit_ids = sorted({r.seq for r in self.gate.audit.records_for_action(step.approval_id)})
+            step.finished_at = time.time()
+            if step.status in FAILED and not self._on_failure(run, rb, spec, step):
+                return run
+            if step.status not in FAILED:
+                run.cursor += 1
+            self.store.save(run)
+            return self._advance(run, rb, ctx)
+
+    def resume_for_approval(self, approval_id: str, ctx: ToolContext) -> RunRecord | None:
+        """Resume the run waiting on `approval_id`, if one is (call after an approval is decided)."""
+        run = self.store.by_approval(approval_id)
+        return self.resume(run.id, ctx) if run else None
+
+    def bind(self, principal: Principal) -> BoundRunbooks:
+        return BoundRunbooks(self, principal)
+
+    # ------------------------------------------------------------------ internals
+    def _claim(self, run_id: str) -> _Claim:
+        return _Claim(self, run_id)
+
+    def _advance(self, run: RunRecord, rb: Runbook, ctx: ToolContext) -> RunRecord:
+        principal = principal_of(run)
+        while run.cursor < len(rb.steps):
+            spec = rb.steps[run.cursor]
+            env = {"params": run.params, "run": {"id": run.id, "runbook": run.runbook},
+                   "steps": {s.id: s.view() for s in run.steps}}
+            step = StepRecord(id=spec.id, kind=spec.kind, tool=spec.tool, started_at=time.time(), minute=_minute(ctx))
+            run.steps.append(step)
+            go = True
+            if spec.when:
+                try:
+                    go = truthy(spec.when, env)
+                except TemplateError as e:
+                    step.status, step.error = "error", f"when: {e}"
+            if step.status == "error":
+                pass
+            elif not go:
+                step.status, step.note = "skipped", f"condition false: {spec.when}"
+            elif spec.wait:
+                seconds = parse_duration(spec.wait)
+                self._wait(seconds, ctx)
+                step.status, step.note = "ok", f"waited {spec.wait}"
+                step.data = {"waited_s": seconds}
+            else:
+                self._run_tool(run, rb, spec, step, env, ctx, principal)
+            step.finished_at = time.time()
+            if step.status == "pending_approval":
+                run.status = "paused"
+                run.reason = f"step {spec.id} ({spec.tool}) waits for approval {step.approval_id}"
+                self.store.save(run)
+                return run
+            if step.status in FAILED:
+                if not self._on_failure(run, rb, spec, step):
+                    return run
+            else:
+                run.cursor += 1
+            self.store.save(run)
+        failed = [s for s in run.steps if s.status in FAILED]
+        run.status = "completed_with_failures" if failed else "succeeded"
+        run.reason = ("; ".join(f"step {s.id} {s.status}: {s.error}" for s in failed)) if failed else None
+        self.store.save(run)
+        return run
+
+    def _run_tool(self, run: RunRecord, rb: Runbook, spec: StepSpec, step: StepRecord, env: dict[str, Any],
+                  ctx: ToolContext, principal: Principal) -> None:
+        try:
+            args = render(spec.args, env)
+        except TemplateError as e:
+            step.status, step.error = "error", f"args: {e}"
+            return
+        step.args = args
+        seq0 = self.gate.audit.head()[0]
+        result = self.gate.execute(spec.tool or "", args, self._step_ctx(ctx, run, rb, spec), principal,
+                                   self._rationale(rb, run.id, spec), conversation_id=run.id)
+        self._fill(step, result)
+        self._read_audit(step, run.id, seq0)
+
+    def _read_audit(self, step: StepRecord, run_id: str, seq0: int) -> None:
+        """Risk, oversight, reasons and record numbers of the step, from the records the gate just wrote."""
+        seqs, action_id = [], None
+        for r in self.gate.audit.records(after_seq=seq0):
+            if r.conversation_id != run_id or r.tool != step.tool:
+                continue
+            seqs.append(r.seq)
+            action_id = r.action_id or action_id
+            if r.kind == "decision" and step.oversight is None:
+                d = r.data
+                step.risk, step.oversight = d.get("risk"), d.get("oversight")
+                step.reasons = list(d.get("reasons") or [])
+        step.audit_ids = seqs
+        step.action_id = action_id
+
+    @staticmethod
+    def _fill(step: StepRecord, result: ToolResult, keep_governance: bool = False) -> None:
+        step.status, step.error = result.status, result.error
+        data = result.data
+        if result.status in ("pending_approval", "denied") and isinstance(data, dict):
+            if not keep_governance:
+                step.risk, step.oversight = data.get("risk"), data.get("oversight")
+                step.reasons = list(data.get("reasons") or [])
+            step.approval_id = data.get("approval_id", step.approval_id)
+        step.data = data if result.status not in ("pending_approval",) else None
+
+    def _on_failure(self, run: RunRecord, rb: Runbook, spec: StepSpec, step: StepRecord) -> bool:
+        """Apply the step's on_failure. False: the run stopped (saved as failed)."""
+        why = f"step {spec.id} ({spec.tool or 'wait'}) {step.status}: {step.error}"
+        if spec.on_failure == "stop":
+            run.status, run.reason = "failed", why
+            self.store.save(run)
+            return False
+        if spec.on_failure == "continue":
+            step.note = (step.note + " failed; on_failure: continue").strip()
+            run.cursor += 1
+            return True
+        target = rb.step_index(spec.on_failure)
+        step.note = (step.note + f" failed; on_failure: jump to {spec.on_failure}").strip()
+        for skipped in rb.steps[run.cursor + 1:target]:
+            run.steps.append(StepRecord(id=skipped.id, kind=skipped.kind, tool=skipped.tool, status="skipped",
+                                        note=f"skipped: step {spec.id} failed and jumped to {spec.on_failure}"))
+        run.cursor = target
+        return True
+
+    def _step_ctx(self, ctx: ToolContext, run: RunRecord, rb: Runbook, spec: StepSpec) -> ToolContext:
+        """A per-step copy of the context; a summary step gets the run's findings as the incident."""
+        extras = {**ctx.extras, "runbook_run": run.id}
+        if spec.tool == "post_incident_summary":
+            from agent.summary.findings import findings_from_run
+
+            extras["incident"] = findings_from_run(run)
+        return dataclasses.replace(ctx, extras=extras)
+
+    @staticmethod
+    def _rationale(rb: Runbook, run_id: str, spec: StepSpec) -> str:
+        what = f": {spec.description}" if spec.description else ""
+        return f"runbook {rb.name} (run {run_id}) step {spec.id}{what}"
+
+    @staticmethod
+    def _wait(seconds: int, ctx: ToolContext) -> None:
+        """Let time pass: the host's waiter if it gave one, simulated minutes on the simulator, else sleep."""
+        waiter = ctx.extras.get("wait")
+        if callable(waiter):
+            waiter(seconds)
+        elif ctx.sim is not None:
+            ctx.sim.step(max(1, seconds // 60))
+        else:
+            time.sleep(seconds)
+
+
+def _exprs(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [e for v in value.values() for e in _exprs(v)]
+    if isinstance(value, list):
+        return [e for v in value for e in _exprs(v)]
+    return placeholders(value) if isinstance(value, str) else []
+
+
+def _minute(ctx: ToolContext) -> int | None:
+    return int(ctx.sim.minute) if ctx.sim is not None else None
+
+
+class _Claim:
+    """At most one thread advances a run at a time within this process."""
+
+    def __init__(self, engine: RunbookEngine, run_id: str) -> None:
+        self.engine, self.run_id = engine, run_id
+
+    def __enter__(self) -> None:
+        with self.engine._lock:
+            if self.run_id in self.engine._running:
+                raise RunbookError(f"run {self.run_id} is already being advanced")
+            self.engine._running.add(self.run_id)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.engine._lock:
+            self.engine._running.discard(self.run_id)
+
+
+class BoundRunbooks:
+    """The engine bound to the calling principal: what the `run_runbook` tool finds in `ctx.extras`."""
+
+    def __init__(self, engine: RunbookEngine, principal: Principal) -> None:
+        self.engine, self.principal = engine, principal
+
+    def run(self, name: str, service: str, ctx: ToolContext) -> ToolResult:
+        try:
+            run = self.engine.start(name, {"service": service}, self.principal, ctx)
+        except RunbookError as e:
+            return ToolResult.fail(str(e))
+        return run_envelope(run)
+
+
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    """A compact view of a run for tool results and CLI output."""
+    return {
+        "run_id": run.id, "runbook": run.runbook, "status": run.status, "reason": run.reason, "params": run.params,
+        "steps": [{"id": s.id, "tool": s.tool, "status": s.status, "args": s.args, "oversight": s.oversight,
+                   "error": s.error, "approval_id": s.approval_id, "audit_ids": s.audit_ids} for s in run.steps],
+    }
+
+
+def run_envelope(run: RunRecord) -> ToolResult:
+    """A run as a tool result: ok when it finished, pending_approval when paused, error when it failed."""
+    summary = run_summary(run)
+    if run.status == "paused" and run.pending is not None:
+        p = run.pending
+        return ToolResult(status="pending_approval", data={
+            "approval_id": p.approval_id, "tool": p.tool, "args": p.args, "risk": p.risk, "oversight": p.oversight,
+            "reasons": p.reasons, "run_id": run.id, "runbook": run.runbook, "run": summary})
+    if run.status == "failed":
+        return ToolResult.fail(f"runbook {run.runbook} (run {run.id}) stopped: {run.reason}", data=summary)
+    if run.status not in FINISHED:
+        return ToolResult.fail(f"runbook {run.runbook} (run {run.id}) is {run.status}", data=summary)
+    return ToolResult.ok(summary)

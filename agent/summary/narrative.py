@@ -1,0 +1,103 @@
+"""The narrative sentences of an incident summary: the summary model's, if grounded, else a template.
+
+The model's text is used only when every number and every service name in it occurs in the findings;
+otherwise (or when no model is loaded, or it fails) a deterministic template over the findings is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Protocol
+
+from agent.summary.findings import Findings, num
+from tools.services import SERVICES
+
+log = logging.getLogger(__name__)
+
+_NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
+_SERVICE = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, SERVICES), key=len, reverse=True))
+                      + r")(?![\w-])")
+_WORDS = {"latency_p99": "p99 latency", "latency_p50": "p50 latency", "error_rate": "error rate",
+          "cpu": "CPU", "memory": "memory", "throughput": "throughput", "queue_depth": "queue depth",
+          "replicas": "ready replicas"}
+_DONE = {"scale_service": "scaled", "restart_service": "restarted", "rollback_deployment": "rolled back"}
+
+
+class Summarizer(Protocol):
+    def summarize(self, findings: dict[str, Any]) -> str: ...
+
+
+def numbers_in(text: str) -> set[str]:
+    return set(_NUMBER.findall(text))
+
+
+def services_in(text: str) -> set[str]:
+    return set(_SERVICE.findall(text))
+
+
+def _canon(n: str) -> str:
+    v = float(n)
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def ungrounded(text: str, findings: Findings) -> list[str]:
+    """Numbers and service names in `text` that do not occur in the findings (empty: grounded)."""
+    source = findings.text()
+    raw = numbers_in(source)
+    known = {_canon(n) for n in raw} | {_canon(num(float(n))) for n in raw}
+    missing = [n for n in sorted(numbers_in(text)) if _canon(n) not in known]
+    missing += sorted(services_in(text) - services_in(source))
+    return missing
+
+
+def template(f: Findings) -> str:
+    """Two to four sentences built only from the findings' own values."""
+    out: list[str] = []
+    if f.symptom:
+        s = f.symptom
+        what = _WORDS.get(s.metric, s.metric)
+        if s.start is not None and s.start != s.value:
+            out.append(f"{s.service} {what} was {num(s.value)} {s.unit}, up from {num(s.start)} {s.unit} at the "
+                       f"start of the last {s.window}." if s.value > s.start else
+                       f"{s.service} {what} was {num(s.value)} {s.unit} ({num(s.start)} {s.unit} at the start of "
+                       f"the last {s.window}).")
+        else:
+            out.append(f"{s.service} {what} was {num(s.value)} {s.unit}.")
+    if f.root_cause:
+        score = f" (score {num(f.root_cause.score)})" if f.root_cause.score is not None else ""
+        out.append(f"Root-cause analysis ranks {f.root_cause.service} first{score}.")
+    for a in f.actions:
+        target = a.service or "the service"
+        if a.status == "ok":
+            verb = _DONE.get(a.tool, a.tool)
+            extra = f" to {num(a.args['replicas'])} replicas" if a.tool == "scale_service" else ""
+            how = f" under {a.oversight}" if a.oversight else ""
+            by = f", approved by {a.approved_by}" if a.approved_by else ""
+            out.append(f"{target} was {verb}{extra}{how}{by}.")
+        elif a.status == "pending_approval":
+            out.append(f"{a.tool} on {target} waits for approval.")
+        else:
+            out.append(f"{a.tool} on {target} did not run ({a.status}).")
+    if f.state and f.symptom:
+        what = _WORDS.get(f.state.metric, f.state.metric)
+        out.append(f"{f.state.service} {what} is now {num(f.state.value)} {f.state.unit}.")
+    if not out:
+        out.append(f"No measurements were collected for {f.title}.")
+    return " ".join(out)
+
+
+def narrative(f: Findings, summarizer: Summarizer | None = None) -> tuple[str, str]:
+    """(text, source): source is `model` when the summary model's text was grounded, else `template`."""
+    if summarizer is not None:
+        try:
+            text = (summarizer.summarize(f.for_planner()) or "").strip()
+        except Exception:  # the model is optional; the template stands on its own
+            log.warning("summary model failed; using the template", exc_info=True)
+            text = ""
+        if text:
+            missing = ungrounded(text, f)
+            if not missing:
+                return text, "model"
+            log.info("model summary not grounded (%s); using the template", ", ".join(missing))
+    return template(f), "template"
