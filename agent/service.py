@@ -7,7 +7,6 @@ CLI, Slack, the runbook engine) call `ask`, `stream` and `decide`; nothing else 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import uuid
 from collections import deque
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from agent.admission import Admission, Busy
@@ -196,6 +194,7 @@ def build_service(settings: Settings, scenario: Scenario | str | Path | None = N
                   context: LiveContext | None = None, live: bool = True) -> AgentService:
     """The process's service from settings: planner, gate (SQLite audit and approvals), SQLite checkpoints,
     and the tool context (`context`, else `build_context`: the embedded simulator running `scenario`)."""
+    from agent.checkpoint import checkpointer_from_settings
     from governance.gate import gate_from_settings
 
     settings.ensure_home()
@@ -206,10 +205,7 @@ def build_service(settings: Settings, scenario: Scenario | str | Path | None = N
         planner = load_planner(settings.planner, adapter=settings.planner_adapter)
     holder: list[AgentService] = []
     gate = gate_from_settings(settings, notify=lambda m: holder[0].on_notify(m) if holder else None)
-    settings.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(settings.checkpoint_path, check_same_thread=False)
-    saver = SqliteSaver(conn)
-    saver.setup()
+    saver = checkpointer_from_settings(settings)
     service = AgentService(planner, gate, ctx, saver, step_limit=settings.step_limit, queue_size=settings.queue_size)
     holder.append(service)
     return service

@@ -99,7 +99,8 @@ def test_approval_flow_viewer_cannot_approver_can_runs_once(server) -> None:
     assert len(restarts) == 1
     audit = httpx.get(url + "/api/audit", headers=VIEW, params={"conversation_id": "c-http"}).json()["records"]
     kinds = [x["kind"] for x in audit]
-    assert kinds[0] == "request" and {"proposal", "decision", "approval", "action_started", "action_result"} <= set(kinds)
+    expected = {"proposal", "decision", "approval", "action_started", "action_result"}
+    assert kinds[0] == "request" and expected <= set(kinds)
     assert httpx.get(url + "/api/audit/verify", headers=VIEW).json()["ok"] is True
 
 
