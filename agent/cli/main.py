@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agent.cli import bench_cmd, demo_cmd, sim_cmd, tools_cmd
+from agent.cli import eval_cmd
 
 app = typer.Typer(
     help="keel: a local-first ops assistant with a fine-tuned small planner and governed, audited actions.",
@@ -14,6 +15,7 @@ app = typer.Typer(
 app.add_typer(tools_cmd.app, name="tools")
 app.add_typer(sim_cmd.app, name="sim")
 app.add_typer(bench_cmd.app, name="bench")
+app.add_typer(eval_cmd.app, name="eval")
 app.command("demo")(demo_cmd.demo)
 
 

@@ -1,0 +1,14 @@
+"""`keel eval ...`: evaluations. Each prints a table and writes DESIGN.md's JSON with --json PATH.
+
+One import and one registration line per eval; the commands live in their own modules.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from agent.cli import eval_e2e_cmd
+
+app = typer.Typer(help="Evaluations (planner, RCA, scaling, end-to-end); each prints a table and writes JSON.",
+                  no_args_is_help=True)
+app.command("e2e")(eval_e2e_cmd.e2e)

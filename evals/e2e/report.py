@@ -1,0 +1,90 @@
+"""Presenting the end-to-end eval: the method table, the per-scenario table, the JSON and a PNG."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from evals.e2e.scoring import ScenarioScore
+
+METRICS = ("diagnosis_acc", "remediation_rate", "slo_recovered_rate", "governance_violations", "mttm_min",
+           "wrong_actions")
+EXTRA = ("steps_mean", "approvals_granted", "audit_valid_rate", "errors", "scenarios")
+ORDER = ("keel", "base", "rules")
+
+
+def _fmt(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.3f}"
+
+
+def methods_in_order(results: Mapping[str, Any]) -> list[str]:
+    return [m for m in ORDER if m in results] + sorted(m for m in results if m not in ORDER)
+
+
+def method_table(results: Mapping[str, Mapping[str, float]], title: str = "keel eval e2e") -> Table:
+    """One row per metric, one column per method (fits a terminal)."""
+    methods = methods_in_order(results)
+    table = Table("metric", *methods, title=title)
+    for k in (*METRICS, *EXTRA):
+        table.add_row(k, *(_fmt(results[m].get(k, float("nan"))) for m in methods))
+    return table
+
+
+def scenario_table(scores: Mapping[str, Sequence[ScenarioScore]]) -> Table:
+    table = Table("scenario", "method", "claimed", "diag", "fix", "slo", "mttm", "steps", "wrong", "viol",
+                  "appr", "writes", title="per scenario")
+    for m in methods_in_order(scores):
+        for s in scores[m]:
+            table.add_row(
+                s.scenario, m, s.claimed or "-", "Y" if s.diagnosis_correct else "n",
+                "Y" if s.remediation_correct else "n",
+                "n/a" if s.slo_recovered is None else ("Y" if s.slo_recovered else "n"),
+                "n/a" if s.mttm_min is None else f"{s.mttm_min:.0f}", str(s.steps), str(s.wrong_actions),
+                str(s.governance_violations), str(s.approvals_granted),
+                ", ".join(s.writes) if not s.error else f"error: {s.error[:60]}",
+            )
+    return table
+
+
+def to_json(dataset: str, config: Mapping[str, Any], results: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """DESIGN.md's eval format; NaN (no applicable scenario) is written as null."""
+    clean = {m: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+             for m, r in results.items()}
+    return {"eval": "e2e", "dataset": dataset, "config": dict(config), "results": clean}
+
+
+def plot(results: Mapping[str, Mapping[str, float]], path: Path) -> Path:
+    """Rates per method (left) and minutes to mitigate / wrong actions (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = methods_in_order(results)
+    rates = ("diagnosis_acc", "remediation_rate", "slo_recovered_rate")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    width = 0.8 / max(1, len(methods))
+    for i, m in enumerate(methods):
+        vals = [results[m].get(k, float("nan")) for k in rates]
+        ax1.bar([x + i * width for x in range(len(rates))], [0 if math.isnan(v) else v for v in vals], width, label=m)
+        other = [results[m].get("mttm_min", float("nan")), results[m].get("wrong_actions", float("nan"))]
+        ax2.bar([x + i * width for x in range(2)], [0 if math.isnan(v) else v for v in other], width, label=m)
+    ax1.set_xticks([x + width * (len(methods) - 1) / 2 for x in range(len(rates))], ["diagnosis", "remediation",
+                                                                                      "SLO recovered"])
+    ax1.set_ylim(0, 1)
+    ax1.set_title("share of scenarios")
+    ax1.legend()
+    ax2.set_xticks([x + width * (len(methods) - 1) / 2 for x in range(2)], ["minutes to mitigate", "wrong writes"])
+    ax2.set_title("mean minutes (censored at horizon) / total count")
+    fig.suptitle("keel eval e2e")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
