@@ -2,9 +2,10 @@
 
 Storage (SQLite, one file, default `$KEEL_HOME/audit.db`):
 - `audit_log`: one row per record: seq (INTEGER PRIMARY KEY), ts, kind, actor, conversation_id,
-  action_id, tool, service (query columns, checked against the body on verify), body (canonical JSON,
-  exactly the text hashed), prev_hash, hash. Triggers reject UPDATE and DELETE, so the log is append-only
-  unless someone removes them deliberately; verification catches what they then do.
+  action_id, tool, service, data (canonical JSON), prev_hash, hash. Every column but the hash is part
+  of the hashed body (see `governance.chain`), so editing any of them is detected. Triggers reject
+  UPDATE and DELETE, so the log is append-only unless someone removes them deliberately; verification
+  catches what they then do.
 - `audit_anchor`: a single row holding the newest record's (seq, hash), updated in the same transaction
   as every append. A pure hash chain cannot see its tail cut off; comparing the chain's end with this
   anchor can. Being in the same file it catches truncation by anything that is not also rewriting the
@@ -41,7 +42,7 @@ from typing import Literal, Protocol
 from governance.chain import GENESIS, NewRecord, StoredRecord, VerifyReport, seal, verify_chain
 
 SyncMode = Literal["full", "normal"]
-COLUMNS = "seq, ts, kind, actor, conversation_id, action_id, tool, service, body, prev_hash, hash"
+COLUMNS = "seq, ts, kind, actor, conversation_id, action_id, tool, service, data, prev_hash, hash"
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -53,7 +54,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action_id TEXT,
     tool TEXT,
     service TEXT,
-    body TEXT NOT NULL,
+    data TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
@@ -106,8 +107,7 @@ class AuditStore(Protocol):
     def close(self) -> None: ...
 
 
-def _row(r: tuple) -> StoredRecord:
-    return StoredRecord(*r)
+_row = StoredRecord._make
 
 
 class SqliteAuditStore:
@@ -165,7 +165,7 @@ class SqliteAuditStore:
                     conn.execute(
                         f"INSERT INTO audit_log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (sealed.seq, sealed.ts, sealed.kind, sealed.actor, sealed.conversation_id,
-                         sealed.action_id, sealed.tool, sealed.service, sealed.body, sealed.prev_hash,
+                         sealed.action_id, sealed.tool, sealed.service, sealed.data_json, sealed.prev_hash,
                          sealed.hash),
                     )
                     prev = sealed.hash

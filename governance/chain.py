@@ -3,8 +3,9 @@
 A record's body is the canonical JSON (`json.dumps(sort_keys=True, separators=(",", ":"),
 ensure_ascii=False)`) of {seq, ts, kind, actor, conversation_id, action_id, tool, service, data}.
 Its hash is SHA-256 over (previous record's hash + body), hex-encoded; the first record links to
-GENESIS (64 zeros). Stores keep the body text exactly as hashed, plus copies of some fields in
-columns for queries; verification checks those copies against the body too.
+GENESIS (64 zeros). Stores keep each field in its own column and `data` as canonical JSON text;
+verification rebuilds the body from the columns by string concatenation (`body_text`, equal to
+`canonical_json(body)` without parsing anything), so an edit to any column breaks that record's hash.
 
 A hash chain alone cannot see its tail cut off, so every store also keeps an anchor, the (seq, hash)
 of the newest record, written in the same transaction as the record; verification compares the
@@ -17,7 +18,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any, Literal, NamedTuple
 
 GENESIS = "0" * 64
 KINDS = (
@@ -26,7 +28,6 @@ KINDS = (
 RecordKind = Literal[
     "request", "proposal", "decision", "approval", "denial", "expiry", "action_started", "action_result", "error",
 ]
-INDEXED = ("seq", "ts", "kind", "actor", "conversation_id", "action_id", "tool", "service")
 
 
 def canonical_json(obj: Any) -> str:
@@ -35,6 +36,18 @@ def canonical_json(obj: Any) -> str:
 
 def record_hash(prev_hash: str, body: str) -> str:
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def _s(v: str | None) -> str:
+    return "null" if v is None else encode_basestring(v)
+
+
+def body_text(seq: int, ts: float, kind: str, actor: str | None, conversation_id: str | None,
+              action_id: str | None, tool: str | None, service: str | None, data_json: str) -> str:
+    """canonical_json of the record body, built from its fields (`data_json` already canonical), keys sorted."""
+    return (f'{{"action_id":{_s(action_id)},"actor":{_s(actor)},"conversation_id":{_s(conversation_id)},'
+            f'"data":{data_json},"kind":{_s(kind)},"seq":{int(seq)},"service":{_s(service)},'
+            f'"tool":{_s(tool)},"ts":{float(ts)!r}}}')
 
 
 @dataclass(frozen=True)
@@ -62,9 +75,10 @@ class NewRecord:
         }
 
 
-@dataclass(frozen=True)
-class StoredRecord:
-    """One row as stored: the indexed columns, the body text exactly as hashed, the link and the hash."""
+class StoredRecord(NamedTuple):
+    """One stored record: its fields, `data_json` (canonical JSON of data), the link and the hash.
+
+    A named tuple: verification builds one per row, and tuples are cheap to make."""
 
     seq: int
     ts: float
@@ -74,26 +88,35 @@ class StoredRecord:
     action_id: str | None
     tool: str | None
     service: str | None
-    body: str
+    data_json: str
     prev_hash: str
     hash: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """The record for export: the hashed body's fields plus prev_hash and hash."""
-        return {**json.loads(self.body), "prev_hash": self.prev_hash, "hash": self.hash}
+    @property
+    def body(self) -> str:
+        """The exact text that was hashed (with prev_hash in front)."""
+        return body_text(self.seq, self.ts, self.kind, self.actor, self.conversation_id, self.action_id,
+                         self.tool, self.service, self.data_json)
 
     @property
     def data(self) -> dict[str, Any]:
-        return dict(json.loads(self.body).get("data") or {})
+        return dict(json.loads(self.data_json))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record for export: the hashed body's fields plus prev_hash and hash."""
+        return {"seq": self.seq, "ts": self.ts, "kind": self.kind, "actor": self.actor,
+                "conversation_id": self.conversation_id, "action_id": self.action_id, "tool": self.tool,
+                "service": self.service, "data": self.data, "prev_hash": self.prev_hash, "hash": self.hash}
 
 
 def seal(rec: NewRecord, seq: int, ts: float, prev_hash: str) -> StoredRecord:
     """Give a new record its place in the chain."""
-    body = canonical_json(rec.body(seq, ts))
-    return StoredRecord(
-        seq, round(ts, 6), rec.kind, rec.actor, rec.conversation_id, rec.action_id, rec.tool, rec.service,
-        body, prev_hash, record_hash(prev_hash, body),
-    )
+    ts = round(ts, 6)
+    data_json = canonical_json(dict(rec.data))
+    body = body_text(seq, ts, rec.kind, rec.actor, rec.conversation_id, rec.action_id, rec.tool, rec.service,
+                     data_json)
+    return StoredRecord(seq, ts, rec.kind, rec.actor, rec.conversation_id, rec.action_id, rec.tool, rec.service,
+                        data_json, prev_hash, record_hash(prev_hash, body))
 
 
 @dataclass(frozen=True)
@@ -141,29 +164,17 @@ def _row_problem(row: StoredRecord, expected_seq: int, prev_hash: str) -> str | 
             missing = f"{expected_seq}" if row.seq == expected_seq + 1 else f"{expected_seq}..{row.seq - 1}"
             return f"sequence gap: record(s) {missing} missing before {row.seq}"
         return f"sequence out of order: found {row.seq} where {expected_seq} was expected"
-    try:
-        body = json.loads(row.body)
-    except ValueError:
-        return "hash mismatch: the stored body is not valid JSON"
     if row.prev_hash != prev_hash:
         if expected_seq == 1:
             return "broken link: the first record does not start from the genesis hash"
         return (f"broken link: prev_hash does not match record {expected_seq - 1}'s hash "
-                f"(record {expected_seq - 1} was altered, replaced or inserted)")
-    if record_hash(prev_hash, row.body) != row.hash:
-        return "hash mismatch: the stored hash is not SHA-256(prev_hash + body) (body or hash edited)"
-    if not isinstance(body, dict):
-        return "body is not a JSON object"
-    if body.get("seq") != row.seq:
-        return f"sequence mismatch: the hashed body says seq {body.get('seq')!r}, the row says {row.seq}"
-    for name in INDEXED[1:]:
-        value = getattr(row, name)
-        hashed = body.get(name)
-        if name == "ts":
-            if not isinstance(hashed, int | float) or abs(float(hashed) - float(value)) > 1e-6:
-                return f"column ts ({value!r}) does not match the hashed record ({hashed!r})"
-        elif value != hashed:
-            return f"column {name} ({value!r}) does not match the hashed record ({hashed!r})"
+                f"(record {expected_seq - 1} was altered, replaced or inserted, or this one's prev_hash edited)")
+    try:
+        body = row.body
+    except (TypeError, ValueError):
+        return "hash mismatch: a field has the wrong type"
+    if record_hash(prev_hash, body) != row.hash:
+        return "hash mismatch: SHA-256(prev_hash + body) differs from the stored hash (a field or the hash edited)"
     return None
 
 
@@ -178,10 +189,13 @@ def verify_chain(
     prev_hash, expected, count = GENESIS, 1, 0
     open_actions: dict[str, Incomplete] = {}
     broken: Broken | None = None
+    sha256 = hashlib.sha256
     for row in rows:
-        problem = _row_problem(row, expected, prev_hash)
-        if problem is not None:
-            broken = Broken(expected, problem)
+        # fast path inlined (this loop bounds verification speed); _row_problem explains any failure
+        if row.seq != expected or row.prev_hash != prev_hash or sha256(
+            (prev_hash + body_text(*row[:9])).encode("utf-8")
+        ).hexdigest() != row.hash:
+            broken = Broken(expected, _row_problem(row, expected, prev_hash) or "inconsistent record")
             break
         if expect is not None and row.seq == expect[0] and row.hash != expect[1]:
             broken = Broken(row.seq, f"checkpoint mismatch: the expected head {expect[0]}:{expect[1][:16]}... "

@@ -25,9 +25,9 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from governance.approvals import Approval, ApprovalError, ApprovalStore, SqliteApprovalStore
 from governance.audit import AuditStore, SqliteAuditStore
@@ -82,18 +82,8 @@ class Gate:
     def context(self, action: Action, ctx: ToolContext | None, principal: Principal, rationale: str,
                 approver: str | None = None) -> DecisionContext:
         """Gather what `decide` may look at: replicas and bounds (scale_service), rate-limit history (writes)."""
-        current, bounds = None, None
-        service = action.service
-        if action.tool == "scale_service" and service is not None and ctx is not None:
-            current, bounds = current_replicas(ctx, service)
-        recent = 0
-        if action.kind == "write" and service is not None:
-            since = self.clock() - self.policy.rate_limit_window_s
-            recent = self.audit.count_actions(service, since, WRITE_TOOLS)
-        return DecisionContext(
-            autonomy=self.autonomy, principal=principal.name, role=principal.role, rationale=rationale,
-            current_replicas=current, bounds=bounds, recent_writes=recent, approver=approver,
-        )
+        return gather_context(action, ctx, principal, rationale, self.autonomy, self.policy, self.audit,
+                              self.clock(), approver)
 
     def explain(self, tool: str, args: Mapping[str, Any], ctx: ToolContext | None, principal: Principal,
                 rationale: str) -> Decision:
@@ -322,6 +312,28 @@ class _Recorder:
 
     def decision(self, d: Decision, **extra: Any) -> NewRecord:
         return self.make("decision", {**d.to_record(), **extra})
+
+
+class ActionHistory(Protocol):
+    def count_actions(self, service: str, since: float, tools: Collection[str]) -> int: ...
+
+
+def gather_context(action: Action, ctx: ToolContext | None, principal: Principal, rationale: str, autonomy: int,
+                   policy: Policy, history: ActionHistory | None, now: float,
+                   approver: str | None = None) -> DecisionContext:
+    """The decision's inputs besides the action: current replicas and bounds (scale_service only) and
+    the write actions already started on the service within the rate-limit window (writes only)."""
+    current, bounds = None, None
+    service = action.service
+    if action.tool == "scale_service" and service is not None and ctx is not None:
+        current, bounds = current_replicas(ctx, service)
+    recent = 0
+    if action.kind == "write" and service is not None and history is not None:
+        recent = history.count_actions(service, now - policy.rate_limit_window_s, WRITE_TOOLS)
+    return DecisionContext(
+        autonomy=autonomy, principal=principal.name, role=principal.role, rationale=rationale,
+        current_replicas=current, bounds=bounds, recent_writes=recent, approver=approver,
+    )
 
 
 def current_replicas(ctx: ToolContext, service: str) -> tuple[int | None, tuple[int, int] | None]:

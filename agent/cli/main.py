@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import bench_cmd, demo_cmd, sim_cmd, tools_cmd
+from agent.cli import approvals_cmd, audit_cmd, bench_cmd, demo_cmd, governance_cmd, sim_cmd, tools_cmd
 from agent.cli import eval_cmd
 
 app = typer.Typer(
@@ -15,6 +15,9 @@ app = typer.Typer(
 app.add_typer(tools_cmd.app, name="tools")
 app.add_typer(sim_cmd.app, name="sim")
 app.add_typer(bench_cmd.app, name="bench")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(governance_cmd.app, name="governance")
+app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(eval_cmd.app, name="eval")
 app.command("demo")(demo_cmd.demo)
 

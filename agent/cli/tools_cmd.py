@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import EXIT_BAD_INPUT, console, fail, print_json, simulate
+from agent.cli.common import EXIT_BAD_INPUT, console, err_console, fail, print_json, simulate
 from tools.contract import TOOLS, catalogue
 from tools.registry import call_tool
 
@@ -38,10 +38,13 @@ def call(
     at: int | None = typer.Option(
         None, help="simulated minute to call the tool at (default: scenario's `at`, else 60)"
     ),
+    rationale: str = typer.Option("requested with keel tools call", help="why (recorded with write actions)"),
 ) -> None:
     """Call one tool on the embedded simulator and print its result envelope as JSON.
 
-    Exits 0 on status ok/no_data, 2 on bad input, 1 on other errors.
+    Write and notify tools go through governance (principal `cli`, role operator, autonomy from the
+    settings): they may run, wait for approval (the approval id is printed) or be denied; all is audited.
+    Exits 0 on status ok/no_data/pending_approval, 2 on bad input, 1 on errors and denials.
     """
     try:
         parsed = json.loads(args)
@@ -59,9 +62,17 @@ def call(
     except ContractError as e:
         print_json({"status": "error", "data": None, "error": str(e)})
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    result = call_tool(name, parsed, ctx)
+    if TOOLS[name].kind == "read":
+        result = call_tool(name, parsed, ctx)
+    else:
+        from governance.gate import Principal, gate_from_settings
+
+        result = gate_from_settings().execute(name, parsed, ctx, Principal("cli", "operator"), rationale)
     print_json(result.to_dict())
-    if result.status == "error":
+    if result.status == "pending_approval":
+        err_console.print(f"pending approval {result.data['approval_id']}: "
+                          f"keel approvals approve {result.data['approval_id']} --as NAME")
+    if result.status in ("error", "denied"):
         raise typer.Exit(1)
 
 
