@@ -17,6 +17,7 @@ from langgraph.types import interrupt
 
 from agent.answer import collect_findings, compose, findings_text, is_grounded
 from agent.graph import prompts
+from agent.graph.render import result_text
 from agent.graph.state import AgentState, StepRecord
 from agent.planner.base import Planner, Step
 from governance.gate import Gate, Principal
@@ -101,6 +102,7 @@ class Nodes:
         rec: StepRecord = {"tool": call["tool"], "args": call["args"], "rationale": rationale, **view,
                            "result": result.to_dict(), "approved_by": None}
         if result.status == "pending_approval":
+            rec["summary"] = "waiting for approval"
             _emit("approval", {"n": call["n"], **rec})
         return {"outcome": rec}
 
@@ -125,7 +127,8 @@ class Nodes:
 
     # ------------------------------------------------------------------ observe
     def observe(self, state: AgentState) -> dict[str, Any]:
-        rec = state["outcome"] or {}
+        rec = dict(state["outcome"] or {})
+        rec["summary"] = result_text(rec["tool"], rec.get("result") or {})
         steps = list(state.get("steps") or []) + [rec]
         _emit("step", {"n": len(steps), **rec})
         return {"steps": steps, "outcome": None, "call": None}

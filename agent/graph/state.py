@@ -23,6 +23,7 @@ class StepRecord(TypedDict, total=False):
     approval_id: str | None
     result: dict[str, Any]  # the ToolResult envelope: status, data, error
     approved_by: str | None
+    summary: str  # one line for people (render.result_text)
 
 
 class AgentState(TypedDict, total=False):

@@ -1,4 +1,4 @@
-"""`/api/conversations/{id}`: a conversation's turns and current state (the web page reloads from it)."""
+"""`/api/conversations/{id}`: a conversation's turns and current state; `/api/whoami`: the token's role."""
 
 from __future__ import annotations
 
@@ -11,10 +11,16 @@ from agent.http.deps import get_service
 from agent.service import AgentService
 from governance.gate import Principal
 
-router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+router = APIRouter(tags=["conversations"])
 
 
-@router.get("/{conversation_id}")
+@router.get("/api/whoami")
+def whoami(principal: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """The principal behind the bearer token (the web page shows approve buttons to approvers only)."""
+    return {"name": principal.name, "role": principal.role}
+
+
+@router.get("/api/conversations/{conversation_id}")
 def conversation(conversation_id: str, _: Principal = Depends(require("viewer")),
                  service: AgentService = Depends(get_service)) -> dict[str, Any]:
     try:
