@@ -34,6 +34,7 @@ class Settings(BaseSettings):
         default_factory=dict, description="per-metric PromQL overrides: metric = 'QUERY' or {query, label}"
     )
     prometheus_min_step_s: float = Field(15.0, gt=0, description="smallest query_range step")
+    prometheus_max_points: int = Field(240, ge=10, le=11_000, description="most points per series a query asks for")
     logs_backend: Literal["sim", "files", "loki"] = Field("sim", description="where search_logs reads")
     log_dir: Path | None = Field(None, description="directory of log files (logs_backend = files)")
     log_glob: str = Field("*.log*", description="which files under log_dir are logs (rotated ones included)")
