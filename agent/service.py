@@ -21,7 +21,8 @@ from langgraph.types import Command
 from agent.admission import Admission, Busy
 from agent.answer import collect_findings, compose
 from agent.context import LiveContext, build_context
-from agent.graph import Event, Reply, build_graph
+from agent.graph import Event, Reply
+from agent.graph.graph import build_graph
 from agent.graph.nodes import Nodes
 from agent.planner.base import Planner
 from agent.settings import Settings
@@ -94,7 +95,13 @@ class AgentService:
 
     def decide_stream(self, approval_id: str, principal: Principal, approve: bool, note: str = "") -> Iterator[Event]:
         cid = self.conversation_of(approval_id)
-        if approve:
+        approval = self.gate.approvals.get(approval_id)
+        wanted = "approved" if approve else "denied"
+        if approval is not None and approval.status == wanted and principal.role == "approver":
+            # decided already through another channel (CLI, Slack): only resume the paused conversation
+            principal = Principal(approval.decided_by or principal.name, principal.role)
+            note = note or approval.note
+        elif approve:
             self.gate.approve(approval_id, principal, note)
         else:
             self.gate.deny(approval_id, principal, note)

@@ -6,6 +6,7 @@ import typer
 
 from agent.cli import approvals_cmd, audit_cmd, bench_cmd, demo_cmd, governance_cmd, sim_cmd, tools_cmd
 from agent.cli import eval_cmd
+from agent.cli import chat_cmd, serve_cmd
 
 app = typer.Typer(
     help="keel: a local-first ops assistant with a fine-tuned small planner and governed, audited actions.",
@@ -20,6 +21,9 @@ app.add_typer(governance_cmd.app, name="governance")
 app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(eval_cmd.app, name="eval")
 app.command("demo")(demo_cmd.demo)
+app.command("serve")(serve_cmd.serve)
+app.command("chat")(chat_cmd.chat)
+app.command("investigate")(chat_cmd.investigate)
 
 
 if __name__ == "__main__":

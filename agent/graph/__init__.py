@@ -1,6 +1,8 @@
-"""The agent graph: plan (the planner) -> govern (the gate) -> act -> observe -> back to plan, then respond."""
+"""The agent graph: plan (the planner) -> govern (the gate) -> act -> observe -> back to plan, then respond.
+
+`agent.graph.graph.build_graph` wires it; events and replies (light, importable anywhere) live here.
+"""
 
 from agent.graph.events import Event, Reply
-from agent.graph.graph import build_graph
 
-__all__ = ["Event", "Reply", "build_graph"]
+__all__ = ["Event", "Reply"]

@@ -75,3 +75,13 @@ def test_queue_full_is_refused_with_retry_after(tmp_path: Path) -> None:
         running.close()
     assert service.admission.active == 0
     assert service.ask("scale checkout to 0", op).status == "answered"
+
+
+def test_approval_decided_through_another_channel_resumes_the_conversation(tmp_path: Path) -> None:
+    service, _ = make_service(tmp_path, ScriptedPlanner())
+    reply = service.ask("restart cartservice", Principal("olga", "operator"), "c-cli")
+    aid = reply.pending[0]["approval_id"]
+    service.gate.approve(aid, APPROVER, "via the CLI")  # e.g. `keel approvals approve`
+    done = service.decide(aid, Principal("ann", "approver"), approve=True)
+    assert done.status == "answered" and done.steps[-1]["approved_by"] == "abe"
+    assert len([e for e in service.live.tools.sim.events if e.kind == "restart"]) == 1
