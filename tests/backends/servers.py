@@ -40,6 +40,8 @@ def wait_until(check, timeout_s: float, what: str) -> None:  # type: ignore[no-u
         try:
             if check():
                 return
+        except RuntimeError:
+            raise
         except Exception as e:  # not up yet
             last = e
         time.sleep(0.1)
@@ -125,9 +127,10 @@ class SimServe:
 
 
 @contextlib.contextmanager
-def sim_serve(scenario: Path, log_dir: Path, speed_s: float, max_log_bytes: int = 1_000_000) -> Iterator[SimServe]:
+def sim_serve(scenario: Path, log_dir: Path, speed_s: float, max_log_bytes: int = 1_000_000,
+              port: int | None = None) -> Iterator[SimServe]:
     """`keel sim serve` as a separate process."""
-    port = free_port()
+    port = port or free_port()
     cmd = [sys.executable, "-m", "agent.cli.main", "sim", "serve", "--scenario", str(scenario), "--port", str(port),
            "--log-dir", str(log_dir), "--speed", str(speed_s), "--max-log-bytes", str(max_log_bytes)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -164,8 +167,8 @@ def prometheus_server(targets: list[str], scrape_s: float = 1.0) -> Iterator[Pro
     config = base / "prometheus.yml"
     config.write_text(
         "global:\n"
-        f"  scrape_interval: {scrape_s:g}s\n"
-        f"  evaluation_interval: {scrape_s:g}s\n"
+        f"  scrape_interval: {int(scrape_s * 1000)}ms\n"
+        f"  evaluation_interval: {int(scrape_s * 1000)}ms\n"
         "scrape_configs:\n"
         "  - job_name: keel-sim\n"
         f"    static_configs:\n      - targets: [{', '.join(repr(t) for t in targets)}]\n"
@@ -176,8 +179,14 @@ def prometheus_server(targets: list[str], scrape_s: float = 1.0) -> Iterator[Pro
            "--log.level=warn"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(base / "log").open("w"))
     url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prometheus exited: {(base / 'log').read_text()[-500:]}")
+        return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
+
     try:
-        wait_until(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, 30, "prometheus")
+        wait_until(ready, 30, "prometheus")
         yield Prometheus(proc, url, port)
     finally:
         _stop(proc)

@@ -79,6 +79,7 @@ def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolCon
         metrics = PrometheusMetrics(
             settings.prometheus_url, preset=settings.prometheus_preset, queries=settings.prometheus_queries,
             timeout_s=timeout, min_step_s=settings.prometheus_min_step_s, service_map=smap,
+            max_points=settings.prometheus_max_points,
         )
     logs: Any = simb
     if settings.logs_backend == "files":

@@ -19,7 +19,7 @@ from tools.backends.promql import MetricQuery, build_queries, render
 from tools.backends.retry import with_budget
 from tools.services import SERVICES
 
-MAX_POINTS = 240  # points per series at most; the step grows with the window
+MAX_POINTS = 240  # default points per series at most; the step grows with the window
 
 
 class _Retryable(Exception):
@@ -49,6 +49,7 @@ class PrometheusMetrics:
         min_step_s: float = 15.0,
         service_map: dict[str, str] | None = None,
         cache_s: float = 2.0,
+        max_points: int = MAX_POINTS,
         client: httpx.Client | None = None,
     ) -> None:
         self.url = url.rstrip("/")
@@ -57,6 +58,7 @@ class PrometheusMetrics:
         self.min_step_s = min_step_s
         self.service_map = dict(service_map or {})
         self.cache_s = cache_s
+        self.max_points = max_points
         self._client = client or httpx.Client()
         self._cache: dict[tuple[str, int, tuple[str, ...]], tuple[float, dict[str, list[Point]]]] = {}
         self._lock = threading.Lock()
@@ -69,7 +71,7 @@ class PrometheusMetrics:
         return self.service_map.get(service, service)
 
     def step_for(self, window_s: int) -> float:
-        return max(self.min_step_s, math.ceil(window_s / MAX_POINTS))
+        return max(self.min_step_s, window_s / self.max_points)
 
     # ------------------------------------------------------------------ HTTP
     def api(self, path: str, params: dict[str, Any]) -> Any:
