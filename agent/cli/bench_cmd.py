@@ -84,3 +84,28 @@ def bench_audit(
                      "appends_normal_per_s": r.appends_normal_per_s, "verify_per_s": r.verify_per_s,
                      "fsync_per_s": r.fsync_per_s},
            {"appends_per_s": ">= 1000", "verify_per_s": ">= 50000"}, json_path)
+
+
+@app.command("agent")
+def bench_agent(
+    conversations: int = typer.Option(20, min=1, max=200, help="conversations started at once"),
+    scenario: Path | None = typer.Option(None, help="scenario for the embedded simulator (default: serve's)"),
+    planner: str | None = typer.Option(None, help="planner backend (default: KEEL_PLANNER)"),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Concurrent conversations end to end over HTTP: latency p50/p95, errors, audit chain valid afterwards."""
+    from agent.bench_agent import run_bench
+    from agent.settings import get_settings
+
+    settings = get_settings(**({"planner": planner} if planner else {}))
+    res = run_bench(conversations, settings=settings, scenario=scenario)
+    figures = res.figures()
+    console.print(f"{conversations} conversations in {figures['wall_s']:.1f} s: p50 {figures['p50_ms']:.0f} ms, "
+                  f"p95 {figures['p95_ms']:.0f} ms, {figures['errors']:.0f} errors, audit chain "
+                  f"{'valid' if figures['audit_valid'] else 'INVALID'} ({figures['audit_records']:.0f} records)")
+    for t in res.turns:
+        if t.error:
+            console.print(f"[red]error[/] {t.request!r}: {t.error}")
+    report("agent", figures, {"errors": "0", "audit_valid": "1"}, json_path)
+    if figures["errors"] or not figures["audit_valid"]:
+        raise typer.Exit(1)
