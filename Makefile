@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/keel demo
+	$(BIN)/keel serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
