@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from agent.cli import bench_soak_cmd
 from agent.cli.common import console, write_json
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import Fault
@@ -17,6 +18,7 @@ from tools.backends.sim.load import LoadCurve
 app = typer.Typer(help="Benchmarks (medians over repeats).", no_args_is_help=True)
 
 JsonOpt = typer.Option(None, "--json", help="write {bench, figures} to this path")
+app.command("soak")(bench_soak_cmd.soak)
 
 
 def report(name: str, figures: dict[str, float], targets: dict[str, str], json_path: Path | None) -> None:
