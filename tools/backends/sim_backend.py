@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 from tools.backends.base import LogPage, LogRecord, Point, ToolContext
 from tools.backends.sim import logs as sim_logs
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.topology import EDGES
+
+# Test hook: real seconds each simulated write action takes (crash tests kill the server mid-action).
+# Unset in normal use; the default path only looks the variable up.
+ACTION_DELAY_ENV = "KEEL_TEST_SIM_ACTION_DELAY_S"
+
+
+def _action_delay() -> None:
+    raw = os.environ.get(ACTION_DELAY_ENV)
+    if raw:
+        time.sleep(float(raw))
 
 
 class SimBackend:
@@ -32,12 +44,15 @@ class SimBackend:
         return [(a, b) for a, b, _ in EDGES]
 
     def scale(self, service: str, replicas: int) -> dict[str, Any]:
+        _action_delay()
         return self.sim.scale(service, replicas)
 
     def restart(self, service: str) -> dict[str, Any]:
+        _action_delay()
         return self.sim.restart(service)
 
     def rollback(self, service: str) -> dict[str, Any]:
+        _action_delay()
         return self.sim.rollback(service)
 
 
