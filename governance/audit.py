@@ -35,7 +35,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -113,11 +113,13 @@ _row = StoredRecord._make
 class SqliteAuditStore:
     """The audit log in one SQLite file; safe to share between threads and processes."""
 
-    def __init__(self, path: Path | str, sync: SyncMode = "full", busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, path: Path | str, sync: SyncMode = "full", busy_timeout_s: float = 30.0,
+                 clock: Callable[[], float] = time.time) -> None:
         if sync not in ("full", "normal"):
             raise ValueError(f"sync: got {sync!r}; allowed: full, normal")
         self.path = Path(path)
         self.sync: SyncMode = sync
+        self.clock = clock
         self._busy_ms = int(busy_timeout_s * 1000)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -157,7 +159,7 @@ class SqliteAuditStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 seq, prev = conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
-                now = time.time()
+                now = self.clock()  # taken under the write lock: ts follows seq within one clock
                 out = []
                 for rec in records:
                     seq += 1
