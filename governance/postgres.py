@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action_id TEXT,
     tool TEXT,
     service TEXT,
-    body TEXT NOT NULL,
+    data TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
@@ -162,11 +162,7 @@ class PostgresAuditStore:
                 for rec in records:
                     seq += 1
                     s = seal(rec, seq, rec.ts if rec.ts is not None else now, prev)
-                    cur.execute(
-                        f"INSERT INTO audit_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        (s.seq, s.ts, s.kind, s.actor, s.conversation_id, s.action_id, s.tool, s.service, s.body,
-                         s.prev_hash, s.hash),
-                    )
+                    cur.execute(f"INSERT INTO audit_log ({COLUMNS}) VALUES ({_MARKS})", tuple(s))
                     prev = s.hash
                     out.append(s)
                 cur.execute("UPDATE audit_anchor SET seq = %s, hash = %s WHERE id = 1", (seq, prev))
@@ -219,9 +215,8 @@ class PostgresAuditStore:
         self.close()
 
 
-def _row(r: tuple) -> StoredRecord:
-    seq, ts, *rest = r
-    return StoredRecord(int(seq), float(ts), *rest)
+_row = StoredRecord._make
+_MARKS = ", ".join(["%s"] * len(COLUMNS.split(",")))
 
 
 def verify_postgres(url: str, expect: tuple[int, str] | None = None) -> VerifyReport:
