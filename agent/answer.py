@@ -180,6 +180,29 @@ def compose(f: Mapping[str, Any], stop_note: str = "", planner_sentence: str = "
     return "\n".join(out)
 
 
+def planner_findings(f: Mapping[str, Any]) -> dict[str, Any]:
+    """The findings in the shape the planner's summarizer reads (agent/planner/summary.py)."""
+    out: dict[str, Any] = {"request": f["request"]}
+    if f["symptoms"]:
+        s = f["symptoms"][0]
+        out["symptom"] = {"service": s["service"], "metric": s["metric"], "before": s["start"], "now": s["current"],
+                          "unit": s["unit"]}
+    if f["root_causes"]:
+        top = f["root_causes"][0]
+        out["root_cause"] = {"service": top["service"], **{k: top[k] for k in _SCORE_KEYS[:1] if k in top}}
+    elif (rise := _largest_rise(f["symptoms"])) is not None:
+        out["root_cause"] = {"service": rise["service"]}
+    evidence = [g["latest"] for g in f["logs"] if g["latest"]]
+    if evidence:
+        out["evidence"] = evidence
+    actions = [{"tool": a["tool"], "service": a["args"].get("service"), "status": a["status"],
+                **({"replicas": a["args"]["replicas"]} if "replicas" in a["args"] else {})} for a in f["actions"]]
+    if actions:
+        out["actions"] = actions
+    out["status"] = "mitigated" if any(a["status"] == "ok" for a in f["actions"]) else "open"
+    return out
+
+
 def findings_text(f: Mapping[str, Any]) -> str:
     return json.dumps({k: v for k, v in f.items() if k != "request"}, default=str)
 

@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.config import get_stream_writer
 from langgraph.types import interrupt
 
-from agent.answer import collect_findings, compose, findings_text, is_grounded
+from agent.answer import collect_findings, compose, findings_text, is_grounded, planner_findings
 from agent.graph import prompts
 from agent.graph.render import result_text
 from agent.graph.state import AgentState, StepRecord
@@ -159,7 +159,7 @@ class Nodes:
         candidates = [state.get("planner_text", "")]
         try:
             with self.model_lock:
-                candidates.insert(0, self.planner.summarize(findings))
+                candidates.insert(0, self.planner.summarize(planner_findings(findings)))
         except Exception:  # a summary is optional; the template answer stands on its own
             pass
         for c in candidates:
