@@ -1,0 +1,69 @@
+"""`keel finetune ...`: reproduce the shipped models (`slm`: the planner's LoRA adapter)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from agent.cli.common import console, fail
+from agent.settings import get_settings
+
+app = typer.Typer(help="Fine-tune the shipped models (resumable; long runs belong under nohup).",
+                  no_args_is_help=True)
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "finetune" / "artifacts"
+
+
+@app.command("slm")
+def slm(
+    steps: int = typer.Option(260, help="optimiser steps"),
+    batch_size: int = typer.Option(16, help="examples per step"),
+    lr: float = typer.Option(3e-4, help="peak learning rate"),
+    rank: int = typer.Option(16, help="LoRA rank"),
+    seed: int = typer.Option(0, help="data and training seed"),
+    n_single: int = typer.Option(6000, help="single-step examples to generate"),
+    n_traj: int = typer.Option(500, help="simulator investigations to record"),
+    n_summary: int = typer.Option(300, help="incident-summary examples"),
+    run_dir: Path | None = typer.Option(None, help="checkpoints and logs (default $KEEL_HOME/finetune/slm/run)"),
+    max_minutes: float | None = typer.Option(None, help="stop (resumably) after this many minutes"),
+    data_only: bool = typer.Option(False, help="only write train/dev JSONL"),
+    export_only: bool = typer.Option(False, help="only export the run's adapter to GGUF"),
+    out: Path = typer.Option(ARTIFACTS / "keel-planner-lora.gguf", help="GGUF adapter to write"),
+    limit: int | None = typer.Option(None, help="train on the first N examples only (smoke tests)"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Generate data, LoRA-train Gemma 3 270M (resuming from the run dir), export the GGUF adapter."""
+    from finetune.slm.data import build_dataset, read_jsonl, write_jsonl
+
+    if steps < 1 or batch_size < 1:
+        fail("--steps and --batch-size must be at least 1")
+    rd = run_dir or get_settings().home / "finetune" / "slm" / "run"
+    data_dir = rd / "data"
+    if not export_only:
+        if not (data_dir / "train.jsonl").exists():
+            train_rows, dev_rows = build_dataset(seed, n_single=n_single, n_traj=n_traj, n_summary=n_summary)
+            write_jsonl(data_dir / "train.jsonl", train_rows)
+            write_jsonl(data_dir / "dev.jsonl", dev_rows)
+            console.print(f"data: {len(train_rows)} train, {len(dev_rows)} dev examples -> {data_dir}")
+        if data_only:
+            return
+        from finetune.slm.train import TrainConfig, train
+
+        rows = read_jsonl(data_dir / "train.jsonl")
+        if limit:
+            rows = rows[:limit]
+        cfg = TrainConfig(run_dir=rd, steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
+                          seed=seed, max_minutes=max_minutes, save_every=max(1, min(25, steps)))
+        summary = train(rows, cfg, progress=progress)
+        console.print(json.dumps(summary))
+        if not summary["done"]:
+            console.print("stopped early; run the same command again to resume")
+            return
+    from finetune.slm.export_gguf import export_adapter
+
+    if not (rd / "adapter").exists():
+        fail(f"no trained adapter in {rd / 'adapter'}; train first")
+    path = export_adapter(rd / "adapter", out)
+    console.print(f"adapter GGUF -> {path} ({path.stat().st_size / 1e6:.1f} MB)")

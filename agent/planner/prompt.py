@@ -1,0 +1,143 @@
+"""The planner's prompt format and compact call format, shared by training data, serving and evals.
+
+A prompt is the operator's request plus one compact line per executed step; the model answers with one
+compact call line (`query_metrics service=checkoutservice metric=latency_p99 window=1h`), which
+`decode_call` maps back to the contract form `{"tool", "args"}`. The summary prompt turns a findings
+dict into 1-3 sentences.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from tools.envelope import ToolResult
+
+CALL_PREFIX = "Call:"
+SUMMARY_PREFIX = "Summary:"
+MAX_REQUEST_CHARS = 400
+MAX_OBS_CHARS = 160
+MAX_HISTORY = 6
+
+_BARE = re.compile(r"^[A-Za-z0-9_#./:@+-]+$")
+_PAIR = re.compile(r'\s*([a-z_]+)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
+_INT_ARGS = ("replicas", "limit")
+
+
+class StepLike(Protocol):
+    tool: str
+    args: Mapping[str, Any]
+    result: ToolResult
+
+
+def _value(v: Any) -> str:
+    s = str(v)
+    return s if _BARE.match(s) else json.dumps(s, ensure_ascii=False)
+
+
+def encode_call(tool: str, args: Mapping[str, Any]) -> str:
+    """The compact one-line form of a call: `tool key=value ...` (strings with spaces JSON-quoted)."""
+    parts = [tool] + [f"{k}={_value(v)}" for k, v in args.items() if v is not None]
+    return " ".join(parts)
+
+
+def decode_call(text: str) -> tuple[str, dict[str, Any]]:
+    """Parse a compact call line; raise ValueError naming what is wrong."""
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not line:
+        raise ValueError("empty output")
+    if line.startswith("{"):
+        obj = json.loads(line)
+        if not isinstance(obj, dict) or "tool" not in obj:
+            raise ValueError("JSON output without a tool")
+        return str(obj["tool"]), dict(obj.get("args") or {})
+    tool, _, rest = line.partition(" ")
+    if not re.fullmatch(r"[a-z_]+", tool):
+        raise ValueError(f"bad tool name {tool!r}")
+    args: dict[str, Any] = {}
+    pos = 0
+    rest = rest.rstrip()
+    while pos < len(rest):
+        m = _PAIR.match(rest, pos)
+        if m is None:
+            raise ValueError(f"cannot parse arguments at {rest[pos:]!r}")
+        key, raw = m.group(1), m.group(2)
+        val: Any = json.loads(raw) if raw.startswith('"') else raw
+        if key in _INT_ARGS and isinstance(val, str) and val.isdigit():
+            val = int(val)
+        args[key] = val
+        pos = m.end()
+    return tool, args
+
+
+def _num(x: Any) -> str:
+    if isinstance(x, float):
+        return f"{x:.4g}" if abs(x) < 1 else f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}".rstrip("0").rstrip(".")
+    return str(x)
+
+
+_UNIT = {"ms": "ms", "percent": "%", "MB": "MB", "rps": "rps", "ratio": "", "count": "", "requests": ""}
+
+
+def _observe_ok(tool: str, args: Mapping[str, Any], data: Any) -> str:
+    if not isinstance(data, Mapping):
+        return "ok"
+    if tool == "query_metrics" and "current" in data:
+        u = _UNIT.get(str(data.get("unit", "")), "")
+        return f"{_num(data.get('start'))}->{_num(data['current'])}{u} (max {_num(data.get('max'))}{u})"
+    if tool == "search_logs":
+        lines = data.get("lines") or []
+        top = f'; top: "{str(lines[0].get("message", ""))[:70]}"' if lines else ""
+        return f"{data.get('total_matches', len(lines))} lines{top}"
+    if tool == "get_topology":
+        if "services" in data:
+            return f"{len(data['services'])} services, {len(data.get('edges', []))} edges"
+        return f"callers {','.join(data.get('callers', [])) or '-'}; callees {','.join(data.get('callees', [])) or '-'}"
+    if tool == "root_cause_analysis":
+        ranking = data.get("ranking") or []
+        return ", ".join(f"{r.get('service')} {_num(float(r.get('score', 0)))}" for r in ranking[:3]) or "no ranking"
+    if tool == "recommend_scaling":
+        return f"{data.get('current_replicas')}->{data.get('recommended_replicas')} replicas"
+    if tool == "scale_service":
+        return f"replicas {data.get('previous_replicas', '?')}->{data.get('replicas', '?')}"
+    return "ok"
+
+
+def render_observation(tool: str, args: Mapping[str, Any], result: ToolResult) -> str:
+    """One compact line for an executed step, e.g. `query_metrics paymentservice latency_p99: 250->730ms`."""
+    head = " ".join([tool] + [str(v) for k, v in args.items() if k in ("service", "metric", "name", "level", "query")
+                              and v not in (None, "")])
+    if result.status == "ok":
+        body = _observe_ok(tool, args, result.data)
+    elif result.status == "no_data":
+        body = "no data"
+    else:
+        body = f"{result.status}" + (f": {result.error}" if result.error else "")
+    return f"{head}: {body}"[:MAX_OBS_CHARS]
+
+
+def render_prompt(request: str, history: Sequence[StepLike] = ()) -> str:
+    """The planning prompt: request, the last few observations, and the call prefix."""
+    req = " ".join(request.split())[:MAX_REQUEST_CHARS]
+    lines = [f"Request: {req}"]
+    for step in list(history)[-MAX_HISTORY:]:
+        lines.append("Seen: " + render_observation(step.tool, step.args, step.result))
+    lines.append(CALL_PREFIX)
+    return "\n".join(lines)
+
+
+def render_observations_prompt(request: str, observations: Sequence[str]) -> str:
+    """The planning prompt from already-rendered observation lines (training data)."""
+    req = " ".join(request.split())[:MAX_REQUEST_CHARS]
+    return "\n".join([f"Request: {req}", *(f"Seen: {o}" for o in observations[-MAX_HISTORY:]), CALL_PREFIX])
+
+
+def compact_findings(findings: Mapping[str, Any]) -> str:
+    return json.dumps(findings, separators=(",", ":"), ensure_ascii=False, default=str)[:600]
+
+
+def render_summary_prompt(findings: Mapping[str, Any]) -> str:
+    """The summary prompt: compact findings JSON, then the summary prefix."""
+    return f"Findings: {compact_findings(findings)}\n{SUMMARY_PREFIX}"

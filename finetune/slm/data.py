@@ -1,0 +1,160 @@
+"""Planner training data: single-step requests rendered from templates, simulator trajectories, summaries.
+
+`build_dataset(seed)` returns train and dev example lists; each example is {"prompt", "target", "kind",
+"family", "tool", "args"}. Dev holds out whole template families (every fifth family of each tool), so dev
+phrasings never appear in training. `keel finetune slm --data-only` writes them as JSONL.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+from agent.planner.prompt import encode_call, render_observations_prompt
+from finetune.slm import vocab
+from finetune.slm.styles import stylise
+from finetune.slm.templates import FAMILIES, UNKNOWN_SERVICES, WEIGHTS, Template
+from tools.contract import TOOLS
+
+_SLOT = re.compile(r"\{(\w+)\}")
+_ARG_OF = {"svc": "service", "metric": "metric", "win": "window", "dur": "window", "n": "replicas", "q": "query",
+           "lvl": "level", "lvls": "level", "lim": "limit", "rb": "name", "ch": "channel"}
+_PROTECTED = ("q", "ch")
+_RCA_METRICS = ("latency_p99", "latency_p50", "error_rate", "cpu", "memory", "throughput", "queue_depth")
+_LEVEL_ADJ = {"error": ["error", "ERROR", "err", "error-level"], "warn": ["warning", "warn", "WARN", "warning-level"],
+              "info": ["info", "INFO", "info-level"]}
+_LEVEL_PLURAL = {"error": ["errors", "error messages", "ERRORs", "error lines"],
+                 "warn": ["warnings", "warning messages", "warns", "WARNs"], "info": ["info messages", "info lines"]}
+
+DEV_EVERY = 5
+
+
+def family_id(tool: str, index: int) -> str:
+    return f"{tool}.{index}"
+
+
+def is_dev_family(tool: str, index: int) -> bool:
+    """Every fifth template of a tool (offset by a stable hash of the tool name) is held out for dev."""
+    return (index + zlib.crc32(tool.encode())) % DEV_EVERY == 0
+
+
+def order_args(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    if tool == "respond":
+        return args
+    fields = list(TOOLS[tool].args.model_fields)
+    return {k: args[k] for k in fields if k in args}
+
+
+def render(tool: str, template: Template, rng: random.Random, style: bool = True,
+           service: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Fill a template's slots; return (request text, canonical args)."""
+    text, fixed = template
+    args: dict[str, Any] = {}
+    protected: dict[str, str] = {}
+    values: dict[str, str] = {}
+    svc_choice: str | None = None
+    for slot in dict.fromkeys(_SLOT.findall(text)):
+        if slot == "svc":
+            surface, svc_choice = vocab.service(rng, service)
+            values[slot], args["service"] = surface, svc_choice
+        elif slot == "metric":
+            canon = rng.choice(_RCA_METRICS) if tool == "root_cause_analysis" else None
+            values[slot], args["metric"] = vocab.metric(rng, canon)
+        elif slot == "win":
+            values[slot], args["window"] = vocab.window(rng)
+        elif slot == "dur":
+            values[slot], args["window"] = vocab.duration(rng)
+        elif slot == "n":
+            values[slot], args["replicas"] = vocab.replicas(rng)
+        elif slot == "q":
+            surface, args["query"], _ = vocab.log_query(rng)
+            protected[slot], values[slot] = surface, f"\x00{len(protected)}\x01"
+        elif slot in ("lvl", "lvls"):
+            lv = rng.choice(["error", "error", "warn", "warn", "info"])
+            values[slot], args["level"] = rng.choice((_LEVEL_ADJ if slot == "lvl" else _LEVEL_PLURAL)[lv]), lv
+        elif slot == "lim":
+            values[slot], args["limit"] = vocab.limit(rng)
+        elif slot == "rb":
+            values[slot], args["name"] = vocab.runbook(rng)
+        elif slot == "ch":
+            surface, args["channel"] = vocab.channel(rng)
+            protected[slot], values[slot] = surface, f"\x00{len(protected)}\x01"
+        elif slot == "x":
+            values[slot] = rng.choice(UNKNOWN_SERVICES)
+        else:
+            raise KeyError(f"unknown slot {slot!r} in template {text!r}")
+    request = text.format(**values)
+    if style:
+        request = stylise(request, rng)
+    for i, (_, surface) in enumerate(protected.items()):
+        request = request.replace(f"\x00{i}\x01", surface)
+    for k, v in fixed.items():
+        if tool == "respond" and isinstance(v, str):
+            args[k] = v.format(x=values.get("x", ""), svc=svc_choice or "")
+        else:
+            args[k] = v
+    if tool == "respond":
+        args = {"text": args["text"]}
+    return request, order_args(tool, args)
+
+
+def single_step(rng: random.Random, split: str) -> dict[str, Any]:
+    tools = list(WEIGHTS)
+    tool = rng.choices(tools, weights=[WEIGHTS[t] for t in tools])[0]
+    fams = [(i, t) for i, t in enumerate(FAMILIES[tool]) if is_dev_family(tool, i) == (split == "dev")]
+    index, template = rng.choice(fams)
+    request, args = render(tool, template, rng)
+    return example(request, [], tool, args, "single", family_id(tool, index))
+
+
+def example(request: str, observations: list[str], tool: str, args: dict[str, Any], kind: str,
+            family: str) -> dict[str, Any]:
+    return {
+        "prompt": render_observations_prompt(request, observations),
+        "target": " " + encode_call(tool, args) + "\n",
+        "kind": kind, "family": family, "tool": tool, "args": args,
+    }
+
+
+def build_dataset(seed: int = 0, n_single: int = 6000, n_dev: int = 600, n_traj: int = 500,
+                  n_summary: int = 300) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Train and dev examples. Trajectories and summaries follow the same family split."""
+    from finetune.slm.summaries import summary_examples
+    from finetune.slm.trajectories import trajectory_examples
+
+    rng = random.Random(seed)
+    train = _dedupe([single_step(rng, "train") for _ in range(n_single)])
+    dev = _dedupe([single_step(rng, "dev") for _ in range(n_dev)])
+    train_prompts = {e["prompt"] for e in train}
+    dev = [e for e in dev if e["prompt"] not in train_prompts]
+    train += trajectory_examples(random.Random(seed + 1), n_traj, "train")
+    dev += trajectory_examples(random.Random(seed + 2), max(1, n_traj // 10), "dev")
+    train += summary_examples(random.Random(seed + 3), n_summary)
+    dev += summary_examples(random.Random(seed + 4), max(1, n_summary // 10))
+    random.Random(seed + 5).shuffle(train)
+    return train, dev
+
+
+def _dedupe(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    out = []
+    for e in examples:
+        if e["prompt"] not in seen:
+            seen.add(e["prompt"])
+            out.append(e)
+    return out
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
