@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import approvals_cmd, audit_cmd, bench_cmd, demo_cmd, governance_cmd, sim_cmd, tools_cmd
-from agent.cli import eval_cmd
-from agent.cli import chat_cmd, serve_cmd
+from agent.cli import (
+    approvals_cmd,
+    audit_cmd,
+    bench_cmd,
+    chat_cmd,
+    demo_cmd,
+    eval_cmd,
+    finetune_cmd,
+    governance_cmd,
+    serve_cmd,
+    sim_cmd,
+    tools_cmd,
+)
 
 app = typer.Typer(
     help="keel: a local-first ops assistant with a fine-tuned small planner and governed, audited actions.",
@@ -20,6 +30,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(governance_cmd.app, name="governance")
 app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(finetune_cmd.app, name="finetune")
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
 app.command("chat")(chat_cmd.chat)
