@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     tokens: str = Field("", description="bearer tokens as token=role,token=role (viewer, operator, approver)")
     slack_signing_secret: str = ""
     slack_webhook_url: str = ""
+    slack_users: str = Field("", description="Slack user -> keel role as U123=approver,U456=operator")
+    slack_bot_token: str = Field("", description="xoxb- token to reply to app mentions in their channel ('' = webhook)")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (bot replies)")
+    runbook_resume_poll_s: float = Field(2.0, ge=0, description="how often the server resumes runbook runs whose "
+                                         "approval was decided (0 = only on request)")
     # agent service and HTTP API
     queue_size: int = Field(16, ge=1, le=10_000, description="conversation turns admitted at once; more get 429")
     max_request_bytes: int = Field(65_536, ge=1024, description="largest accepted HTTP request body")
