@@ -15,7 +15,8 @@ Storage (SQLite, one file, default `$KEEL_HOME/audit.db`):
 Concurrency and durability:
 - WAL journal, `busy_timeout`, and BEGIN IMMEDIATE around every append: the writer lock is taken before
   reading the anchor, so reading the previous hash and inserting the record happen in one transaction
-  and several processes can append to one file without forking the chain.
+  and several processes can append to one file without forking the chain. Waiting for the write lock
+  polls every millisecond or so (see `_begin_write`) so that busy writers take turns.
 - `synchronous=FULL` by default: in WAL mode every COMMIT fsyncs the WAL before returning, so a record
   (in particular `action_started`, written before the action runs) survives a process kill, an OS crash
   and power loss. `sync="normal"` (WAL + synchronous=NORMAL) fsyncs only at checkpoints: a committed
@@ -32,6 +33,7 @@ the anchor in place of BEGIN IMMEDIATE) and reuses `governance.chain` for sealin
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 import time
@@ -140,6 +142,27 @@ class SqliteAuditStore:
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         return conn
 
+    def _begin_write(self) -> None:
+        """BEGIN IMMEDIATE, polling about every millisecond until the busy timeout.
+
+        SQLite's own busy handler sleeps with a backoff that reaches 100 ms, while a writer in a loop
+        frees the lock for microseconds between commits: a second writer would starve. Short polls with
+        jitter let concurrent writers take turns."""
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            deadline = time.monotonic() + self._busy_ms / 1000
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(random.uniform(0.0002, 0.0015))
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+
     def _set_sync(self, mode: str) -> None:
         if mode != self._current_sync:
             self._conn.execute(f"PRAGMA synchronous={mode.upper()}")
@@ -156,7 +179,7 @@ class SqliteAuditStore:
         with self._lock:
             self._set_sync(self.sync if durable else "normal")
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin_write()
             try:
                 seq, prev = conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
                 now = self.clock()  # taken under the write lock: ts follows seq within one clock
