@@ -34,7 +34,7 @@ def _num(v: Any) -> str:
     return json.dumps(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
 
 
-def _ranking(data: Any) -> list[dict[str, Any]]:
+def _ranking(data: Any) -> list[Mapping[str, Any]]:
     """Ranked candidates from a root_cause_analysis result, whatever list key it uses."""
     if isinstance(data, Mapping):
         for key in _RANK_KEYS:
@@ -51,7 +51,7 @@ def collect_findings(request: str, steps: Sequence[Mapping[str, Any]]) -> dict[s
                          "scaling": [], "actions": [], "errors": []}
     for s in steps:
         tool, res = s["tool"], s.get("result") or {}
-        status, data = res.get("status"), res.get("data")
+        status, data = res.get("status"), res.get("data") or {}
         if tool in WRITE_TOOLS or tool == "post_incident_summary":
             f["actions"].append({
                 "tool": tool, "args": s.get("args", {}), "status": status, "oversight": s.get("oversight"),

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from agent.planner.base import Planner
-from agent.settings import Settings
+from agent.settings import Settings, get_settings
 
 REQUESTS = (
     "why is checkout slow?",
@@ -129,7 +129,7 @@ def run_bench(conversations: int = 20, *, settings: Settings | None = None, plan
     from agent.service import build_service
 
     home = home or Path(tempfile.mkdtemp(prefix="keel-bench-"))
-    base = settings or Settings()
+    base = settings or get_settings()
     settings = base.model_copy(update={
         "home": home, "checkpoint_db": None, "audit_db": None, "database_url": "",
         "tokens": f"{OP_TOKEN}=operator,{APPROVER_TOKEN}=approver",

@@ -13,10 +13,11 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.types import Command
+from langgraph.types import Command, StreamMode
 
 from agent.admission import Admission, Busy
 from agent.answer import collect_findings, compose
@@ -79,7 +80,7 @@ class AgentService:
                 self._audit_request(text, principal, cid, channel)
                 yield Event("turn", {"conversation_id": cid, "request": text,
                                      "principal": {"name": principal.name, "role": principal.role}})
-                inp = {"request": text, "principal": {"name": principal.name, "role": principal.role},
+                inp: dict[str, Any] = {"request": text, "principal": {"name": principal.name, "role": principal.role},
                        "conversation_id": cid, "steps": [], "call": None, "outcome": None, "stop": None,
                        "stop_detail": "", "planner_text": "", "answer": ""}
                 yield from self._run(inp, cid)
@@ -153,10 +154,11 @@ class AgentService:
 
     # ------------------------------------------------------------------ internals
     def _run(self, inp: Any, cid: str) -> Iterator[Event]:
-        for mode, chunk in self.graph.stream(inp, _config(cid), stream_mode=["custom", "updates"],
-                                             durability="sync"):
+        modes: list[StreamMode] = ["custom", "updates"]
+        for mode, chunk in self.graph.stream(inp, _config(cid), stream_mode=modes, durability="sync"):
             if mode == "custom":
-                ev = Event(chunk["kind"], {"conversation_id": cid, **chunk["data"]})
+                custom = cast(dict[str, Any], chunk)
+                ev = Event(custom["kind"], {"conversation_id": cid, **custom["data"]})
                 if ev.kind == "approval" and ev.data.get("approval_id"):
                     self._approval_threads[ev.data["approval_id"]] = cid
                 yield ev
@@ -193,7 +195,7 @@ def new_conversation_id() -> str:
     return "c-" + uuid.uuid4().hex[:12]
 
 
-def _config(cid: str) -> dict[str, Any]:
+def _config(cid: str) -> RunnableConfig:
     return {"configurable": {"thread_id": cid}}
 
 

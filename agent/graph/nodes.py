@@ -18,7 +18,7 @@ from langgraph.types import interrupt
 from agent.answer import collect_findings, compose, findings_text, is_grounded, planner_findings
 from agent.graph import prompts
 from agent.graph.render import result_text
-from agent.graph.state import AgentState, StepRecord
+from agent.graph.state import AgentState
 from agent.planner.base import Planner, Step
 from governance.gate import Gate, Principal
 from tools.backends.base import ToolContext
@@ -99,7 +99,7 @@ class Nodes:
         if view["oversight"] is None and decision:
             view.update(risk=decision.get("risk"), oversight=decision.get("oversight"),
                         reasons=list(decision.get("reasons") or []))
-        rec: StepRecord = {"tool": call["tool"], "args": call["args"], "rationale": rationale, **view,
+        rec: dict[str, Any] = {"tool": call["tool"], "args": call["args"], "rationale": rationale, **view,
                            "result": result.to_dict(), "approved_by": None}
         if result.status == "pending_approval":
             rec["summary"] = "waiting for approval"

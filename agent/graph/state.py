@@ -30,9 +30,9 @@ class AgentState(TypedDict, total=False):
     request: str
     principal: dict[str, str]  # {"name", "role"}
     conversation_id: str
-    steps: list[StepRecord]  # this turn's steps (a new turn starts with [])
+    steps: list[dict[str, Any]]  # this turn's StepRecords (a new turn starts with [])
     call: dict[str, Any] | None  # the planned call waiting to be governed
-    outcome: StepRecord | None  # the governed call waiting to be observed
+    outcome: dict[str, Any] | None  # the governed call (a StepRecord) waiting to be observed
     stop: StopReason | None
     stop_detail: str
     planner_text: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, cast
 
 from fastapi import Depends, HTTPException, Request
 
@@ -13,7 +13,7 @@ from governance.gate import Principal
 
 Role = Literal["viewer", "operator", "approver"]
 ROLES: tuple[Role, ...] = ("viewer", "operator", "approver")
-RANK = {r: i for i, r in enumerate(ROLES)}
+RANK: dict[str, int] = {r: i for i, r in enumerate(ROLES)}
 
 
 def parse_tokens(spec: str) -> dict[str, Role]:
@@ -28,7 +28,7 @@ def parse_tokens(spec: str) -> dict[str, Role]:
             raise ValueError(f"tokens entry {i + 1}: expected token=role, got {part[:4]!r}...")
         if role not in RANK:
             raise ValueError(f"tokens entry {i + 1}: role {role!r}; allowed: {', '.join(ROLES)}")
-        out[token] = role  # type: ignore[assignment]
+        out[token] = cast(Role, role)
     return out
 
 
@@ -59,7 +59,7 @@ def require(role: Role) -> Callable[..., Principal]:
     """A dependency admitting principals of `role` or above; 403 names the role needed."""
 
     def dep(principal: Principal = Depends(authenticate)) -> Principal:
-        if RANK.get(principal.role, -1) < RANK[role]:
+        if RANK.get(str(principal.role), -1) < RANK[role]:
             raise HTTPException(403, f"this needs the {role} role or above; your token has {principal.role}")
         return principal
 

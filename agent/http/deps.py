@@ -9,8 +9,10 @@ from agent.settings import Settings
 
 
 def get_service(request: Request) -> AgentService:
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: AgentService = request.app.state.service
+    return service
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    return settings
