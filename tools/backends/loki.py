@@ -8,7 +8,8 @@ Requests (Loki HTTP API reference):
 LogQL built: `{<service_label>="<svc>"}` (or `=~".+"` for every service), the level as a stream-label
 matcher when `loki_level_label` is set, else `| json | level=~"(?i)..."` on JSON lines, and the query
 as a case-insensitive line filter `|~ "(?i)<escaped text>"` (`|~ "<regex>"` for `/regex/` queries), the
-same matching as the simulator and file backends.
+same matching as the simulator and file backends, except that Loki filters the raw line: in a JSON line a
+quote in the message is stored as `\"`, so a query containing quotes does not match it.
 Not yet tested against a live Loki server: the tests check these exact requests with a local fake.
 """
 
