@@ -74,10 +74,11 @@ def verify(
         raise typer.Exit(1)
 
 
-def _row(r: StoredRecord) -> tuple[str, ...]:
-    data = json.dumps(r.data, ensure_ascii=False)
-    return (str(r.seq), _when(r.ts), r.kind, r.actor or "", r.tool or "", r.service or "",
-            (r.action_id or "")[:12], data if len(data) <= 80 else data[:77] + "...")
+def _line(r: StoredRecord) -> str:
+    data = json.dumps(r.data, ensure_ascii=False, sort_keys=True)
+    target = f"{r.tool or ''}{f'({r.service})' if r.service else ''}"
+    return (f"{r.seq:>6}  {_when(r.ts)}  {r.kind:<14} {r.actor or '-':<10} {target:<36} "
+            f"{(r.action_id or '-')[:12]:<12}  {data if len(data) <= 160 else data[:157] + '...'}")
 
 
 @app.command("tail")
@@ -93,10 +94,10 @@ def tail(
     if as_json:
         print_json([r.to_dict() for r in records])
         return
-    table = Table("seq", "time (UTC)", "kind", "actor", "tool", "service", "action", "data")
+    console.print(f"{'seq':>6}  {'time (UTC)':<19}  {'kind':<14} {'actor':<10} {'tool(service)':<36} "
+                  f"{'action':<12}  data", style="bold", highlight=False)
     for r in records:
-        table.add_row(*_row(r))
-    console.print(table)
+        console.print(_line(r), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("export")
@@ -109,6 +110,8 @@ def export(
     """Export the records (hashed fields, prev_hash, hash) as JSON lines, streamed in seq order."""
     path = _existing(db)
     store = SqliteAuditStore(path, sync=get_settings().audit_sync)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
     sink = out.open("w", encoding="utf-8") if out else sys.stdout
     count = 0
     try:
