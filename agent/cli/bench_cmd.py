@@ -111,3 +111,19 @@ def bench_agent(
     report("agent", figures, {"errors": "0", "audit_valid": "1"}, json_path)
     if figures["errors"] or not figures["audit_valid"]:
         raise typer.Exit(1)
+
+
+@app.command("policy")
+def bench_policy(
+    repeats: int = typer.Option(2000, min=1, help="decisions to time"),
+    policy: Path | None = typer.Option(None, help="policy file (default: the shipped scaling policy)"),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """One scaling decision of the shipped policy: features from the simulator plus the forward pass."""
+    from finetune.policy.bench import time_decisions
+    from tools.scaling import DEFAULT_POLICY
+
+    figures = time_decisions(policy or DEFAULT_POLICY, repeats)
+    console.print(f"decision: median {figures['decision_ms']:.4f} ms over {repeats} "
+                  f"(target <= 1 ms, {1 / figures['decision_ms']:.0f}x headroom)")
+    report("policy", figures, {"decision_ms": "<= 1"}, json_path)

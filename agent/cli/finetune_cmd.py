@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from agent.cli import finetune_policy_cmd
 from agent.cli.common import console, fail
 from agent.settings import get_settings
 
@@ -67,3 +68,6 @@ def slm(
         fail(f"no trained adapter in {rd / 'adapter'}; train first")
     path = export_adapter(rd / "adapter", out)
     console.print(f"adapter GGUF -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+app.command("policy")(finetune_policy_cmd.policy)

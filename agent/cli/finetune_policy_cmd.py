@@ -1,0 +1,117 @@
+"""`keel finetune policy`: reproduce the shipped scaling policy (GRPO) or its PPO baseline; resumable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from agent.cli.common import console, fail
+from agent.settings import get_settings
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "finetune" / "artifacts"
+DEFAULT_TRACE = Path(__file__).resolve().parents[3] / "shared" / "data" / "traces" / "nasa_http_1995_jul.csv"
+AZURE_TOTAL = DEFAULT_TRACE.parent / "azure_functions_2019_d01_sample1000_total.csv"
+
+
+def policy(
+    algo: str = typer.Option("grpo", "--algo", help="grpo (the shipped policy) | ppo (the baseline)"),
+    iterations: int = typer.Option(600, "--iterations", min=1, help="GRPO iterations (PPO runs to the budget)"),
+    budget: int | None = typer.Option(None, "--budget", min=1,
+                                      help="PPO simulator-minute budget (default: the shipped GRPO policy's)"),
+    seed: int = typer.Option(0, "--seed", help="run seed (episodes, sampling, torch)"),
+    trace: list[Path] = typer.Option([], "--trace", help="training trace(s) (default: NASA July 1995)"),
+    work_dir: Path | None = typer.Option(None, "--work-dir", help="checkpoints (default $KEEL_HOME/finetune/policy)"),
+    out: Path | None = typer.Option(None, "--out", help="policy file (default finetune/artifacts/...)"),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="continue from the work dir's checkpoint"),
+    ray: str | None = typer.Option(None, "--ray", help="Ray cluster address for GRPO rollouts (default in-process)"),
+    card: bool = typer.Option(True, "--card/--no-card", help="write the model card (with evals) afterwards"),
+    card_only: bool = typer.Option(False, "--card-only", help="only rebuild the model card from the saved policies"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+) -> None:
+    """Train the replica-scaling policy on the simulator (checkpointed; rerun the same command to resume)."""
+    from finetune.policy.grpo import GRPOConfig
+    from finetune.policy.train import ALGOS, TrainConfig
+
+    if algo not in ALGOS:
+        fail(f"--algo: got {algo!r}; allowed: {', '.join(ALGOS)}")
+    grpo_out = ARTIFACTS / "scaling_policy.pt"
+    target = out or (grpo_out if algo == "grpo" else ARTIFACTS / "scaling_policy_ppo.pt")
+    if not card_only:
+        traces = tuple(str(p) for p in (trace or [DEFAULT_TRACE]))
+        missing = [p for p in traces if not Path(p).exists()]
+        if missing:
+            fail(f"--trace: file not found: {', '.join(missing)}")
+        if algo == "ppo" and budget is None:
+            if not grpo_out.exists():
+                fail(f"--budget: no GRPO policy at {grpo_out} to take the budget from; pass --budget")
+            from finetune.policy.model import load_policy
+
+            budget = int(load_policy(grpo_out)[1]["sim_steps"])
+        rollout_fn = None
+        if ray:
+            if algo != "grpo":
+                fail("--ray fans out GRPO rollouts only; drop it for --algo ppo")
+            from finetune.policy.distributed import ray_rollouts
+
+            try:
+                rollout_fn = ray_rollouts(ray)
+            except RuntimeError as e:
+                fail(str(e))
+        try:
+            cfg = TrainConfig(algo=algo, seed=seed, iterations=iterations, budget=budget, traces=traces,
+                              grpo=GRPOConfig())
+        except ValueError as e:
+            fail(str(e))
+        wd = work_dir or get_settings().home / "finetune" / "policy"
+        _run(cfg, wd, target, resume, progress, rollout_fn)
+    if card:
+        write_card(grpo_out, ARTIFACTS / "scaling_policy_ppo.pt")
+
+
+def _run(cfg: object, wd: Path, target: Path, resume: bool, progress: bool, rollout_fn: object) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from finetune.policy.train import total_iterations, train
+
+    total = total_iterations(cfg)  # type: ignore[arg-type]
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                  console=console, disable=not progress) as bar:
+        task = bar.add_task(f"{cfg.algo} policy", total=total, info="")  # type: ignore[attr-defined]
+
+        def tick(it: int, n: int, stats: dict[str, float]) -> None:
+            bar.update(task, completed=it, info=f"return {stats.get('mean_return', 0):.3f}")
+
+        def log(msg: str) -> None:
+            bar.console.print(f"[dim]{msg}[/]")
+
+        meta = train(cfg, wd, target, resume=resume, on_iteration=tick, log=log,  # type: ignore[arg-type]
+                     rollout_fn=rollout_fn)  # type: ignore[arg-type]
+    console.print(json.dumps({k: meta[k] for k in ("algo", "iterations", "sim_steps", "train_wall_s")}))
+
+
+def write_card(grpo_path: Path, ppo_path: Path) -> None:
+    """Model card + curve plot next to the GRPO policy; evals on the NASA test week and the Azure day."""
+    from evals import scaling as ev
+    from finetune.policy import card
+    from finetune.policy.model import load_policy
+
+    if not grpo_path.exists():
+        fail(f"no GRPO policy at {grpo_path}; train it first")
+    _, meta = load_policy(grpo_path)
+    ppo_meta = load_policy(ppo_path)[1] if ppo_path.exists() else None
+    curve = card.plot_curve(meta, grpo_path.parent / "scaling_policy_curve.png")
+    evals = []
+    if ppo_meta and DEFAULT_TRACE.exists():
+        cache = get_settings().home / "cache" / "scaling"
+        for tr in (DEFAULT_TRACE, AZURE_TOTAL):
+            if tr.exists():
+                spec = ev.EvalSpec(trace=tr, split="test", cache_dir=cache, policy=grpo_path, ppo_policy=ppo_path)
+                console.print(f"[dim]evaluating on {tr.name}...[/]")
+                evals.append((f"keel eval scaling --trace {tr.name} --split test", ev.evaluate(spec).payload))
+    text = card.render(meta, ppo_meta, evals, curve.name)
+    path = grpo_path.parent / "SCALING_MODEL_CARD.md"
+    path.write_text(text)
+    console.print(f"model card -> {path}")

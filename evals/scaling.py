@@ -1,0 +1,186 @@
+"""The scaling eval: the GRPO policy against PPO, the Kubernetes HPA (default and tuned) and a static allocation.
+
+All methods control the same service on the same rescaled trace split with the same simulator seed
+(`finetune.policy.rollout`). The tuned HPA's CPU target is the grid point with the best mean reward on
+the training split: the trace's own (when it has one, see `finetune.policy.traffic`), otherwise the
+training split of the policies' training trace. Grid-search results are cached under KEEL_HOME, keyed
+by everything they depend on, and the output says when a cached search was used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finetune.policy.features import HISTORY
+from finetune.policy.hpa import DEFAULT_TARGET, SYNC_S, static_replicas
+from finetune.policy.model import load_policy
+from finetune.policy.reward import RewardWeights, slo_ms
+from finetune.policy.rollout import HPAController, PolicyController, Run, StaticController, run
+from finetune.policy.traffic import Trace, describe_scaling, entry_scale, has_train_split, load_trace, split_bounds
+from tools.backends.sim.model import IDX, VISITS
+from tools.backends.sim.topology import SPECS
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "finetune" / "artifacts"
+DEFAULT_POLICY = ARTIFACTS / "scaling_policy.pt"
+DEFAULT_PPO = ARTIFACTS / "scaling_policy_ppo.pt"
+TRACES = ROOT.parent / "shared" / "data" / "traces"
+DEFAULT_TRACE = TRACES / "nasa_http_1995_jul.csv"
+HPA_GRID = tuple(round(0.3 + 0.05 * k, 2) for k in range(14))  # 0.30 .. 0.95
+METHODS = ("grpo", "ppo", "hpa", "hpa_tuned", "static")
+
+
+@dataclass
+class EvalSpec:
+    trace: Path
+    column: str | None = None
+    split: str = "test"
+    service: str = "frontend"
+    seed: int = 0
+    policy: Path = DEFAULT_POLICY
+    ppo_policy: Path = DEFAULT_PPO
+    train_trace: Path = DEFAULT_TRACE
+    cache_dir: Path | None = None
+    weights: RewardWeights = field(default_factory=RewardWeights)
+
+
+def _window(tr: Trace, lo: int, hi: int, scale: float) -> tuple[np.ndarray, int]:
+    """Entry rps for minutes [lo, hi) preceded by HISTORY warm-up minutes, and the clock of the first one."""
+    pre = tr.counts[lo - HISTORY : lo] if lo >= HISTORY else np.full(HISTORY, tr.counts[lo])
+    return np.concatenate([pre, tr.counts[lo:hi]]) * scale, (tr.clock0 + lo - HISTORY) % 1440
+
+
+def _cache_key(parts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def tune_hpa(spec: EvalSpec, tr: Trace) -> tuple[float, dict[str, Any]]:
+    """Grid-search the HPA CPU target on the training split by mean reward; returns (target, provenance)."""
+    if has_train_split(len(tr)):
+        train_tr, source = tr, f"{tr.name} training split"
+    else:
+        if not spec.train_trace.exists():
+            raise FileNotFoundError(f"{tr.name} has no training split and the training trace "
+                                    f"{spec.train_trace} is absent; pass --train-trace")
+        train_tr = load_trace(spec.train_trace)
+        source = f"{train_tr.name} training split (the policies' training data)"
+    lo, hi = split_bounds(len(train_tr), "train")
+    scale = entry_scale(train_tr.counts, spec.service)
+    load, clock0 = _window(train_tr, lo, hi, scale)
+    key = _cache_key({"counts": hashlib.sha256(train_tr.counts.tobytes()).hexdigest(), "lo": lo, "hi": hi,
+                      "service": spec.service, "seed": spec.seed, "grid": HPA_GRID,
+                      "weights": spec.weights.to_dict(), "clock0": clock0, "version": 1})
+    cache = spec.cache_dir / f"hpa-tuning-{key}.json" if spec.cache_dir else None
+    if cache and cache.exists():
+        data = json.loads(cache.read_text())
+        return float(data["target"]), {**data["provenance"], "cached": str(cache)}
+    scores = {}
+    for t in HPA_GRID:
+        r = run(HPAController("hpa", t), load, spec.service, HISTORY, clock0, spec.seed, spec.weights)
+        scores[t] = r.summary(spec.weights)
+    best = max(HPA_GRID, key=lambda t: scores[t]["mean_reward"])
+    prov = {"source": source, "minutes": hi - lo, "grid": list(HPA_GRID), "criterion": "best mean reward",
+            "train_scores": {str(t): scores[t] for t in HPA_GRID}}
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"target": best, "provenance": prov}))
+    return best, prov
+
+
+@dataclass
+class EvalOutput:
+    payload: dict[str, Any]
+    runs: list[Run]
+    offered_rps: np.ndarray
+    checks: dict[str, bool]
+
+
+def evaluate(spec: EvalSpec) -> EvalOutput:
+    """Run every method on the split and build DESIGN.md's eval JSON."""
+    if spec.service not in SPECS:
+        raise ValueError(f"unknown service {spec.service!r}; allowed: {', '.join(SPECS)}")
+    tr = load_trace(spec.trace, spec.column)
+    lo, hi = split_bounds(len(tr), spec.split)
+    scale = entry_scale(tr.counts, spec.service)
+    load, clock0 = _window(tr, lo, hi, scale)
+    grpo_policy, grpo_meta = load_policy(spec.policy)
+    ppo_policy, ppo_meta = load_policy(spec.ppo_policy)
+    target, tuning = tune_hpa(spec, tr)
+    info = SPECS[spec.service]
+    offered = load[HISTORY:] * VISITS[IDX[spec.service]]
+    n_static = static_replicas(float(offered.max()), info.capacity_rps, info.max_replicas)
+    controllers = [
+        PolicyController("grpo", grpo_policy), PolicyController("ppo", ppo_policy),
+        HPAController("hpa", DEFAULT_TARGET), HPAController("hpa_tuned", target),
+        StaticController("static", n_static),
+    ]
+    runs = [run(c, load, spec.service, HISTORY, clock0, spec.seed, spec.weights) for c in controllers]
+    results = {r.name: r.summary(spec.weights) for r in runs}
+    results["keel"] = dict(results["grpo"])
+    g, t, d, p = results["grpo"], results["hpa_tuned"], results["hpa"], results["ppo"]
+    checks = {
+        "grpo_violations_le_hpa_tuned": g["slo_violation_min"] <= t["slo_violation_min"],
+        "grpo_replica_hours_10pct_below_hpa_tuned": g["replica_hours"] <= 0.9 * t["replica_hours"],
+        "grpo_5x_fewer_violations_than_hpa": g["slo_violation_min"] * 5 <= d["slo_violation_min"],
+        "grpo_reward_above_ppo": g["mean_reward"] > p["mean_reward"],
+    }
+    payload = {
+        "eval": "scaling",
+        "dataset": f"{tr.name} ({spec.split} split, minutes {lo}-{hi})",
+        "config": {
+            "service": spec.service, "minutes": hi - lo, "seed": spec.seed,
+            "slo_p99_ms": round(slo_ms(spec.service), 1),
+            "rescaling": describe_scaling(spec.service, scale),
+            "hpa": f"Kubernetes HPA algorithm, CPU target {DEFAULT_TARGET}, tolerance 0.1, {SYNC_S} s sync run 4x per "
+                   "simulated minute on the last minute's CPU, 300 s scale-down window, default rate limits",
+            "hpa_tuned_target": target, "hpa_tuning": {k: v for k, v in tuning.items() if k != "train_scores"},
+            "static_replicas": n_static, "static_rule": "replicas serving the split's peak minute at 70 % CPU",
+            "policies": {"grpo": str(spec.policy.name), "ppo": str(spec.ppo_policy.name),
+                         "grpo_sim_steps": grpo_meta.get("sim_steps"), "ppo_sim_steps": ppo_meta.get("sim_steps")},
+            "decisions": "RL policies act greedily once per simulated minute (actions 0, +-1, +-2, +-4 replicas)",
+            "reward_weights": spec.weights.to_dict(),
+            "metrics": "replica_hours = replica-minutes / 60; slo_violation_min = minutes with p99 > SLO; "
+                       "p99_ms = mean per-minute p99; actions = minutes with a replica change",
+            "targets": checks,
+        },
+        "results": results,
+    }
+    return EvalOutput(payload, runs, offered, checks)
+
+
+def plot(out: EvalOutput, path: Path, title: str) -> Path:
+    """Offered load and every method's replicas over the split."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(13, 5))
+    hours = np.arange(len(out.offered_rps)) / 60.0
+    ax2 = ax.twinx()
+    ax2.fill_between(hours, out.offered_rps, color="0.85", label="offered load (rps)", step="mid")
+    ax2.set_ylabel("offered load at the service (rps)")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    styles = {"grpo": ("tab:red", 1.2), "ppo": ("tab:purple", 0.8), "hpa": ("tab:blue", 0.8),
+              "hpa_tuned": ("tab:green", 0.8), "static": ("black", 1.0)}
+    for r in out.runs:
+        color, lw = styles.get(r.name, ("tab:gray", 0.8))
+        ax.step(hours, r.replicas, where="mid", color=color, lw=lw, label=f"{r.name} replicas")
+    ax.set_xlabel("hours into the split")
+    ax.set_ylabel("replicas")
+    ax.set_title(title)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8, ncol=3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

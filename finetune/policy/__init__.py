@@ -1,0 +1,1 @@
+"""The replica-scaling policy: environment over the simulator, reward, baselines, GRPO and PPO training."""

@@ -1,0 +1,123 @@
+"""The scaling environment: one service's replicas controlled on the simulator, the rest provisioned statically.
+
+Load enters at the frontend from a rescaled trace (see `traffic`). The services other than the controlled
+one run a static allocation sized for the run's peak at 50 % utilisation, so they never limit it (its
+p99 still includes its callees' latency). One step is one simulated minute: the action sets the replica
+count for the coming minute (new replicas serve at once; the simulator has no start-up delay), then the
+minute is simulated and rewarded (`reward`). `clone()` copies the whole state, so several actions can be
+tried from one state under the same future load and the same metric noise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from finetune.policy.features import HISTORY, ServiceInfo, features
+from finetune.policy.reward import RewardWeights, minute_reward
+from tools.backends.sim.cluster import Simulator
+from tools.backends.sim.load import LoadCurve
+from tools.backends.sim.model import CAPACITY, IDX, VISITS, M
+from tools.backends.sim.topology import SPECS
+from tools.services import SERVICES
+
+ACTIONS: tuple[int, ...] = (0, 1, -1, 2, -2, 4, -4)
+ACTION_NAMES: tuple[str, ...] = ("noop", "+1", "-1", "+2", "-2", "+4", "-4")
+N_ACTIONS = len(ACTIONS)
+BACKGROUND_UTILISATION = 0.5
+START_UTILISATION = 0.6
+_CPU, _P99, _ERR = M["cpu"], M["latency_p99"], M["error_rate"]
+
+
+def background_replicas(entry_rps: np.ndarray, service: str) -> dict[str, int]:
+    """Static replica counts for every service but `service`: the run's peak at 50 % utilisation."""
+    peak = float(np.max(entry_rps))
+    out = {}
+    for s in SERVICES:
+        if s != service:
+            need = math.ceil(peak * VISITS[IDX[s]] / (CAPACITY[IDX[s]] * BACKGROUND_UTILISATION))
+            out[s] = max(need, SPECS[s].replicas)
+    return out
+
+
+def clamp(n: float, info: ServiceInfo) -> int:
+    return int(min(max(n, info.min_replicas), info.max_replicas))
+
+
+class ScalingEnv:
+    """One controlled service on a Simulator; see the module docstring."""
+
+    def __init__(
+        self,
+        entry_rps: np.ndarray,
+        service: str,
+        clock0: int = 0,
+        seed: int = 0,
+        weights: RewardWeights | None = None,
+        warmup: int = HISTORY,
+        start_replicas: int | None = None,
+    ) -> None:
+        if service not in SPECS:
+            raise ValueError(f"unknown service {service!r}; allowed: {', '.join(SERVICES)}")
+        self.service = service
+        self.info = ServiceInfo.of(service)
+        self.idx = IDX[service]
+        self.clock0 = clock0
+        self.weights = weights or RewardWeights()
+        entry_rps = np.asarray(entry_rps, dtype=float)
+        replicas = background_replicas(entry_rps, service)
+        first = entry_rps[0] * VISITS[self.idx] / (self.info.capacity * START_UTILISATION)
+        replicas[service] = start_replicas if start_replicas is not None else clamp(math.ceil(first), self.info)
+        self.sim = Simulator(LoadCurve(entry_rps, f"{len(entry_rps)} minutes"), seed=seed, replicas=replicas)
+        self.horizon = len(entry_rps)
+        if warmup:
+            self.sim.step(warmup)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def minute(self) -> int:
+        return self.sim.minute
+
+    @property
+    def replicas(self) -> int:
+        return int(self.sim.replicas[self.idx])
+
+    @property
+    def done(self) -> bool:
+        return self.sim.minute >= self.horizon
+
+    def clock(self) -> float:
+        """Time of day (minutes after midnight) of the next minute to simulate."""
+        return float((self.clock0 + self.sim.minute) % 1440)
+
+    def rows(self, n: int = HISTORY) -> np.ndarray:
+        """The controlled service's last `n` minutes of metrics [n, 8]."""
+        return self.sim.history[-n:, self.idx]
+
+    def observe(self) -> np.ndarray:
+        return features(self.rows(), float(self.sim.replicas[self.idx]), self.info, self.clock())
+
+    # ------------------------------------------------------------------ acting
+    def target(self, action: int) -> int:
+        """Replica count an action index leads to, clamped to the service's bounds."""
+        return clamp(self.replicas + ACTIONS[action], self.info)
+
+    def run_minute(self, replicas: int) -> float:
+        """Set the replica count (clamped) for the next minute, simulate it, return its reward."""
+        n = clamp(replicas, self.info)
+        acted = n != self.replicas
+        self.sim.replicas[self.idx] = n
+        self.sim.step()
+        row = self.sim.history[-1, self.idx]
+        return minute_reward(row[_P99], row[_CPU] / 100.0, row[_ERR], n, self.info.max_replicas,
+                             self.info.slo_ms, acted, self.weights)
+
+    def step(self, action: int) -> float:
+        return self.run_minute(self.target(action))
+
+    def clone(self) -> ScalingEnv:
+        c = object.__new__(ScalingEnv)
+        c.__dict__.update(self.__dict__)
+        c.sim = self.sim.clone()
+        return c

@@ -1,0 +1,91 @@
+"""The policy's observation: normalised, service-agnostic features from a service's last minutes of metrics.
+
+Everything is relative to the service (utilisation, p99 / SLO, load as a share of capacity at maximum
+replicas, replicas as a share of the maximum), so one policy serves every service. CPU trends are
+trends of the CPU in use summed over replicas (utilisation x replicas), so a scaling action is not
+mistaken for a change of load; `load_volatility` is the standard deviation of its minute-to-minute log
+changes over the history, which tells the policy how much headroom the noise of this traffic needs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from finetune.policy.reward import slo_ms
+from tools.backends.sim.model import METRIC_NAMES, M
+from tools.backends.sim.topology import SPECS
+
+HISTORY = 10  # minutes of metrics a decision looks at
+FEATURES: tuple[str, ...] = (
+    "utilisation", "p99_over_slo", "p50_over_slo", "error_rate_x10", "load_share_of_max", "replicas_share_of_max",
+    "replicas_div10", "cpu_in_use_div10", "queue_share_of_limit", "memory_share_of_limit", "tod_sin", "tod_cos",
+    "cpu_trend_1m", "cpu_trend_5m", "p99_trend_1m", "p99_trend_5m", "replicas_above_min_share", "at_max",
+    "load_volatility", "cpu_trend_10m",
+)
+N_FEATURES = len(FEATURES)
+_CPU, _MEM, _P50, _P99 = M["cpu"], M["memory"], M["latency_p50"], M["latency_p99"]
+_ERR, _THR, _Q = M["error_rate"], M["throughput"], M["queue_depth"]
+assert len(METRIC_NAMES) == 8
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """Constants of the controlled service that the features and reward need."""
+
+    service: str
+    capacity: float
+    min_replicas: int
+    max_replicas: int
+    memory_limit: float
+    slo_ms: float
+
+    @classmethod
+    def of(cls, service: str) -> ServiceInfo:
+        s = SPECS[service]
+        return cls(service, s.capacity_rps, s.min_replicas, s.max_replicas, s.memory_limit_mb, slo_ms(service))
+
+
+def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute: float) -> np.ndarray:
+    """Feature vector from `rows` [minutes, 8 metrics] (oldest first, at least one) for the next decision.
+
+    `replicas` is the current replica count (it may differ from the last row after an action);
+    `clock_minute` is the time of day in minutes after midnight.
+    """
+    if len(rows) < HISTORY:
+        rows = np.concatenate([np.repeat(rows[:1], HISTORY - len(rows), axis=0), rows])
+    last = rows[-1]
+    r_obs = np.maximum(rows[:, M["replicas"]], 1.0)
+    util = rows[:, _CPU] / 100.0
+    in_use = util * r_obs  # replicas' worth of CPU in use
+    ratio = rows[:, _P99] / info.slo_ms
+    prev5_use = max(float(in_use[-6:-1].mean()), 0.05)
+    prev10_use = max(float(in_use[:-1].mean()), 0.05)
+    log_use = np.log(np.maximum(in_use, 0.05))
+    prev1_use = max(float(in_use[-2]), 0.05)
+    cap_now = max(replicas, 1.0) * info.capacity
+    angle = 2.0 * math.pi * (clock_minute % 1440.0) / 1440.0
+    x = np.empty(N_FEATURES, dtype=np.float32)
+    x[0] = min(util[-1], 1.5)
+    x[1] = min(ratio[-1], 5.0)
+    x[2] = min(last[_P50] / info.slo_ms, 5.0)
+    x[3] = min(10.0 * last[_ERR], 1.0)
+    x[4] = min(last[_THR] / (info.max_replicas * info.capacity), 2.0)
+    x[5] = replicas / info.max_replicas
+    x[6] = replicas / 10.0
+    x[7] = in_use[-1] / 10.0
+    x[8] = min(last[_Q] / (cap_now * 2.0), 1.0)
+    x[9] = last[_MEM] / info.memory_limit
+    x[10] = math.sin(angle)
+    x[11] = math.cos(angle)
+    x[12] = min(max(in_use[-1] / prev1_use - 1.0, -1.0), 2.0)
+    x[13] = min(max(in_use[-1] / prev5_use - 1.0, -1.0), 2.0)
+    x[14] = min(max(ratio[-1] - ratio[-2], -2.0), 2.0)
+    x[15] = min(max(ratio[-1] - float(ratio[-6:-1].mean()), -2.0), 2.0)
+    x[16] = (replicas - info.min_replicas) / info.max_replicas
+    x[17] = 1.0 if replicas >= info.max_replicas else 0.0
+    x[18] = min(float(np.diff(log_use).std()), 1.0)
+    x[19] = min(max(in_use[-1] / prev10_use - 1.0, -1.0), 2.0)
+    return x

@@ -1,0 +1,125 @@
+"""Run a controller (learned policy, HPA, static) over a load in the scaling environment and summarise it.
+
+Every controller runs on its own simulator built with the same seed, so all of them see the same load
+and the same metric noise. Metrics (DESIGN.md names):
+  * replica_hours: the controlled service's replicas summed over the scored minutes / 60;
+  * slo_violation_min: scored minutes whose p99 exceeded the service's SLO;
+  * p99_ms: mean over the scored minutes of the per-minute p99;
+  * actions: minutes in which the replica count changed (several HPA syncs in one minute count once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from finetune.policy.env import ScalingEnv
+from finetune.policy.hpa import HPA
+from finetune.policy.model import NumpyPolicy
+from finetune.policy.reward import RewardWeights, reward_series
+from tools.backends.sim.model import M
+
+_CPU, _P99, _ERR = M["cpu"], M["latency_p99"], M["error_rate"]
+
+
+class Controller(Protocol):
+    name: str
+
+    def reset(self, env: ScalingEnv) -> None: ...
+
+    def decide(self, env: ScalingEnv) -> int: ...
+
+
+class PolicyController:
+    """Greedy decisions of a trained policy."""
+
+    def __init__(self, name: str, policy: NumpyPolicy) -> None:
+        self.name, self.policy = name, policy
+
+    def reset(self, env: ScalingEnv) -> None:
+        pass
+
+    def decide(self, env: ScalingEnv) -> int:
+        return env.target(int(self.policy.greedy(env.observe())))
+
+
+class HPAController:
+    """The Kubernetes HPA at a CPU target (see `hpa`)."""
+
+    def __init__(self, name: str, target: float) -> None:
+        self.name, self.target = name, target
+        self.hpa: HPA | None = None
+
+    def reset(self, env: ScalingEnv) -> None:
+        self.hpa = HPA(self.target, env.info.min_replicas, env.info.max_replicas)
+
+    def decide(self, env: ScalingEnv) -> int:
+        assert self.hpa is not None, "reset() first"
+        row = env.sim.history[-1, env.idx]
+        in_use = row[_CPU] / 100.0 * max(row[M["replicas"]], 1.0)
+        return self.hpa.minute(env.minute, env.replicas, in_use)
+
+
+class StaticController:
+    """A fixed replica count."""
+
+    def __init__(self, name: str, replicas: int) -> None:
+        self.name, self.replicas = name, replicas
+
+    def reset(self, env: ScalingEnv) -> None:
+        pass
+
+    def decide(self, env: ScalingEnv) -> int:
+        return self.replicas
+
+
+@dataclass
+class Run:
+    """Per-minute record of one controller over the scored minutes."""
+
+    name: str
+    replicas: np.ndarray
+    p99_ms: np.ndarray
+    utilisation: np.ndarray
+    error_rate: np.ndarray
+    entry_rps: np.ndarray
+    slo_ms: float
+    max_replicas: int
+
+    def summary(self, weights: RewardWeights | None = None) -> dict[str, float]:
+        prev = np.concatenate([[self.replicas[0]], self.replicas[:-1]])
+        rewards = reward_series(self.p99_ms, self.utilisation, self.error_rate, self.replicas,
+                                self.max_replicas, self.slo_ms, weights or RewardWeights())
+        return {
+            "replica_hours": round(float(self.replicas.sum() / 60.0), 3),
+            "slo_violation_min": int((self.p99_ms > self.slo_ms).sum()),
+            "p99_ms": round(float(self.p99_ms.mean()), 2),
+            "actions": int((self.replicas != prev).sum()),
+            "error_rate": round(float(self.error_rate.mean()), 6),
+            "mean_reward": round(float(rewards.mean()), 5),
+        }
+
+
+def run(
+    controller: Controller,
+    entry_rps: np.ndarray,
+    service: str,
+    warmup: int,
+    clock0: int = 0,
+    seed: int = 0,
+    weights: RewardWeights | None = None,
+) -> Run:
+    """Simulate `entry_rps` (its first `warmup` minutes only fill the history) under `controller`."""
+    env = ScalingEnv(entry_rps, service, clock0=clock0, seed=seed, weights=weights, warmup=warmup)
+    controller.reset(env)
+    n = len(entry_rps) - warmup
+    idx = env.idx
+    for _ in range(n):
+        env.sim.replicas[idx] = min(max(controller.decide(env), env.info.min_replicas), env.info.max_replicas)
+        env.sim.step()
+    hist = env.sim.history[warmup:, idx]
+    return Run(controller.name, hist[:, M["replicas"]].copy(), hist[:, _P99].copy(), hist[:, _CPU] / 100.0,
+               hist[:, _ERR].copy(), np.asarray(entry_rps[warmup:], dtype=float), env.info.slo_ms,
+               env.info.max_replicas)

@@ -1,0 +1,237 @@
+"""Training runs for the scaling policy: warm start, GRPO or PPO iterations, checkpoints, resume, validation.
+
+A run is fully determined by its config: episodes are drawn per (seed, iteration), group sampling uses a
+generator seeded per (seed, iteration), torch runs on one thread with a fixed seed, and environments
+restart at checkpoint boundaries, so a run resumed from its checkpoint produces the same policy as an
+uninterrupted one. Validation (greedy policy, no augmentation, fixed days of the training split)
+is recorded every `eval_every` iterations for the training curve.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from finetune.policy import bc, grpo, ppo
+from finetune.policy.env import ScalingEnv
+from finetune.policy.episodes import EpisodeSource
+from finetune.policy.features import HISTORY
+from finetune.policy.hpa import DEFAULT_TARGET
+from finetune.policy.model import MLP, NumpyPolicy, policy_net, save_policy, value_net
+from finetune.policy.reward import RewardWeights
+from finetune.policy.rollout import HPAController, PolicyController, run
+from finetune.policy.traffic import Trace, entry_scale, load_trace, split_bounds
+
+ALGOS = ("grpo", "ppo")
+VALIDATION_SERVICES = ("frontend", "cartservice", "checkoutservice", "recommendationservice")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    algo: str = "grpo"
+    seed: int = 0
+    iterations: int = 500
+    episode_iters: int = 25  # environments restart every this many iterations
+    checkpoint_every: int = 25
+    eval_every: int = 25
+    budget: int | None = None  # simulator minutes; PPO runs until it has used this many
+    bc_episodes: int = 48
+    bc_minutes: int = 240
+    validation_days: int = 4
+    traces: tuple[str, ...] = ()
+    grpo: grpo.GRPOConfig = field(default_factory=grpo.GRPOConfig)
+    ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
+    weights: RewardWeights = field(default_factory=RewardWeights)
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo must be one of {', '.join(ALGOS)}; got {self.algo!r}")
+        if self.checkpoint_every % self.episode_iters:
+            raise ValueError("checkpoint_every must be a multiple of episode_iters")
+
+    def episode_minutes(self) -> int:
+        if self.algo == "grpo":
+            return self.episode_iters * self.grpo.decisions_per_env + self.grpo.horizon
+        return self.episode_iters * self.ppo.rollout
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["traces"] = [Path(t).name for t in self.traces]
+        return d
+
+
+@dataclass
+class State:
+    """Everything a checkpoint holds."""
+
+    net: MLP
+    ref: MLP
+    vnet: MLP | None
+    opt: torch.optim.Optimizer
+    iteration: int = 0
+    sim_steps: int = 0
+    wall_s: float = 0.0
+    bc: dict[str, float] = field(default_factory=dict)
+    curve: list[dict[str, float]] = field(default_factory=list)
+    validation: list[dict[str, float]] = field(default_factory=list)
+
+
+def validation_set(traces: list[Trace], seed: int, days: int) -> list[tuple[np.ndarray, str, int]]:
+    """Fixed whole days of the training splits, one service each (no augmentation)."""
+    rng = np.random.default_rng([seed, 20_000])
+    out = []
+    for k in range(days):
+        tr = traces[k % len(traces)]
+        lo, hi = split_bounds(len(tr), "train")
+        day = int(rng.integers(lo // 1440 + 1, hi // 1440))
+        start = day * 1440 - HISTORY
+        svc = VALIDATION_SERVICES[k % len(VALIDATION_SERVICES)]
+        load = tr.counts[start : start + 1440 + HISTORY] * entry_scale(tr.counts, svc)
+        out.append((load, svc, (tr.clock0 + start) % 1440))
+    return out
+
+
+def validate(policy: NumpyPolicy, vset: list[tuple[np.ndarray, str, int]], weights: RewardWeights,
+             hpa_target: float | None = None) -> dict[str, float]:
+    sums = {"mean_reward": 0.0, "replica_hours": 0.0, "slo_violation_min": 0.0}
+    for k, (load, svc, clock0) in enumerate(vset):
+        ctl = HPAController("hpa", hpa_target) if hpa_target else PolicyController("policy", policy)
+        s = run(ctl, load, svc, HISTORY, clock0=clock0, seed=1000 + k, weights=weights).summary(weights)
+        for m in sums:
+            sums[m] += s[m] / (len(vset) if m == "mean_reward" else 1)
+    return {m: round(v, 4) for m, v in sums.items()}
+
+
+def _new_state(cfg: TrainConfig, source: EpisodeSource, log: Callable[[str], None]) -> State:
+    torch.manual_seed(cfg.seed)
+    t0 = time.perf_counter()
+    xs, ys, steps = bc.collect(source, cfg.seed, cfg.bc_episodes, cfg.bc_minutes)
+    net, acc = bc.fit(xs, ys, cfg.seed)
+    ref = policy_net()
+    ref.load_state_dict(net.state_dict())
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    log(f"warm start: behaviour cloning on {len(xs)} states, accuracy {acc:.3f}")
+    vnet = value_net() if cfg.algo == "ppo" else None
+    params = list(net.parameters()) + (list(vnet.parameters()) if vnet else [])
+    lr = cfg.grpo.lr if cfg.algo == "grpo" else cfg.ppo.lr
+    opt = torch.optim.Adam(params, lr=lr)
+    return State(net, ref, vnet, opt, sim_steps=steps, wall_s=time.perf_counter() - t0,
+                 bc={"states": len(xs), "accuracy": round(acc, 4), "sim_steps": steps})
+
+
+def save_checkpoint(path: Path, st: State, cfg: TrainConfig) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({
+        "config": cfg.to_dict(), "net": st.net.state_dict(), "ref": st.ref.state_dict(),
+        "vnet": st.vnet.state_dict() if st.vnet else None, "opt": st.opt.state_dict(),
+        "iteration": st.iteration, "sim_steps": st.sim_steps, "wall_s": st.wall_s, "bc": st.bc,
+        "curve": st.curve, "validation": st.validation,
+    }, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, cfg: TrainConfig) -> State:
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    if blob["config"] != cfg.to_dict():
+        raise ValueError(f"{path} was written by a run with another config; use --no-resume or another work dir")
+    net, ref = policy_net(), policy_net()
+    net.load_state_dict(blob["net"])
+    ref.load_state_dict(blob["ref"])
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    vnet = None
+    if blob["vnet"] is not None:
+        vnet = value_net()
+        vnet.load_state_dict(blob["vnet"])
+    params = list(net.parameters()) + (list(vnet.parameters()) if vnet else [])
+    opt = torch.optim.Adam(params)
+    opt.load_state_dict(blob["opt"])
+    return State(net, ref, vnet, opt, blob["iteration"], blob["sim_steps"], blob["wall_s"], blob["bc"],
+                 blob["curve"], blob["validation"])
+
+
+def total_iterations(cfg: TrainConfig) -> int:
+    if cfg.algo == "ppo" and cfg.budget:
+        per = cfg.ppo.envs * cfg.ppo.rollout
+        return math.ceil(cfg.budget / per / cfg.episode_iters) * cfg.episode_iters
+    return cfg.iterations
+
+
+def train(
+    cfg: TrainConfig,
+    work_dir: Path,
+    out: Path,
+    resume: bool = True,
+    on_iteration: Callable[[int, int, dict[str, float]], None] | None = None,
+    log: Callable[[str], None] = print,
+    rollout_fn: grpo.RolloutFn | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) and write the policy to `out`; returns the metadata saved with it."""
+    torch.set_num_threads(1)
+    traces = [load_trace(Path(p)) for p in cfg.traces]
+    source = EpisodeSource(tuple(traces), weights=cfg.weights)
+    vset = validation_set(traces, cfg.seed, cfg.validation_days)
+    ckpt = work_dir / f"{cfg.algo}-checkpoint.pt"
+    if resume and ckpt.exists():
+        st = load_checkpoint(ckpt, cfg)
+        log(f"resumed from {ckpt} at iteration {st.iteration}")
+    else:
+        st = _new_state(cfg, source, log)
+        st.validation.append({"iteration": 0, **validate(NumpyPolicy.from_net(st.net), vset, cfg.weights)})
+    total = total_iterations(cfg)
+    envs: list[ScalingEnv] = []
+    gen = torch.Generator()
+    while st.iteration < total:
+        it = st.iteration
+        t0 = time.perf_counter()
+        if it % cfg.episode_iters == 0 or not envs:
+            n_envs = cfg.grpo.envs if cfg.algo == "grpo" else cfg.ppo.envs
+            envs = source.batch(cfg.seed, it, n_envs, cfg.episode_minutes())
+        rng = np.random.default_rng([cfg.seed, it, 1])
+        if cfg.algo == "grpo":
+            policy = NumpyPolicy.from_net(st.net)
+            batch = grpo.collect(envs, policy, rng, cfg.grpo, rollout_fn)
+            stats = grpo.update(st.net, st.ref, st.opt, batch, cfg.grpo)
+            stats.update(mean_return=batch.mean_return, uniform_groups=batch.uniform_groups)
+            st.sim_steps += batch.sim_steps
+        else:
+            assert st.vnet is not None
+            pb = ppo.collect(envs, st.net, st.vnet, rng, cfg.ppo)
+            gen.manual_seed(cfg.seed * 100_003 + it)
+            stats = ppo.update(st.net, st.vnet, st.opt, pb, cfg.ppo, gen)
+            stats.update(mean_return=pb.mean_reward)
+            st.sim_steps += pb.sim_steps
+        st.iteration = it + 1
+        every = cfg.grpo.ref_update_every if cfg.algo == "grpo" else 0
+        if every and st.iteration % every == 0:
+            st.ref.load_state_dict(st.net.state_dict())
+        st.wall_s += time.perf_counter() - t0
+        stats = {"iteration": st.iteration, "sim_steps": st.sim_steps, **{k: round(v, 5) for k, v in stats.items()}}
+        st.curve.append(stats)
+        if st.iteration % cfg.eval_every == 0 or st.iteration == total:
+            v = validate(NumpyPolicy.from_net(st.net), vset, cfg.weights)
+            st.validation.append({"iteration": st.iteration, **v})
+            log(f"iteration {st.iteration}: validation {v}")
+        if st.iteration % cfg.checkpoint_every == 0 or st.iteration == total:
+            save_checkpoint(ckpt, st, cfg)
+        if on_iteration:
+            on_iteration(st.iteration, total, stats)
+    hpa_val = validate(NumpyPolicy.from_net(st.net), vset, cfg.weights, hpa_target=DEFAULT_TARGET)
+    meta = {
+        "algo": cfg.algo, "seed": cfg.seed, "config": cfg.to_dict(), "iterations": st.iteration,
+        "sim_steps": st.sim_steps, "train_wall_s": round(st.wall_s, 1), "bc": st.bc,
+        "curve": st.curve, "validation": st.validation, "validation_default_hpa": hpa_val,
+        "torch": torch.__version__,
+    }
+    save_policy(out, st.net, meta)
+    log(f"wrote {out} ({st.iteration} iterations, {st.sim_steps} simulated minutes, {st.wall_s / 60:.1f} min)")
+    return meta
