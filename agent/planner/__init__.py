@@ -1,0 +1,66 @@
+"""Planner backends behind one API (`base.Planner`); `load_planner` builds and caches them per process.
+
+kinds: "llama" (llama.cpp, the default), "transformers" (same prompt format, for parity), "keyword"
+(the keyword-router baseline). adapter: "default" (the shipped `finetune/artifacts` adapter), a path to a
+GGUF LoRA adapter, or None / "none" (the base model with a few-shot prefix).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from agent.planner.base import PlannedCall, Planner, Step
+
+__all__ = ["Planner", "PlannedCall", "Step", "load_planner", "default_adapter", "KINDS"]
+
+KINDS = ("llama", "transformers", "keyword")
+ARTIFACT = Path(__file__).resolve().parents[2] / "finetune" / "artifacts" / "keel-planner-lora.gguf"
+
+_cache: dict[tuple[str, str], Planner] = {}
+_lock = threading.Lock()
+
+
+def default_adapter() -> Path:
+    return ARTIFACT
+
+
+def resolve_adapter(adapter: str | Path | None) -> Path | None:
+    """The adapter file for an `adapter` argument; raise FileNotFoundError naming the path if it is missing."""
+    if adapter is None or str(adapter).lower() in ("none", ""):
+        return None
+    path = ARTIFACT if str(adapter) == "default" else Path(adapter)
+    if not path.exists():
+        raise FileNotFoundError(f"planner adapter not found: {path} (produce it with `keel finetune slm`)")
+    return path
+
+
+def load_planner(kind: str = "llama", adapter: str | None = "default") -> Planner:
+    """A planner of `kind` with `adapter`, loaded once per process and shared (thread-safe)."""
+    if kind == "hf":
+        kind = "transformers"
+    if kind not in KINDS:
+        raise ValueError(f"unknown planner kind {kind!r}; allowed: {', '.join(KINDS)}")
+    path = None if kind == "keyword" else resolve_adapter(adapter)
+    key = (kind, str(path))
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _build(kind, path)
+        return _cache[key]
+
+
+def _build(kind: str, adapter: Path | None) -> Planner:
+    if kind == "keyword":
+        from agent.planner.keyword import KeywordPlanner
+
+        return KeywordPlanner()
+    from finetune.slm.base_model import base_gguf
+
+    name = "keel" if adapter else "base"
+    if kind == "transformers":
+        from agent.planner.hf import HFPlanner
+
+        return HFPlanner(adapter, name=name, few_shot=adapter is None)
+    from agent.planner.llama import LlamaPlanner
+
+    return LlamaPlanner(base_gguf(), adapter, name=name, few_shot=adapter is None)

@@ -1,0 +1,87 @@
+"""`keel eval planner`: the fine-tuned planner vs the base model and the keyword router on planner cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from agent.cli.common import console, fail, write_json
+
+METHODS = ("keel", "base", "keyword")
+
+
+def planner(
+    cases: Path | None = typer.Option(None, "--cases", help="JSONL cases (default ../shared/evals/planner_dev.jsonl)"),
+    backend: str = typer.Option("llama", help="llama | transformers"),
+    adapter: str = typer.Option("default", help="GGUF LoRA adapter for `keel`: default | PATH | none"),
+    json_path: Path | None = typer.Option(None, "--json", help="write {eval, dataset, config, results} here"),
+    methods: str = typer.Option(",".join(METHODS), help=f"comma-separated: {', '.join(METHODS)}"),
+    limit: int = typer.Option(0, min=0, help="only the first N cases (0: all)"),
+    png: Path | None = typer.Option(None, help="plot here (default: next to --json)"),
+    misses: bool = typer.Option(True, help="print the keel method's misses"),
+) -> None:
+    """Tool and argument accuracy, per-tool confusion and latency p50/p95 for keel, base and keyword."""
+    from agent.planner import load_planner
+    from evals.planner import DEFAULT_CASES, load_cases, plot, run_method, to_json
+
+    if backend not in ("llama", "transformers"):
+        fail(f"--backend: got {backend!r}; allowed: llama, transformers")
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    bad = [m for m in chosen if m not in METHODS]
+    if bad or not chosen:
+        fail(f"--methods: unknown {bad or chosen}; allowed: {', '.join(METHODS)}")
+    path = cases or DEFAULT_CASES
+    try:
+        rows = load_cases(path)
+    except (ValueError, FileNotFoundError) as e:
+        fail(str(e))
+    if limit:
+        rows = rows[:limit]
+    results = []
+    for m in chosen:
+        kind = "keyword" if m == "keyword" else backend
+        try:
+            p = load_planner(kind, adapter=adapter if m == "keel" else "none")
+        except FileNotFoundError as e:
+            fail(str(e))
+        with console.status(f"{m}: planning {len(rows)} cases"):
+            results.append(run_method(m, p.plan, rows))
+    _print(results)
+    if misses and results and results[0].name == "keel":
+        bad_rows = [r for r in results[0].rows if not r["args_ok"]]
+        for r in bad_rows[:40]:
+            console.print(f"[red]miss[/] {r['id']}: {r['request']!r} expected {r['expected']} {r['expected_args']} "
+                          f"got {r['raw'].strip()!r}")
+    config = {"backend": backend, "adapter": adapter, "cases": len(rows), "threads": 2,
+              "base": "no adapter, 6-shot prefix, same validation and grammar fallback"}
+    if json_path:
+        write_json(json_path, to_json(str(path), config, results))
+        console.print(f"wrote {json_path}")
+    out_png = png or (json_path.with_suffix(".png") if json_path else None)
+    if out_png:
+        plot(results, out_png)
+        console.print(f"wrote {out_png}")
+
+
+def _print(results: list) -> None:  # type: ignore[type-arg]
+    t = Table(title="planner")
+    for col in ("method", "tool_acc", "args_acc", "p50_ms", "p95_ms", "fallback_rate", "no_plan_rate", "n"):
+        t.add_column(col, justify="right" if col != "method" else "left")
+    for r in results:
+        m = r.metrics()
+        t.add_row(r.name, *(f"{m[k]}" for k in ("tool_acc", "args_acc", "p50_ms", "p95_ms", "fallback_rate",
+                                                 "no_plan_rate", "n")))
+    console.print(t)
+    for r in results:
+        conf = r.confusion()
+        tools = sorted({e for e, _ in conf})
+        preds = sorted({p for _, p in conf})
+        ct = Table(title=f"{r.name}: expected (rows) x predicted (columns)")
+        ct.add_column("expected")
+        for p in preds:
+            ct.add_column(p.replace("_", " "), justify="right")
+        for e in tools:
+            ct.add_row(e, *(str(conf.get((e, p), "")) for p in preds))
+        console.print(ct)

@@ -1,0 +1,67 @@
+"""A GBNF grammar for the compact call format, built from the tool contract's JSON Schemas.
+
+Enums (services, metrics, levels, runbooks) become alternations, integers and durations get their own
+rules, and arguments appear in schema order, required ones first-class and optional ones optional. Any
+string the grammar admits therefore decodes to a call that `validate.check_call` accepts, except for
+range limits (checked after decoding).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from tools.contract import TOOLS
+
+_COMMON = r'''
+int ::= "0" | [1-9] | [1-9] [0-9] | [1-9] [0-9] [0-9]
+duration ::= [1-9] [0-9]? [0-9]? [smhd]
+bare ::= [A-Za-z0-9_#./:@+-]+
+quoted ::= "\"" ( [^"\\\n] | "\\" ["\\/nt] ){1,200} "\""
+text ::= bare | quoted
+'''
+
+
+def _alts(values: list[Any]) -> str:
+    return " | ".join(json.dumps(str(v)) for v in values)
+
+
+def _value_rule(name: str, prop: dict[str, Any], rules: dict[str, str]) -> str:
+    options = prop.get("anyOf") or [prop]
+    options = [o for o in options if o.get("type") != "null"]
+    o = options[0] if options else {}
+    if "enum" in o:
+        rule = f"enum-{name}"
+        rules[rule] = _alts(o["enum"])
+        return rule
+    if o.get("type") == "integer":
+        return "int"
+    if name == "window":
+        return "duration"
+    return "text"
+
+
+def _tool_rule(tool: str, rules: dict[str, str]) -> str:
+    schema = TOOLS[tool].json_schema()
+    props: dict[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    parts = [json.dumps(tool)]
+    for name, prop in props.items():
+        piece = f'" {name}=" {_value_rule(name, prop, rules)}'
+        parts.append(piece if name in required else f"({piece})?")
+    rule = "call-" + tool.replace("_", "-")
+    rules[rule] = " ".join(parts)
+    return rule
+
+
+@lru_cache(maxsize=4)
+def call_grammar(tools: tuple[str, ...] | None = None, respond: bool = True) -> str:
+    """GBNF text: one leading space, then one call of `tools` (default all) or `respond text=...`."""
+    rules: dict[str, str] = {}
+    names = [_tool_rule(t, rules) for t in (tools or tuple(TOOLS))]
+    if respond:
+        rules["call-respond"] = '"respond text=" quoted'
+        names.append("call-respond")
+    head = f'root ::= " "? ({" | ".join(names)})\n'
+    return head + "\n".join(f"{k} ::= {v}" for k, v in rules.items()) + _COMMON

@@ -1,0 +1,103 @@
+"""Planner backend on llama-cpp-python: the Q4_K_M base GGUF plus the LoRA adapter GGUF.
+
+Decoding is greedy and unconstrained (stop at the newline that ends a call); the output is validated
+against the contract, and only when it does not validate is it decoded again under the GBNF grammar built
+from the schemas (a grammar on every token costs ~4x). If that still fails, the call is an honest "could
+not plan that". `fallbacks` counts how often the grammar was needed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.planner.base import PlannedCall, Step, could_not_plan
+from agent.planner.grammar import call_grammar
+from agent.planner.prompt import render_prompt, render_summary_prompt
+from agent.planner.summary import grounded, template_summary
+from agent.planner.validate import check_output
+
+MAX_CALL_TOKENS = 64
+MAX_SUMMARY_TOKENS = 96
+
+# A few examples in the call format, for the base model without adapter (the fine-tuned model needs none).
+FEW_SHOT = """Request: cpu of the cart service over the last hour
+Call: query_metrics service=cartservice metric=cpu window=1h
+Request: search payment logs for timeout
+Call: search_logs query=timeout service=paymentservice
+Request: why is checkout slow?
+Call: root_cause_analysis service=checkoutservice
+Request: scale frontend to 4 replicas
+Call: scale_service service=frontend replicas=4
+Request: run the memory-leak runbook on cart
+Call: run_runbook name=memory-leak service=cartservice
+Request: thanks!
+Call: respond text="You're welcome."
+"""
+
+
+class LlamaPlanner:
+    """Base GGUF (+ optional LoRA adapter GGUF) served by llama.cpp; `few_shot` prefixes example calls."""
+
+    def __init__(self, model_path: Path, adapter_path: Path | None = None, name: str = "keel",
+                 n_threads: int = 2, few_shot: bool = False, n_ctx: int = 1024) -> None:
+        from llama_cpp import Llama
+
+        self.name = name
+        self.model_path, self.adapter_path = model_path, adapter_path
+        self.few_shot = few_shot
+        self.llm = Llama(model_path=str(model_path), lora_path=str(adapter_path) if adapter_path else None,
+                         n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=256, seed=0,
+                         verbose=False)
+        self._lock = threading.Lock()
+        self._grammar: Any = None
+        self.calls = 0
+        self.fallbacks = 0
+        self.failures = 0
+
+    def _grammar_obj(self) -> Any:
+        if self._grammar is None:
+            from llama_cpp import LlamaGrammar
+
+            self._grammar = LlamaGrammar.from_string(call_grammar(), verbose=False)
+        return self._grammar
+
+    def complete(self, prompt: str, max_tokens: int, grammar: Any = None) -> str:
+        with self._lock:
+            out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
+                                             stop=["\n"], grammar=grammar)
+        return str(out["choices"][0]["text"])  # type: ignore[index]
+
+    def prompt_for(self, request: str, history: Sequence[Step] = ()) -> str:
+        p = render_prompt(request, history)
+        return FEW_SHOT + p if self.few_shot else p
+
+    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+        t0 = time.perf_counter()
+        prompt = self.prompt_for(request, history)
+        self.calls += 1
+        raw = self.complete(prompt, MAX_CALL_TOKENS)
+        checked = check_output(raw)
+        if checked.ok:
+            return PlannedCall(checked.tool, checked.args, raw, False, (time.perf_counter() - t0) * 1e3, True)
+        self.fallbacks += 1
+        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj())
+        checked = check_output(raw2)
+        ms = (time.perf_counter() - t0) * 1e3
+        if checked.ok:
+            return PlannedCall(checked.tool, checked.args, raw2, True, ms, True)
+        self.failures += 1
+        return could_not_plan(raw2 or raw, ms)
+
+    def summarize(self, findings: dict) -> str:
+        """The model's 1-3 sentence summary, or the template one if it names anything not in the findings."""
+        try:
+            text = self.complete(render_summary_prompt(findings), MAX_SUMMARY_TOKENS).strip()
+        except Exception:  # a summary never breaks the caller
+            text = ""
+        if text and grounded(text, findings):
+            return text
+        return template_summary(findings)

@@ -1,0 +1,47 @@
+"""Validate a model's raw output against the tool contract and return the canonical call or why not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agent.planner.base import RESPOND
+from agent.planner.prompt import decode_call
+from tools.contract import ContractError, canonical_args, validate_call
+
+MAX_TEXT = 600
+
+
+@dataclass(frozen=True)
+class Checked:
+    tool: str
+    args: dict[str, Any]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def check_call(tool: str, args: Any) -> Checked:
+    """A decoded call checked against the contract (respond needs a non-empty text)."""
+    if tool == RESPOND:
+        text = args.get("text") if isinstance(args, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return Checked(tool, {}, "respond needs a non-empty text")
+        if set(args) - {"text"}:
+            return Checked(tool, {}, f"respond: unknown argument(s) {sorted(set(args) - {'text'})}")
+        return Checked(tool, {"text": text.strip()[:MAX_TEXT]})
+    try:
+        return Checked(tool, canonical_args(validate_call(tool, args)))
+    except ContractError as e:
+        return Checked(tool, {}, str(e))
+
+
+def check_output(raw: str) -> Checked:
+    """Parse a raw model output line (compact or JSON form) and check it."""
+    try:
+        tool, args = decode_call(raw)
+    except (ValueError, TypeError) as e:
+        return Checked("", {}, f"unparseable output: {e}")
+    return check_call(tool, args)
