@@ -14,11 +14,13 @@ from agent.http import (
     routes_conversations,
     routes_incidents,
     routes_openai,
+    routes_runbooks,
 )
 from agent.http.auth import parse_tokens
 from agent.http.limits import MaxBodySize
 from agent.service import AgentService
 from agent.settings import Settings
+from agent.slack import routes as slack_routes
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 
@@ -40,6 +42,8 @@ def create_app(settings: Settings, service: AgentService | None = None) -> FastA
     app.include_router(routes_audit.router)
     app.include_router(routes_incidents.router)
     app.include_router(routes_conversations.router)
+    app.include_router(routes_runbooks.router)
+    app.include_router(slack_routes.router)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

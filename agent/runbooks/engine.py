@@ -10,6 +10,7 @@ new process. A failed step (status error or denied) stops the run unless its `on
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -148,13 +149,25 @@ class RunbookEngine:
     def start(self, name: str, params: dict[str, Any], principal: Principal, ctx: ToolContext,
               context: dict[str, Any] | None = None) -> RunRecord:
         """Validate, record the request, and run until the end, a failure, or a step waiting for approval."""
+        return self.execute(self.create(name, params, principal, context).id, ctx)
+
+    def create(self, name: str, params: dict[str, Any], principal: Principal,
+               context: dict[str, Any] | None = None) -> RunRecord:
+        """Validate the parameters, save a new run (status running, nothing done yet), audit the request."""
         rb = self.library.get(name)
         values = validate_params(rb, params)
         run = RunRecord.new(rb.name, values, {"name": principal.name, "role": principal.role}, context)
         self.store.save(run)
         self.gate.record_request(f"run runbook {rb.name} with {values}", principal, run.id, channel="runbook")
-        with self._claim(run.id):
-            return self._advance(run, rb, ctx)
+        return run
+
+    def execute(self, run_id: str, ctx: ToolContext) -> RunRecord:
+        """Run a created run from its cursor (a new run, or one interrupted before it finished a step)."""
+        with self._claim(run_id):
+            run = self.get_run(run_id)
+            if run.status != "running":
+                return run
+            return self._advance(run, self.library.get(run.runbook), ctx)
 
     def resume(self, run_id: str, ctx: ToolContext) -> RunRecord:
         """Continue a paused run once its approval is decided; still pending -> the run stays paused."""
@@ -177,7 +190,8 @@ class RunbookEngine:
             run.status = "running"
             step.action_id = step.approval_id
             if approval.status == "approved":
-                result = self.gate.run_approved(step.approval_id, self._step_ctx(ctx, run, rb, spec))
+                with _locked(ctx):
+                    result = self.gate.run_approved(step.approval_id, self._step_ctx(ctx, run, rb, spec))
                 step.approved_by = approval.decided_by
                 self._fill(step, result, keep_governance=True)
             else:
@@ -257,8 +271,9 @@ class RunbookEngine:
             return
         step.args = args
         seq0 = self.gate.audit.head()[0]
-        result = self.gate.execute(spec.tool or "", args, self._step_ctx(ctx, run, rb, spec), principal,
-                                   self._rationale(rb, run.id, spec), conversation_id=run.id)
+        with _locked(ctx):
+            result = self.gate.execute(spec.tool or "", args, self._step_ctx(ctx, run, rb, spec), principal,
+                                       self._rationale(rb, run.id, spec), conversation_id=run.id)
         self._fill(step, result)
         self._read_audit(step, run.id, seq0)
 
@@ -339,6 +354,12 @@ def _exprs(value: Any) -> list[str]:
     if isinstance(value, list):
         return [e for v in value for e in _exprs(v)]
     return placeholders(value) if isinstance(value, str) else []
+
+
+def _locked(ctx: ToolContext) -> Any:
+    """The host's context lock (held around each governed call, as the agent does), if it has one."""
+    lock = ctx.extras.get("lock")
+    return lock if lock is not None else contextlib.nullcontext()
 
 
 def _minute(ctx: ToolContext) -> int | None:

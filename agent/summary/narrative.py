@@ -101,3 +101,26 @@ def narrative(f: Findings, summarizer: Summarizer | None = None) -> tuple[str, s
                 return text, "model"
             log.info("model summary not grounded (%s); using the template", ", ".join(missing))
     return template(f), "template"
+
+
+class LockedSummarizer:
+    """A summary model shared with the agent: calls hold the agent's model lock."""
+
+    def __init__(self, model: Summarizer, lock: Any) -> None:
+        self.model, self.lock = model, lock
+
+    def summarize(self, findings: dict[str, Any]) -> str:
+        with self.lock:
+            return self.model.summarize(findings)
+
+
+class LazySummarizer:
+    """Loads the planner (the fine-tuned model) on first use; a load failure means the template is used."""
+
+    def __init__(self, kind: str = "llama", adapter: str | None = "default") -> None:
+        self.kind, self.adapter = kind, adapter
+
+    def summarize(self, findings: dict[str, Any]) -> str:
+        from agent.planner import load_planner
+
+        return load_planner(self.kind, self.adapter).summarize(findings)

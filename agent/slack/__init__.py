@@ -1,0 +1,1 @@
+"""The Slack app: signed-request verification, slash command, Events API, interactive approval buttons."""
