@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 __all__ = ["AgentService", "Busy", "ConversationBusy", "UnknownApproval", "build_service"]
 
 
+CONVERSATION_WAIT_S = 10.0  # how long a new turn waits for the conversation's running turn to end
+
+
 class ConversationBusy(RuntimeError):
     """A turn is already running in this conversation, or it waits for an approval."""
 
@@ -176,7 +179,7 @@ class AgentService:
     def _conversation(self, cid: str) -> Iterator[None]:
         with self._locks_guard:
             lock = self._conv_locks.setdefault(cid, threading.Lock())
-        if not lock.acquire(blocking=False):
+        if not lock.acquire(timeout=CONVERSATION_WAIT_S):  # a turn that is just finishing gets to finish
             raise ConversationBusy(f"a turn is already running in conversation {cid}")
         try:
             yield
