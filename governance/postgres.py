@@ -111,6 +111,10 @@ class _Pg:
     def __init__(self, url: str, schema: str, max_connections: int, connect_timeout_s: float) -> None:
         self.url = url
         self.where = redact(url)
+        try:  # one direct attempt first: fails fast with the server's own message
+            psycopg.connect(url, connect_timeout=max(1, int(connect_timeout_s))).close()
+        except psycopg.Error as e:
+            raise PostgresStoreError(f"{self.where}: cannot connect: {str(e).strip()}") from e
         self.pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=30,
                                    kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout_s))})
         try:

@@ -10,6 +10,7 @@ from agent.cli import (
     bench_cmd,
     chat_cmd,
     demo_cmd,
+    doctor_cmd,
     eval_cmd,
     finetune_cmd,
     governance_cmd,
@@ -32,6 +33,7 @@ app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(finetune_cmd.app, name="finetune")
 app.command("demo")(demo_cmd.demo)
+app.command("doctor")(doctor_cmd.doctor)
 app.command("serve")(serve_cmd.serve)
 app.command("chat")(chat_cmd.chat)
 app.command("investigate")(chat_cmd.investigate)

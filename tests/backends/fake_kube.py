@@ -3,7 +3,7 @@ ReplicaSets) that checks each request against the API reference and keeps state 
 
 Checked (https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/deployment-v1/ and
 .../replica-set-v1/, and api-concepts "Patch operations"):
-- paths `/apis/apps/v1/namespaces/{ns}/deployments/{name}`, `.../deployments/{name}/scale`,
+- paths `/apis/apps/v1/namespaces/{ns}/deployments` (list), `.../deployments/{name}`, `.../deployments/{name}/scale`,
   `/apis/apps/v1/namespaces/{ns}/replicasets`; methods GET and PATCH only, as used here;
 - PATCH bodies by Content-Type: `application/json-patch+json` (a list of RFC 6902 operations),
   `application/merge-patch+json` or `application/strategic-merge-patch+json` (an object); a scale patch
@@ -24,6 +24,7 @@ from typing import Any
 REV = "deployment.kubernetes.io/revision"
 PATCH_TYPES = {"application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"}
 _DEP = re.compile(r"^/apis/apps/v1/namespaces/([a-z0-9-]+)/deployments/([a-z0-9-]+)(/scale)?$")
+_DEPS = re.compile(r"^/apis/apps/v1/namespaces/([a-z0-9-]+)/deployments$")
 _RS = re.compile(r"^/apis/apps/v1/namespaces/([a-z0-9-]+)/replicasets$")
 
 
@@ -126,6 +127,9 @@ class FakeKube:
             if method != "GET":
                 return self._bad(405, "MethodNotAllowed", f"{method} {path}")
             return 200, self._list_rs(m[1], params)
+        if m := _DEPS.match(path):
+            items = list(self.deployments.values()) if m[1] == self.namespace else []
+            return 200, {"apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {}, "items": items}
         m = _DEP.match(path)
         if not m or m[1] != self.namespace:
             return 404, status(404, "NotFound", f"the server could not find the requested resource ({path})")

@@ -6,6 +6,7 @@ Checked (https://grafana.com/docs/loki/latest/reference/loki-http-api/):
   interval; `query` required; start/end as Unix epoch nanoseconds (integers) with start < end; limit a
   positive integer; direction `forward` or `backward`. Answers `{"status": "success", "data":
   {"resultType": "streams", "result": [{"stream": {...}, "values": [["<ns>", "<line>"], ...]}]}}`.
+- `GET /loki/api/v1/label/<name>/values`: `{"status": "success", "data": [values]}`.
 - `GET /loki/api/v1/query`: query, limit, time, direction; the metric query
   `sum(count_over_time(<log query> [<N>s]))` answers a vector `[{"metric": {}, "value": [<s>, "<n>"]}]`.
 - LogQL: a stream selector with at least one matcher that does not match the empty string, then line
@@ -162,6 +163,11 @@ class FakeLoki:
             return 405, "method not allowed"
         if self.tenant is not None and headers.get("x-scope-orgid") != self.tenant:
             return 401, "no org id"
+        if path == "/ready":
+            return 200, "ready"
+        if m := re.fullmatch(r"/loki/api/v1/label/([A-Za-z_][A-Za-z0-9_]*)/values", path):
+            values = sorted({s.labels[m[1]] for s in self.streams if m[1] in s.labels})
+            return 200, {"status": "success", "data": values}
         try:
             if path == "/loki/api/v1/query_range":
                 return 200, self._range(params)

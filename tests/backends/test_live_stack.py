@@ -145,3 +145,20 @@ def test_a_stopped_prometheus_gives_an_error_envelope_within_the_timeout(tmp_pat
     assert took < 5.0, took
     rca = call_tool("root_cause_analysis", {"service": "checkoutservice"}, ctx)
     assert rca.status == "error"
+
+
+def test_doctor_against_the_real_prometheus(stack: Stack) -> None:
+    from agent.doctor import check_prometheus
+
+    good = check_prometheus(get_settings(metrics_backend="prometheus", prometheus_url=stack.prom.url))
+    assert [c.status for c in good] == ["ok"] * 9, [(c.name, c.status, c.detail) for c in good]
+    bad = {c.name: c for c in check_prometheus(get_settings(
+        metrics_backend="prometheus", prometheus_url=stack.prom.url,
+        prometheus_queries={"cpu": 'rate(keel_sim_cpu_percent{service=~"$service"}', "memory": 'nope{x=~"$service"}'},
+    ))}
+    assert bad["metrics: cpu"].status == "fail" and "bad_data" in bad["metrics: cpu"].detail
+    assert "[prometheus_queries]" in bad["metrics: cpu"].fix
+    assert bad["metrics: memory"].status == "fail" and "no series" in bad["metrics: memory"].detail
+    kube = {c.name: c for c in check_prometheus(get_settings(
+        metrics_backend="prometheus", prometheus_url=stack.prom.url, prometheus_preset="kubernetes"))}
+    assert kube["metrics: cpu"].status == "fail" and "exporter" in kube["metrics: cpu"].fix
