@@ -29,8 +29,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from governance.approvals import Approval, ApprovalError, ApprovalStore, SqliteApprovalStore
-from governance.audit import AuditStore, SqliteAuditStore
+from governance.approvals import Approval, ApprovalError, ApprovalStore
+from governance.audit import AuditStore
 from governance.chain import NewRecord, canonical_json
 from governance.policy import RISKS, Policy, load_policy
 from governance.risk import Action, Decision, DecisionContext, decide
@@ -224,7 +224,7 @@ class Gate:
 
     def _self_approval_allowed(self, risk: str) -> bool:
         cap = self.policy.self_approval_max_risk
-        return risk != "critical" and cap is not None and RISKS.index(risk) <= RISKS.index(cap)  # type: ignore[arg-type]
+        return risk != "critical" and cap is not None and RISKS.index(risk) <= RISKS.index(cap)
 
     def _decide(self, a: Approval, status: Literal["approved", "denied"], approver: Principal, note: str) -> Approval:
         try:
@@ -354,15 +354,18 @@ def current_replicas(ctx: ToolContext, service: str) -> tuple[int | None, tuple[
 
 def gate_from_settings(settings: Any = None, notify: Callable[[dict], None] | None = None,
                        autonomy: int | None = None) -> Gate:
-    """A gate over the SQLite stores and the policy named by the settings (KEEL_* / keel.toml)."""
+    """A gate over the stores (SQLite under KEEL_HOME, or PostgreSQL when `database_url` says so) and the
+    policy named by the settings (KEEL_* / keel.toml)."""
     if settings is None:
         from agent.settings import get_settings
 
         settings = get_settings()
-    path = settings.audit_db_path()
+    from governance.stores import open_stores
+
+    audit, approvals = open_stores(settings)
     return Gate(
-        SqliteAuditStore(path, sync=settings.audit_sync),
-        SqliteApprovalStore(path),
+        audit,
+        approvals,
         load_policy(settings.policy_file, settings.policy),
         settings.autonomy if autonomy is None else autonomy,
         notify,

@@ -1,4 +1,8 @@
-"""`keel audit verify|tail|export`: check and read the hash-chained audit log."""
+"""`keel audit verify|tail|export`: check and read the hash-chained audit log.
+
+The log is the SQLite file `--db` names, else the one the settings name: `database_url` (PostgreSQL)
+when set, else `audit_db` (default `$KEEL_HOME/audit.db`).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from rich.table import Table
 
 from agent.cli.common import EXIT_BAD_INPUT, console, err_console, fail, print_json
 from agent.settings import get_settings
-from governance.audit import AuditError, SqliteAuditStore, verify_sqlite
+from governance.audit import AuditError, AuditStore, SqliteAuditStore, verify_sqlite
 from governance.chain import StoredRecord
+from governance.stores import is_postgres, open_stores, verify_store
 
 app = typer.Typer(help="The tamper-evident audit log: verify, tail, export.", no_args_is_help=True)
 
@@ -29,6 +34,16 @@ def _existing(db: Path | None) -> Path:
     if not path.is_file():
         fail(f"no audit log at {path}", EXIT_BAD_INPUT)
     return path
+
+
+def _postgres(db: Path | None) -> bool:
+    return db is None and is_postgres((get_settings().database_url or "").strip())
+
+
+def _open(db: Path | None) -> AuditStore:
+    if _postgres(db):
+        return open_stores(get_settings())[0]
+    return SqliteAuditStore(_existing(db), sync=get_settings().audit_sync)
 
 
 def _when(ts: float) -> str:
@@ -52,10 +67,13 @@ def verify(
 
     Also lists actions started without a result (incomplete: the process stopped while they ran).
     """
-    path = _existing(db)
+    expect = _parse_head(expect_head) if expect_head else None
     try:
-        report = verify_sqlite(path, _parse_head(expect_head) if expect_head else None)
-    except AuditError as e:
+        if _postgres(db):
+            report = verify_store(get_settings(), expect)
+        else:
+            report = verify_sqlite(_existing(db), expect)
+    except (AuditError, OSError) as e:
         fail(str(e))
     if as_json:
         print_json(report.to_dict())
@@ -88,9 +106,11 @@ def tail(
     as_json: bool = typer.Option(False, "--json", help="print the records as a JSON list"),
 ) -> None:
     """Print the newest N records, oldest first."""
-    path = _existing(db)
-    with SqliteAuditStore(path, sync=get_settings().audit_sync) as store:
+    store = _open(db)
+    try:
         records = store.tail(n)
+    finally:
+        store.close()
     if as_json:
         print_json([r.to_dict() for r in records])
         return
@@ -108,8 +128,7 @@ def export(
     after_seq: int = typer.Option(0, min=0, help="only records after this seq"),
 ) -> None:
     """Export the records (hashed fields, prev_hash, hash) as JSON lines, streamed in seq order."""
-    path = _existing(db)
-    store = SqliteAuditStore(path, sync=get_settings().audit_sync)
+    store = _open(db)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
     sink = out.open("w", encoding="utf-8") if out else sys.stdout

@@ -12,10 +12,11 @@ from rich.table import Table
 
 from agent.cli.common import console, fail, print_json, simulate
 from agent.settings import get_settings
-from governance.audit import SqliteAuditStore
+from governance.audit import AuditStore, SqliteAuditStore
 from governance.gate import Principal, gather_context
 from governance.policy import Policy, PolicyError, load_policy
 from governance.risk import ROLES, Action, decide
+from governance.stores import is_postgres, open_stores
 from tools.contract import TOOLS, ContractError
 
 app = typer.Typer(help="Governance: risk, oversight and the policy, from the command line.", no_args_is_help=True)
@@ -43,7 +44,7 @@ def explain(
 ) -> None:
     """Print the decision the gate would take for TOOL ARGS now, and why. Records and runs nothing.
 
-    The rate-limit history comes from the audit log named by the settings, when it exists.
+    The rate-limit history comes from the audit log the settings name (SQLite or PostgreSQL), if any.
     """
     try:
         parsed = json.loads(args)
@@ -60,7 +61,11 @@ def explain(
     level = settings.autonomy if autonomy is None else autonomy
     _, _, ctx = simulate(scenario, at)
     db = settings.audit_db_path()
-    history = SqliteAuditStore(db, sync=settings.audit_sync) if db.is_file() else None
+    history: AuditStore | None = None
+    if is_postgres((settings.database_url or "").strip()):
+        history = open_stores(settings)[0]
+    elif db.is_file():
+        history = SqliteAuditStore(db, sync=settings.audit_sync)
     try:
         who = Principal(principal, role)  # type: ignore[arg-type]
         context = gather_context(action, ctx, who, rationale, level, policy, history, time.time())

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from governance.audit import AuditError, SqliteAuditStore, verify_sqlite
-from governance.chain import GENESIS, NewRecord, StoredRecord, body_text, canonical_json, record_hash, seal
+from governance.chain import GENESIS, NewRecord, RecordKind, StoredRecord, body_text, canonical_json, record_hash, seal
 
 N = 20
 
@@ -23,7 +23,7 @@ N = 20
 def _records(n: int) -> list[NewRecord]:
     out = []
     for i in range(n):
-        kind = ("request", "proposal", "decision", "action_started", "action_result")[i % 5]
+        kind: RecordKind = ("request", "proposal", "decision", "action_started", "action_result")[i % 5]
         out.append(NewRecord(kind, {"i": i, "text": f"scale cart to {i} — ok ✓", "nested": {"x": [1, 2.5, None]}},
                              actor="alice", conversation_id="c-1", action_id=f"a{i // 5}",
                              tool="scale_service", service="cartservice"))

@@ -180,13 +180,17 @@ def test_protected_services_come_from_the_policy() -> None:
     assert decide(free, _ctx(5), policy).risk == "high"  # the override replaced the list
 
 
+ARGS: dict[str, dict[str, Any]] = {
+    "query_metrics": {"service": "cart", "metric": "cpu"}, "recommend_scaling": {"service": "cart"},
+    "scale_service": {"service": "cart", "replicas": 2}, "restart_service": {"service": "cart"},
+    "rollback_deployment": {"service": "cart"}, "run_runbook": {"name": "bad-deploy", "service": "cart"},
+}
+
+
 def test_every_tool_is_rated() -> None:
     for name in TOOLS:
-        args = {"query_metrics": {"service": "cart", "metric": "cpu"}, "recommend_scaling": {"service": "cart"},
-                "scale_service": {"service": "cart", "replicas": 2}, "restart_service": {"service": "cart"},
-                "rollback_deployment": {"service": "cart"},
-                "run_runbook": {"name": "bad-deploy", "service": "cart"}}.get(name, {})
-        assert decide(Action.from_call(name, args), _ctx(3, 2), POLICY).risk in ("low", "medium", "high")
+        d = decide(Action.from_call(name, ARGS.get(name, {})), _ctx(3, 2), POLICY)
+        assert d.risk in ("low", "medium", "high")
 
 
 def test_bad_autonomy_is_refused() -> None:
