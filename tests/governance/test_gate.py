@@ -293,3 +293,66 @@ def test_record_request_and_error(tmp_path: Path, clock: Clock) -> None:
     gate.record_request("checkout is slow", ALICE, "c-1", channel="slack")
     gate.record_error("planner failed", ALICE, "c-1", stage="plan")
     assert kinds(gate) == ["request", "error"] and gate.audit.verify().ok
+
+
+class CountingActions:
+    """An action target that counts restarts and, while running, looks at the audit log from outside."""
+
+    name = "counting"
+
+    def __init__(self, db: Path, delay: float = 0.0) -> None:
+        self.db, self.delay, self.restarts, self.started_seen = db, delay, 0, []
+
+    def scale(self, service: str, replicas: int) -> dict[str, Any]:
+        return {}
+
+    def rollback(self, service: str) -> dict[str, Any]:
+        return {}
+
+    def restart(self, service: str) -> dict[str, Any]:
+        import time
+
+        from governance.audit import verify_sqlite
+
+        time.sleep(self.delay)
+        self.restarts += 1
+        report = verify_sqlite(self.db)  # a separate connection: only committed records are visible
+        self.started_seen.append([i.tool for i in report.incomplete])
+        return {"service": service, "restarted_replicas": 1}
+
+
+def test_action_started_is_durable_before_the_action_runs(tmp_path: Path, sim: Simulator, clock: Clock) -> None:
+    b = SimBackend(sim)
+    actions = CountingActions(tmp_path / "audit.db")
+    ctx = ToolContext(metrics=b, logs=b, topology=b, actions=actions, sim=sim)
+    gate = make_gate(tmp_path, clock, autonomy=5)
+    assert gate.execute("restart_service", {"service": "cart"}, ctx, ALICE, WHY).status == "ok"
+    assert actions.started_seen == [["restart_service"]]  # committed and visible while the action ran
+    assert gate.audit.verify().incomplete == []  # and closed by its result afterwards
+
+
+def test_concurrent_approvals_and_runs_happen_once(tmp_path: Path, sim: Simulator, clock: Clock) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    b = SimBackend(sim)
+    actions = CountingActions(tmp_path / "audit.db", delay=0.05)
+    ctx = ToolContext(metrics=b, logs=b, topology=b, actions=actions, sim=sim)
+    gates = [make_gate(tmp_path, clock) for _ in range(4)]  # four connections, as four processes would have
+    aid = gates[0].execute("restart_service", {"service": "cart"}, ctx, ALICE, WHY).data["approval_id"]
+
+    def approve(i: int) -> str:
+        try:
+            return gates[i].approve(aid, Principal(f"approver{i}", "approver")).status
+        except ApprovalError as e:
+            return e.code
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(approve, range(4)))
+    assert outcomes == ["already_decided"] * 3 + ["approved"]
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda g: g.run_approved(aid, ctx), gates))
+    assert actions.restarts == 1
+    assert sum(r.status == "ok" for r in runs) >= 1
+    assert all(r.status == "ok" or "already running" in (r.error or "") for r in runs)
+    assert gates[0].run_approved(aid, ctx).status == "ok" and actions.restarts == 1
+    assert kinds(gates[0], aid).count("action_started") == 1 and kinds(gates[0], aid).count("approval") == 1
