@@ -14,6 +14,7 @@ from agent.cli import (
     eval_cmd,
     finetune_cmd,
     governance_cmd,
+    runbook_cmd,
     serve_cmd,
     sim_cmd,
     tools_cmd,
@@ -32,6 +33,7 @@ app.add_typer(governance_cmd.app, name="governance")
 app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(finetune_cmd.app, name="finetune")
+app.add_typer(runbook_cmd.app, name="runbook")
 app.command("demo")(demo_cmd.demo)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("serve")(serve_cmd.serve)
