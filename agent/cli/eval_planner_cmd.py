@@ -65,6 +65,12 @@ def planner(
         console.print(f"wrote {out_png}")
 
 
+SHORT = {"query_metrics": "metrics", "search_logs": "logs", "get_topology": "topo", "root_cause_analysis": "rca",
+         "recommend_scaling": "rec", "scale_service": "scale", "restart_service": "restart",
+         "rollback_deployment": "rollback", "run_runbook": "runbook", "post_incident_summary": "post",
+         "respond": "respond", "(no plan)": "none"}
+
+
 def _print(results: list) -> None:  # type: ignore[type-arg]
     t = Table(title="planner")
     for col in ("method", "tool_acc", "args_acc", "p50_ms", "p95_ms", "fallback_rate", "no_plan_rate", "n"):
@@ -81,7 +87,7 @@ def _print(results: list) -> None:  # type: ignore[type-arg]
         ct = Table(title=f"{r.name}: expected (rows) x predicted (columns)")
         ct.add_column("expected")
         for p in preds:
-            ct.add_column(p.replace("_", " "), justify="right")
+            ct.add_column(SHORT.get(p, p), justify="right")
         for e in tools:
-            ct.add_row(e, *(str(conf.get((e, p), "")) for p in preds))
+            ct.add_row(SHORT.get(e, e), *(str(conf.get((e, p), "")) for p in preds))
         console.print(ct)

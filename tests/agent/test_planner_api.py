@@ -1,0 +1,120 @@
+"""Planner API pieces without a model: call format, validation, grammar, fallback logic, summaries, keyword."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent.planner import load_planner
+from agent.planner.base import COULD_NOT_PLAN, Step
+from agent.planner.grammar import call_grammar
+from agent.planner.keyword import route
+from agent.planner.llama import LlamaPlanner
+from agent.planner.prompt import decode_call, encode_call, render_observation, render_prompt
+from agent.planner.summary import grounded, template_summary
+from agent.planner.validate import check_output
+from tools.envelope import ToolResult
+
+
+def test_compact_call_round_trip() -> None:
+    args = {"query": 'said "no" twice', "service": "cartservice", "limit": 50}
+    line = encode_call("search_logs", args)
+    assert line == 'search_logs query="said \\"no\\" twice" service=cartservice limit=50'
+    assert decode_call(line) == ("search_logs", args)
+    assert decode_call('{"tool": "get_topology", "args": {}}') == ("get_topology", {})
+    with pytest.raises(ValueError):
+        decode_call("query_metrics service=")
+
+
+def test_validation_resolves_aliases_and_durations() -> None:
+    c = check_output(" query_metrics service=checkout metric=latency_p99 window=60m\n")
+    assert c.ok and c.args == {"service": "checkoutservice", "metric": "latency_p99", "window": "1h"}
+    bad = check_output("scale_service service=checkout replicas=lots")
+    assert not bad.ok and "replicas" in (bad.error or "")
+    assert not check_output("drop_database").ok
+    assert check_output('respond text="hi"').args == {"text": "hi"}
+
+
+def test_prompt_renders_compact_observations() -> None:
+    step = Step("query_metrics", {"service": "paymentservice", "metric": "latency_p99", "window": "15m"},
+                ToolResult.ok({"unit": "ms", "start": 250.0, "current": 730.0, "max": 800.0}))
+    assert render_observation(step.tool, step.args, step.result) == \
+        "query_metrics paymentservice latency_p99: 250->730ms (max 800ms)"
+    prompt = render_prompt("why is checkout slow?", [step])
+    assert prompt.splitlines() == ["Request: why is checkout slow?",
+                                   "Seen: query_metrics paymentservice latency_p99: 250->730ms (max 800ms)", "Call:"]
+    err = render_observation("root_cause_analysis", {}, ToolResult.fail("not available yet"))
+    assert err == "root_cause_analysis: error: not available yet"
+
+
+def test_grammar_parses_in_llama_cpp() -> None:
+    from llama_cpp import LlamaGrammar
+
+    g = call_grammar()
+    assert '"paymentservice"' in g and '"latency_p99"' in g and '"bad-deploy"' in g
+    LlamaGrammar.from_string(g, verbose=False)
+
+
+class _FakeLlm:
+    """Stands in for llama.cpp: returns scripted outputs, records whether a grammar was passed."""
+
+    def __init__(self, outputs: list[str]) -> None:
+        self.outputs = outputs
+        self.grammars: list[bool] = []
+
+    def create_completion(self, prompt: str, grammar: Any = None, **_: Any) -> dict[str, Any]:
+        self.grammars.append(grammar is not None)
+        return {"choices": [{"text": self.outputs.pop(0)}]}
+
+
+def _planner(outputs: list[str]) -> LlamaPlanner:
+    p = LlamaPlanner.__new__(LlamaPlanner)
+    import threading
+
+    p.name, p.few_shot, p._lock, p._grammar = "keel", False, threading.Lock(), object()
+    p.calls = p.fallbacks = p.failures = 0
+    p.llm = _FakeLlm(outputs)
+    return p
+
+
+def test_valid_output_needs_no_grammar() -> None:
+    p = _planner([" restart_service service=cart"])
+    call = p.plan("bounce cart")
+    assert (call.tool, call.args, call.ok, call.constrained) == ("restart_service", {"service": "cartservice"},
+                                                                True, False)
+    assert p.llm.grammars == [False] and p.fallbacks == 0
+
+
+def test_invalid_output_falls_back_to_grammar_then_gives_up_honestly() -> None:
+    p = _planner([" restart_service service=billing", " restart_service service=cartservice"])
+    call = p.plan("bounce cart")
+    assert call.ok and call.constrained and call.args == {"service": "cartservice"}
+    assert p.llm.grammars == [False, True] and p.fallbacks == 1
+    p = _planner(["gibberish", "still gibberish"])
+    call = p.plan("???")
+    assert not call.ok and call.tool == "respond" and call.args["text"] == COULD_NOT_PLAN and p.failures == 1
+
+
+def test_summary_grounding_and_template() -> None:
+    f = {"symptom": {"service": "checkoutservice", "metric": "latency_p99", "before": 250.0, "now": 730.0,
+                     "unit": "ms"}, "root_cause": {"service": "paymentservice", "score": 0.82}}
+    text = template_summary(f)
+    assert text == ("checkoutservice p99 latency went from 250ms to 730ms. "
+                    "The likely root cause is paymentservice (score 0.82).")
+    assert grounded(text, f)
+    assert not grounded("paymentservice p99 hit 900ms.", f)
+    assert not grounded("cartservice is the root cause.", f)
+    p = _planner(["cartservice crashed 3 times."])
+    assert p.summarize(f) == text
+
+
+def test_keyword_router_and_loader() -> None:
+    assert route("why is checkout slow?") == ("root_cause_analysis", {"service": "checkoutservice"})
+    assert route("scale cart to 3") == ("scale_service", {"service": "cartservice", "replicas": 3})
+    kw = load_planner("keyword")
+    assert kw is load_planner("keyword") and kw.name == "keyword"
+    with pytest.raises(ValueError, match="allowed"):
+        load_planner("gpt")
+    with pytest.raises(FileNotFoundError, match="keel finetune slm"):
+        load_planner("llama", adapter="/nonexistent/adapter.gguf")

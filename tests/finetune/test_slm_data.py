@@ -1,0 +1,69 @@
+"""Planner training data: every generated call satisfies the contract, splits hold out whole templates."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from agent.planner.prompt import decode_call
+from agent.planner.validate import check_call
+from finetune.slm.data import FAMILIES, build_dataset, is_dev_family, render
+from finetune.slm.trajectories import trajectory_examples
+from tools.contract import TOOLS
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[list[dict], list[dict]]:
+    return build_dataset(seed=3, n_single=1500, n_dev=300, n_traj=40, n_summary=30)
+
+
+def test_every_template_renders_a_valid_call() -> None:
+    rng = random.Random(0)
+    for tool, fams in FAMILIES.items():
+        for template in fams:
+            for _ in range(3):
+                request, args = render(tool, template, rng)
+                assert request.strip() and "{" not in request.replace("{}", "")
+                checked = check_call(tool, args)
+                assert checked.ok, (tool, template, args, checked.error)
+
+
+def test_targets_decode_to_contract_calls(data: tuple[list[dict], list[dict]]) -> None:
+    train, dev = data
+    for e in train + dev:
+        if e["kind"] == "summary":
+            assert e["prompt"].startswith("Findings: ") and e["target"].endswith("\n")
+            continue
+        tool, args = decode_call(e["target"])
+        assert tool == e["tool"] and check_call(tool, args).ok, e
+
+
+def test_dev_templates_never_in_train(data: tuple[list[dict], list[dict]]) -> None:
+    train, dev = data
+    train_fams = {e["family"] for e in train if e["kind"] == "single"}
+    dev_fams = {e["family"] for e in dev if e["kind"] == "single"}
+    assert train_fams and dev_fams and not (train_fams & dev_fams)
+    assert not ({e["prompt"] for e in train} & {e["prompt"] for e in dev})
+    for tool, fams in FAMILIES.items():
+        assert any(not is_dev_family(tool, i) for i in range(len(fams))), tool
+        assert any(is_dev_family(tool, i) for i in range(len(fams))), tool
+
+
+def test_training_covers_every_tool_and_argument(data: tuple[list[dict], list[dict]]) -> None:
+    train, _ = data
+    seen: dict[str, set[str]] = {}
+    for e in train:
+        if e["kind"] != "summary":
+            seen.setdefault(e["tool"], set()).update(e["args"])
+    assert set(TOOLS) | {"respond"} <= set(seen)
+    for tool, spec in TOOLS.items():
+        assert set(spec.args.model_fields) <= seen[tool], (tool, seen[tool])
+
+
+def test_trajectories_follow_observations() -> None:
+    ex = trajectory_examples(random.Random(1), 12, "train")
+    multi = [e for e in ex if "\nSeen: " in e["prompt"]]
+    assert multi, "scripts must record steps after observations"
+    assert any(e["tool"] == "respond" for e in multi)
+    assert any(e["tool"] != "respond" for e in multi)
