@@ -41,11 +41,18 @@ def _canon(n: str) -> str:
     return str(int(v)) if v.is_integer() else repr(v)
 
 
+def _renderings(x: float) -> tuple[str, ...]:
+    """The ways a findings number may be printed: as is, as the summary blocks print it, and as the summary
+    model was trained to print it (3 significant digits below 10, whole numbers above)."""
+    model = f"{x:.3g}" if abs(x) < 10 else f"{x:.0f}"
+    return repr(x), num(x), model
+
+
 def ungrounded(text: str, findings: Findings) -> list[str]:
     """Numbers and service names in `text` that do not occur in the findings (empty: grounded)."""
     source = findings.text()
     raw = numbers_in(source)
-    known = {_canon(n) for n in raw} | {_canon(num(float(n))) for n in raw}
+    known = {_canon(r) for n in raw for r in _renderings(float(n))}
     missing = [n for n in sorted(numbers_in(text)) if _canon(n) not in known]
     missing += sorted(services_in(text) - services_in(source))
     return missing
@@ -87,6 +94,14 @@ def template(f: Findings) -> str:
     return " ".join(out)
 
 
+def _planner_template(f: Findings) -> str:
+    try:
+        from agent.planner.summary import template_summary
+    except ImportError:
+        return ""
+    return template_summary(f.for_planner())
+
+
 def narrative(f: Findings, summarizer: Summarizer | None = None) -> tuple[str, str]:
     """(text, source): source is `model` when the summary model's text was grounded, else `template`."""
     if summarizer is not None:
@@ -95,6 +110,8 @@ def narrative(f: Findings, summarizer: Summarizer | None = None) -> tuple[str, s
         except Exception:  # the model is optional; the template stands on its own
             log.warning("summary model failed; using the template", exc_info=True)
             text = ""
+        if text and text == _planner_template(f):
+            text = ""  # the model fell back to its own template: say so by using ours
         if text:
             missing = ungrounded(text, f)
             if not missing:
