@@ -21,6 +21,7 @@ The model's output never takes part in a decision; see `governance.risk`.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sqlite3
 import time
@@ -53,10 +54,10 @@ class Principal:
 
 def _digest(result: ToolResult, full: bool) -> dict[str, Any]:
     """What the audit keeps of a result: all of it for actions (when small), a digest for reads."""
-    payload = canonical_json(result.data)
+    payload = canonical_json(json.loads(json.dumps(result.data, default=str)))  # plain JSON, whatever the tool gave
     out: dict[str, Any] = {"status": result.status, "error": result.error}
     if full and len(payload) <= MAX_RESULT_BYTES:
-        out["data"] = result.data
+        out["data"] = json.loads(payload)
     else:
         out["data_sha256"] = hashlib.sha256(payload.encode()).hexdigest()
         out["data_bytes"] = len(payload)
@@ -108,7 +109,10 @@ class Gate:
             decision = decide(action, self.context(action, ctx, principal, rationale), self.policy)
         except (sqlite3.Error, OSError) as e:
             log.exception("audit store failed")
-            return ToolResult.fail(f"audit log unavailable, {tool} not run: {e}")
+            return ToolResult.fail(f"audit log unavailable ({tool}): {e}")
+        except Exception as e:
+            log.exception("gate failed")
+            return ToolResult.fail(f"governance failed on {tool}: {type(e).__name__}: {e}")
 
         rec = _Recorder(action, action_id, principal, conversation_id)
         proposal = rec.make("proposal", {"args": dict(action.args), "rationale": rationale,
@@ -144,6 +148,9 @@ class Gate:
         except (sqlite3.Error, OSError) as e:
             log.exception("audit store failed")
             return ToolResult.fail(f"audit log unavailable, {tool} not run: {e}")
+        except Exception as e:  # never raise into the agent; nothing below runs a tool without its record
+            log.exception("gate failed")
+            return ToolResult.fail(f"governance failed on {tool}: {type(e).__name__}: {e}")
 
     def _execute_read(self, action: Action, model: Any, ctx: ToolContext, principal: Principal, rationale: str,
                       conversation_id: str | None, action_id: str) -> ToolResult:
@@ -164,7 +171,7 @@ class Gate:
         result = run_validated(action.tool, model, ctx)
         try:
             self.audit.append(rec.make("action_result", _digest(result, True)))
-        except (sqlite3.Error, OSError):
+        except Exception:  # the action ran: its result goes back; verify will list it as incomplete
             log.exception("could not record the result of %s %s", action.tool, rec.action_id)
         return result
 
@@ -181,8 +188,11 @@ class Gate:
             self.notify(event)
         except Exception as e:  # a failing channel is recorded; it does not stop or undo the action
             log.exception("notification failed")
-            self.audit.append(rec.make("error", {"stage": "notify", "event": event.get("event"),
-                                                 "error": f"{type(e).__name__}: {e}"}))
+            try:
+                self.audit.append(rec.make("error", {"stage": "notify", "event": event.get("event"),
+                                                     "error": f"{type(e).__name__}: {e}"}))
+            except Exception:
+                log.exception("could not record the notification failure")
 
     # ------------------------------------------------------------------ approvals
 

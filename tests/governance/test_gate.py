@@ -356,3 +356,36 @@ def test_concurrent_approvals_and_runs_happen_once(tmp_path: Path, sim: Simulato
     assert all(r.status == "ok" or "already running" in (r.error or "") for r in runs)
     assert gates[0].run_approved(aid, ctx).status == "ok" and actions.restarts == 1
     assert kinds(gates[0], aid).count("action_started") == 1 and kinds(gates[0], aid).count("approval") == 1
+
+
+def test_unwritable_audit_log_means_nothing_runs(tmp_path: Path, sim: Simulator, ctx: ToolContext,
+                                                 clock: Clock) -> None:
+    import sqlite3
+
+    gate = make_gate(tmp_path, clock, autonomy=5)
+
+    def fail(*_: Any, **__: Any) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    gate.audit.append_many = fail  # type: ignore[method-assign]
+    r = gate.execute("scale_service", {"service": "cart", "replicas": 3}, ctx, ALICE, WHY)
+    assert r.status == "error" and "audit log unavailable" in (r.error or "") and "not run" in (r.error or "")
+    assert replicas(sim, "cartservice") == 2
+
+
+def test_non_json_tool_data_is_recorded_as_text(tmp_path: Path, sim: Simulator, clock: Clock) -> None:
+    import numpy as np
+
+    b = SimBackend(sim)
+
+    class NumpyActions(CountingActions):
+        def rollback(self, service: str) -> dict[str, Any]:
+            return {"service": service, "revision": np.int64(11), "took_s": np.float64(1.5)}
+
+    ctx = ToolContext(metrics=b, logs=b, topology=b, actions=NumpyActions(tmp_path / "audit.db"), sim=sim)
+    gate = make_gate(tmp_path, clock, autonomy=5)
+    r = gate.execute("rollback_deployment", {"service": "cart"}, ctx, ALICE, WHY)
+    assert r.status == "ok"
+    result = [rec for rec in gate.audit.records() if rec.kind == "action_result"][0]
+    assert result.data["data"] == {"service": "cartservice", "revision": "11", "took_s": 1.5}  # int64 -> text
+    assert gate.audit.verify().ok
