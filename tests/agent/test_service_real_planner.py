@@ -19,8 +19,10 @@ OPERATOR, APPROVER, VIEWER = Principal("olga", "operator"), Principal("abe", "ap
 def planner():
     try:
         from agent.planner import load_planner
+        from agent.settings import get_settings
 
-        return load_planner()
+        s = get_settings()  # KEEL_PLANNER / KEEL_PLANNER_ADAPTER choose the backend (default: llama + shipped adapter)
+        return load_planner(s.planner, adapter=s.planner_adapter)
     except Exception as e:  # no model file / adapter in this tree: say so instead of failing
         pytest.skip(f"the real planner does not load here: {type(e).__name__}: {e}")
 
