@@ -146,3 +146,25 @@ def test_a_bad_query_is_not_retried_and_names_the_error() -> None:
         r = call_tool("query_metrics", {"service": "cart", "metric": "cpu"}, ctx)
     assert app.n == 1 and r.status == "error"
     assert r.error == f"prometheus at {url}: bad_data: parse error: unexpected }}"
+
+
+def test_the_agent_reports_a_down_backend_and_goes_on(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The agent over a Prometheus that is down: every metrics call is an error naming it, the reply says so."""
+    from agent.context import LiveContext
+    from agent.service import build_service
+    from agent.settings import Settings
+    from governance.gate import Principal
+    from tests.agent.fakes import ScriptedPlanner
+    from tools.backends.factory import build_backends
+
+    settings = Settings(home=tmp_path, metrics_backend="prometheus", prometheus_url="http://127.0.0.1:9",
+                        backend_timeout_s=1, step_limit=4)
+    settings.ensure_home()
+    live = LiveContext(tools=build_backends(settings), lock=threading.RLock())
+    service = build_service(settings, planner=ScriptedPlanner(), context=live)
+    reply = service.ask("checkout is slow", Principal("alice", "operator"))
+    assert reply.status == "answered"
+    metric_steps = [s for s in reply.steps if s["tool"] == "query_metrics"]
+    assert metric_steps and all(s["result"]["status"] == "error" for s in metric_steps)
+    assert "query_metrics failed: prometheus at http://127.0.0.1:9: connection refused" in reply.text
+    assert any(s["tool"] == "get_topology" and s["result"]["status"] == "ok" for s in reply.steps)
