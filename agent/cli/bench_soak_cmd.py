@@ -31,12 +31,15 @@ def free_port() -> int:
 
 
 def start_server(home: Path, port: int, tokens: dict[str, str], planner: str | None, tick: float | None,
-                 log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+                 log: Path, extra_env: dict[str, str] | None = None,
+                 adapter: str | None = None) -> subprocess.Popen[bytes]:
     """`keel serve` in its own process group, its output in `log`."""
     env = {**os.environ, "KEEL_HOME": str(home), "KEEL_TOKENS": ",".join(f"{t}={r}" for r, t in tokens.items()),
            **(extra_env or {})}
     if planner:
         env["KEEL_PLANNER"] = planner
+    if adapter:
+        env["KEEL_PLANNER_ADAPTER"] = adapter
     cmd = [sys.executable, "-m", "agent.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if tick is not None:
         cmd += ["--tick", str(tick)]
@@ -73,6 +76,7 @@ def soak(
     users: int = typer.Option(10, min=2, max=200, help="concurrent simulated users"),
     warmup: float = typer.Option(30.0, min=0, help="seconds before the start RSS is taken (capped at 1/5 of the run)"),
     planner: str | None = typer.Option(None, help="planner backend for the server (KEEL_PLANNER)"),
+    adapter: str | None = typer.Option(None, help="planner adapter for the server (KEEL_PLANNER_ADAPTER; none: base)"),
     tick: float | None = typer.Option(None, min=0.01, help="real seconds per simulated minute on the server"),
     home: Path | None = typer.Option(None, help="KEEL_HOME for the server (default: a fresh temporary directory)"),
     ready_timeout: float = typer.Option(300.0, min=1, help="seconds to wait for the server to come up"),
@@ -89,7 +93,7 @@ def soak(
         where.mkdir(parents=True, exist_ok=True)
         port, log = free_port(), where / "serve.log"
         base = f"http://127.0.0.1:{port}"
-        proc = start_server(where, port, tokens, planner, tick, log)
+        proc = start_server(where, port, tokens, planner, tick, log, adapter=adapter)
         try:
             try:
                 wait_ready(base, proc, ready_timeout, log)
