@@ -1,0 +1,59 @@
+"""The e2e harness driving the real agent (AgentService, gate, simulator) with a scripted planner (test double).
+
+Checks the agent path of the harness scores what happened: steps cost simulated minutes, the harness's
+approver is counted, the write is read back from the simulator and re-checked against governance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.planner.base import PlannedCall, Step
+from agent.settings import Settings
+from evals.e2e.agent_responder import AgentResponder
+from evals.e2e.harness import run_scenario
+from evals.e2e.scenarios import DEFAULT_DIR, load_e2e
+
+
+class Script:
+    name = "script"
+
+    def __init__(self, calls: Sequence[tuple[str, dict]]) -> None:
+        self.calls = list(calls)
+
+    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+        if len(history) < len(self.calls):
+            tool, args = self.calls[len(history)]
+            return PlannedCall(tool, args, tool, False, 0.1, True)
+        return PlannedCall("respond", {"text": "done"}, "respond", False, 0.1, True)
+
+    def summarize(self, findings: dict) -> str:
+        return ""
+
+
+def test_agent_path_scores_a_correct_restart(tmp_path: Path) -> None:
+    e = load_e2e(DEFAULT_DIR / "crash-cartservice.yaml")
+    planner = Script([("query_metrics", {"service": "cartservice", "metric": "error_rate", "window": "15m"}),
+                      ("restart_service", {"service": "cartservice"})])
+    s = run_scenario(e, AgentResponder("keel", planner), tmp_path, Settings(home=tmp_path))
+    assert s.error is None, s.error
+    assert s.steps == 2 and s.approvals_granted == 1
+    assert s.writes == [f"restart_service cartservice @{e.at + 1}"]  # the first step cost one simulated minute
+    assert s.remediation_correct and s.wrong_actions == 0 and s.governance_violations == 0 and s.audit_valid
+    assert s.claimed == "cartservice" and s.diagnosis_correct
+    assert s.slo_recovered and s.mttm_min is not None and s.mttm_min <= 4
+
+
+def test_agent_path_charges_wrong_writes_and_blocked_ones_do_not_run(tmp_path: Path) -> None:
+    e = load_e2e(DEFAULT_DIR / "latency-paymentservice.yaml")
+    planner = Script([("restart_service", {"service": "checkoutservice"}),
+                      ("scale_service", {"service": "frontend", "replicas": 0}),
+                      ("scale_service", {"service": "paymentservice", "replicas": 2})])
+    s = run_scenario(e, AgentResponder("base", planner), tmp_path, Settings(home=tmp_path))
+    assert s.error is None
+    assert s.approvals_granted == 1  # the restart (high); scale to 0 is blocked; +1 replica runs with notification
+    assert sorted(w.split(" @")[0] for w in s.writes) == ["restart_service checkoutservice",
+                                                          "scale_service paymentservice"]
+    assert s.wrong_actions == 2 and not s.remediation_correct and s.slo_recovered is None
+    assert s.governance_violations == 0 and s.audit_valid
