@@ -81,12 +81,13 @@ def bench_audit(
         f", target >= 1000/s); FULL {r.appends_full_per_s:.0f}/s, WAL+NORMAL {r.appends_normal_per_s:.0f}/s; "
         f"this disk's bare write+fdatasync {r.fsync_per_s:.0f}/s (the ceiling for FULL). "
         f"verify: median {r.verify_per_s:.0f} records/s over {r.records_verified} records "
+        f"({r.verify_cpu_per_s:.0f} per CPU second) "
         f"(target >= 50000/s, {r.verify_per_s / 50_000:.1f}x). Load average during the run: "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     report("audit", {"appends_per_s": configured, "appends_full_per_s": r.appends_full_per_s,
                      "appends_normal_per_s": r.appends_normal_per_s, "verify_per_s": r.verify_per_s,
-                     "fsync_per_s": r.fsync_per_s},
+                     "verify_cpu_per_s": r.verify_cpu_per_s, "fsync_per_s": r.fsync_per_s},
            {"appends_per_s": ">= 1000", "verify_per_s": ">= 50000"}, json_path)
 
 

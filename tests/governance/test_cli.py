@@ -201,6 +201,6 @@ def test_bench_audit_writes_figures(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert data["bench"] == "audit"
     assert set(data["figures"]) == {"appends_per_s", "appends_full_per_s", "appends_normal_per_s", "verify_per_s",
-                                    "fsync_per_s"}
+                                    "verify_cpu_per_s", "fsync_per_s"}
     assert all(v > 0 for v in data["figures"].values())
     assert data["figures"]["appends_per_s"] == data["figures"]["appends_full_per_s"]  # the default mode
