@@ -58,6 +58,25 @@ def ungrounded(text: str, findings: Findings) -> list[str]:
     return missing
 
 
+MAX_CHARS = 600
+MAX_SENTENCES = 4
+
+
+def unfit(text: str, f: Findings) -> list[str]:
+    """Shape problems of a model narrative: too long, repetitive, or not about the incident's services."""
+    out = []
+    sentences = [x.strip().lower() for x in re.split(r"(?<=[.!?])\s+", text) if x.strip()]
+    if len(text) > MAX_CHARS:
+        out.append(f"longer than {MAX_CHARS} characters")
+    if len(sentences) > MAX_SENTENCES:
+        out.append(f"more than {MAX_SENTENCES} sentences")
+    if len(set(sentences)) < len(sentences):
+        out.append("repeats a sentence")
+    if services_in(f.text()) and not services_in(text):
+        out.append("names none of the incident's services")
+    return out
+
+
 def template(f: Findings) -> str:
     """Two to four sentences built only from the findings' own values."""
     out: list[str] = []
@@ -113,10 +132,10 @@ def narrative(f: Findings, summarizer: Summarizer | None = None) -> tuple[str, s
         if text and text == _planner_template(f):
             text = ""  # the model fell back to its own template: say so by using ours
         if text:
-            missing = ungrounded(text, f)
-            if not missing:
+            problems = ungrounded(text, f) + unfit(text, f)
+            if not problems:
                 return text, "model"
-            log.info("model summary not grounded (%s); using the template", ", ".join(missing))
+            log.info("model summary rejected (%s); using the template", "; ".join(problems))
     return template(f), "template"
 
 

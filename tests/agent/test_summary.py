@@ -80,7 +80,7 @@ class _Model:
         return self.text
 
 
-def test_model_narrative_used_only_when_grounded(tmp_path: Path) -> None:
+def test_model_narrative_used_only_when_grounded_and_well_formed(tmp_path: Path) -> None:
     f, _ = _memory_leak_findings(tmp_path)
     assert f.symptom is not None and f.state is not None
     good = f"cartservice memory fell from {f.symptom.value:g} MB to {f.state.value:g} MB after a restart."
@@ -88,7 +88,9 @@ def test_model_narrative_used_only_when_grounded(tmp_path: Path) -> None:
     assert narrative(f, model) == (good, "model")
     assert model.seen is not None and model.seen["symptom"]["service"] == "cartservice"
     assert_grounded(good, f)
-    for bad in ("cartservice memory reached 9999 MB.", "paymentservice was restarted.", "", RuntimeError("down")):
+    rambling = "The cartservice service is a service. " + "The service is used to retrieve data. " * 5
+    for bad in ("cartservice memory reached 9999 MB.", "paymentservice was restarted.", "", RuntimeError("down"),
+                rambling, "Memory fell after a restart.", "cartservice " + "x" * 700):
         text, source = narrative(f, _Model(bad))
         assert source == "template" and text == template(f)
         assert_grounded(text, f)
