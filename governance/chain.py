@@ -192,9 +192,12 @@ def verify_chain(
     sha256 = hashlib.sha256
     for row in rows:
         # fast path inlined (this loop bounds verification speed); _row_problem explains any failure
-        if row.seq != expected or row.prev_hash != prev_hash or sha256(
-            (prev_hash + body_text(*row[:9])).encode("utf-8")
-        ).hexdigest() != row.hash:
+        try:
+            good = row.seq == expected and row.prev_hash == prev_hash and sha256(
+                (prev_hash + body_text(*row[:9])).encode("utf-8")).hexdigest() == row.hash
+        except (TypeError, ValueError):
+            good = False
+        if not good:
             broken = Broken(expected, _row_problem(row, expected, prev_hash) or "inconsistent record")
             break
         if expect is not None and row.seq == expect[0] and row.hash != expect[1]:

@@ -326,3 +326,10 @@ def test_appends_after_tampering_do_not_hide_it(log: Path) -> None:
         store.append(NewRecord("request", {"after": True}))
     seq, reason = _broken(log)
     assert seq == N - 1 and "sequence gap" in reason
+
+
+@pytest.mark.parametrize(("column", "value"), [("ts", "yesterday"), ("actor", 5), ("tool", 3.5), ("data", "")])
+def test_wrongly_typed_edits_are_reported_not_raised(log: Path, column: str, value: object) -> None:
+    _tamper(log).execute(f"UPDATE audit_log SET {column} = ? WHERE seq = 8", (value,))
+    report = verify_sqlite(log)
+    assert not report.ok and report.broken is not None and report.broken.seq == 8
