@@ -18,7 +18,8 @@ from tools.services import SERVICES
 router = APIRouter(tags=["incidents"])
 
 WINDOW = "60m"
-LATENCY_RISE = 2.0  # p99 now at least this many times its window minimum ...
+LATENCY_SLO_MS = 500.0  # p99 above this breaches the latency SLO ...
+LATENCY_RISE = 2.0  # ... as does p99 at least this many times its window minimum ...
 LATENCY_FLOOR_MS = 200.0  # ... and above this
 ERROR_RATE = 0.02  # or error rate above this
 
@@ -33,7 +34,8 @@ def symptoms(service: AgentService) -> list[dict[str, Any]]:
             err = call_tool("query_metrics", {"service": s, "metric": "error_rate", "window": WINDOW}, ctx)
             if lat.status == "ok":
                 d = lat.data
-                if d["current"] >= LATENCY_RISE * max(d["min"], 1e-9) and d["current"] >= LATENCY_FLOOR_MS:
+                rose = d["current"] >= LATENCY_RISE * max(d["min"], 1e-9) and d["current"] >= LATENCY_FLOOR_MS
+                if rose or d["current"] >= LATENCY_SLO_MS:
                     out.append({"service": s, "metric": "latency_p99", "current": d["current"], "baseline": d["min"],
                                 "unit": d["unit"], "window": WINDOW, "severity": d["current"] / max(d["min"], 1e-9)})
             if err.status == "ok" and err.data["current"] >= ERROR_RATE:
