@@ -160,7 +160,7 @@ def check_kubernetes(settings: Any, api_client: Any = None) -> list[Check]:
         apps = k8s.AppsV1Api(acts.api_client)
         deps = acts._call(f"deployments in {settings.kube_namespace}", lambda t: apps.list_namespaced_deployment(
             settings.kube_namespace, _request_timeout=t))
-        names = {d.metadata.name for d in deps.items}
+        names = {d.metadata.name for d in deps.items if d.metadata is not None and d.metadata.name}
         out = [Check("actions: kubernetes", "ok", f"{acts.label}: {len(names)} Deployment(s) in namespace "
                      f"{settings.kube_namespace!r}")]
         missing = _missing(names, dict(settings.service_map or {}))

@@ -101,8 +101,8 @@ def redact(url: str) -> str:
         info = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return "postgresql (unparseable URL)"
-    host, port, db = info.get("host", "localhost"), info.get("port", "5432"), info.get("dbname", "")
-    return f"postgresql://{info.get('user', '') + '@' if info.get('user') else ''}{host}:{port}/{db}"
+    user = f"{info['user']}@" if info.get("user") else ""
+    return f"postgresql://{user}{info.get('host', 'localhost')}:{info.get('port', '5432')}/{info.get('dbname', '')}"
 
 
 class _Pg:
@@ -159,6 +159,8 @@ class PostgresAuditStore:
 
         def tx(conn: psycopg.Connection) -> list[StoredRecord]:
             row = conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1 FOR UPDATE").fetchone()
+            if row is None:
+                raise PostgresStoreError(f"{self._pg.where}: the audit anchor row is missing")
             seq, prev = int(row[0]), str(row[1])
             now = time.time()
             out = []
@@ -200,10 +202,12 @@ class PostgresAuditStore:
         row = self._pg.run(lambda c: c.execute(
             "SELECT COUNT(*) FROM audit_log WHERE kind = 'action_started' AND service = %s AND ts >= %s "
             "AND tool = ANY(%s)", (service, since, names)).fetchone())
-        return int(row[0])
+        return int(row[0]) if row else 0
 
     def head(self) -> tuple[int, str]:
         row = self._pg.run(lambda c: c.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone())
+        if row is None:
+            raise PostgresStoreError(f"{self._pg.where}: the audit anchor row is missing")
         return int(row[0]), str(row[1])
 
     def verify(self, expect: tuple[int, str] | None = None) -> VerifyReport:

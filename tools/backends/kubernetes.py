@@ -151,6 +151,8 @@ class KubeActions:
         name, apps = self.deployment_name(service), self.apps()
         what = f"deployment {name}"
         dep = self._call(what, lambda t: apps.read_namespaced_deployment(name, self.namespace, _request_timeout=t))
+        if dep.spec is None or dep.metadata is None:
+            raise BackendError(f"{self.label}: {what} has no spec or metadata")
         if dep.spec.paused:
             raise BackendError(f"{self.label}: {what} is paused; resume it before rolling back")
         annotations = dict(dep.metadata.annotations or {})
@@ -158,18 +160,19 @@ class KubeActions:
         selector = label_selector(dep.spec.selector)
         rss = self._call(f"replicasets of {name}", lambda t: apps.list_namespaced_replica_set(
             self.namespace, label_selector=selector, _request_timeout=t))
-        owned = [rs for rs in rss.items if any(
-            o.uid == dep.metadata.uid and o.kind == "Deployment" for o in (rs.metadata.owner_references or []))]
-        by_rev = {int((rs.metadata.annotations or {}).get(REVISION, "0") or 0): rs for rs in owned}
+        uid = dep.metadata.uid
+        owned = [rs for rs in rss.items if rs.metadata is not None and rs.spec is not None and any(
+            o.uid == uid and o.kind == "Deployment" for o in (rs.metadata.owner_references or []))]
+        by_rev = {int((_meta(rs).annotations or {}).get(REVISION, "0") or 0): rs for rs in owned}
         older = [r for r in by_rev if 0 < r < current]
         if not older:
             raise BackendError(f"{self.label}: {what} has no previous revision to roll back to (at {current})")
         prev_rev = max(older)
         prev = by_rev[prev_rev]
-        template = self.api_client.sanitize_for_serialization(prev.spec.template)
+        template = self.api_client.sanitize_for_serialization(prev.spec.template if prev.spec else None)
         (template.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
         new_annotations = {k: v for k, v in annotations.items() if k in _SKIP_ANNOTATIONS}
-        new_annotations.update({k: v for k, v in (prev.metadata.annotations or {}).items()
+        new_annotations.update({k: v for k, v in (_meta(prev).annotations or {}).items()
                                 if k not in _SKIP_ANNOTATIONS})
         patch = [
             {"op": "replace", "path": "/spec/template", "value": template},
@@ -178,7 +181,11 @@ class KubeActions:
         self._call(what, lambda t: apps.patch_namespaced_deployment(
             name, self.namespace, patch, _content_type=JSON_PATCH, _request_timeout=t))
         return {"service": service, "deployment": name, "namespace": self.namespace,
-                "previous_revision": current, "revision": prev_rev, "replicaset": prev.metadata.name}
+                "previous_revision": current, "revision": prev_rev, "replicaset": _meta(prev).name}
+
+
+def _meta(obj: Any) -> k8s.V1ObjectMeta:
+    return obj.metadata if obj.metadata is not None else k8s.V1ObjectMeta()
 
 
 def label_selector(selector: Any) -> str:

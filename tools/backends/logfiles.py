@@ -99,10 +99,10 @@ def parse_line(text: str, default_service: str) -> LogRecord | None:
             ts = parse_time(_first(obj, _TS_KEYS))
             if ts is None:
                 return None
-            level = normalise_level(_first(obj, _LEVEL_KEYS)) or "info"
+            lvl = normalise_level(_first(obj, _LEVEL_KEYS)) or "info"
             msg = _first(obj, _MSG_KEYS)
             svc = _first(obj, _SVC_KEYS)
-            return LogRecord(ts, str(svc) if svc else default_service, level, str(msg) if msg is not None else text)
+            return LogRecord(ts, str(svc) if svc else default_service, lvl, str(msg) if msg is not None else text)
     m = _PLAIN.match(text)
     if not m:
         return None
@@ -117,8 +117,9 @@ def parse_line(text: str, default_service: str) -> LogRecord | None:
     service = default_service
     if rest:
         sm = _SVC_TOKEN.match(rest[0])
-        if sm and len(rest) > 1 and not normalise_level(sm["svc"] or sm["svc2"]):
-            service = sm["svc"] or sm["svc2"]
+        named = (sm["svc"] or sm["svc2"]) if sm else None
+        if named and len(rest) > 1 and not normalise_level(named):
+            service = named
             rest = rest[1:]
     return LogRecord(ts, service, level or "info", " ".join(rest))
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity.stop import stop_base
 
 from tools.backends.base import BackendError
 
@@ -53,14 +54,15 @@ def with_budget(
             errors.append(e)
             raise
 
-    def out_of_budget(state: RetryCallState) -> bool:
-        return deadline - time.monotonic() < MIN_ATTEMPT_S
+    class OutOfBudget(stop_base):
+        def __call__(self, retry_state: RetryCallState) -> bool:
+            return deadline - time.monotonic() < MIN_ATTEMPT_S
 
     def should_retry(e: BaseException) -> bool:
         return not isinstance(e, _OutOfTime | BackendError) and retryable(e)
 
     retrying = Retrying(
-        stop=stop_after_attempt(attempts) | out_of_budget,
+        stop=stop_after_attempt(attempts) | OutOfBudget(),
         wait=wait_exponential(multiplier=0.1, min=0.1, max=1.0),
         retry=retry_if_exception(should_retry),
         reraise=True,
