@@ -58,7 +58,7 @@ class RunbookEngine:
         self.gate = gate
         self.store = store
         self.library = library or Library()
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._running: set[str] = set()
 
     @classmethod
@@ -367,20 +367,21 @@ def _minute(ctx: ToolContext) -> int | None:
 
 
 class _Claim:
-    """At most one thread advances a run at a time within this process."""
+    """At most one thread advances a run at a time within this process; a second one waits for the first
+    to finish (and then finds the run no longer paused)."""
 
     def __init__(self, engine: RunbookEngine, run_id: str) -> None:
         self.engine, self.run_id = engine, run_id
 
     def __enter__(self) -> None:
-        with self.engine._lock:
-            if self.run_id in self.engine._running:
-                raise RunbookError(f"run {self.run_id} is already being advanced")
+        with self.engine._cond:
+            self.engine._cond.wait_for(lambda: self.run_id not in self.engine._running)
             self.engine._running.add(self.run_id)
 
     def __exit__(self, *exc: object) -> None:
-        with self.engine._lock:
+        with self.engine._cond:
             self.engine._running.discard(self.run_id)
+            self.engine._cond.notify_all()
 
 
 class BoundRunbooks:

@@ -214,3 +214,24 @@ def test_run_runbook_tool_through_the_gate(tmp_path: Path) -> None:
     done = engine.resume_for_approval(inner.data["approval_id"], ctx)
     assert done is not None and done.step("restart").status == "ok"  # type: ignore[union-attr]
     assert not sim.active_faults()
+
+
+def test_concurrent_resumes_run_the_rest_once(tmp_path: Path) -> None:
+    import threading
+
+    sim, ctx = sim_at(40, Fault("memory_leak", "cartservice", 20, 200, 0.5))
+    engine = make_engine(tmp_path)
+    run = engine.start("memory-leak", {"service": "cart"}, ALICE, ctx)
+    assert run.pending is not None and run.pending.approval_id
+    engine.gate.approve(run.pending.approval_id, BOB)
+    minute = sim.minute
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(engine.resume(run.id, ctx).status)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and len(set(results)) == 1 and results[0] != "paused"
+    assert len([e for e in sim.events if e.kind == "restart"]) == 1
+    assert sim.minute == minute + 10  # the 10m settle wait ran once
+    assert [s.id for s in engine.get_run(run.id).steps].count("memory_after") == 1
