@@ -162,3 +162,21 @@ def test_doctor_against_the_real_prometheus(stack: Stack) -> None:
     kube = {c.name: c for c in check_prometheus(get_settings(
         metrics_backend="prometheus", prometheus_url=stack.prom.url, prometheus_preset="kubernetes"))}
     assert kube["metrics: cpu"].status == "fail" and "exporter" in kube["metrics: cpu"].fix
+
+
+def test_every_metric_of_every_service_costs_one_request_per_metric(stack: Stack) -> None:
+    """What root-cause analysis asks for (8 metrics x 11 services over 30 minutes): 8 HTTP requests."""
+    import httpx
+
+    from tools.contract import METRICS
+
+    sent: list[str] = []
+    client = httpx.Client(event_hooks={"request": [lambda req: sent.append(str(req.url))]})
+    prom = PrometheusMetrics(stack.prom.url, min_step_s=0.5, max_points=3600, client=client)
+    t0 = time.perf_counter()
+    series = {(s, m): prom.series(s, m, 1800) for s in SERVICES for m in METRICS}
+    took = time.perf_counter() - t0
+    assert len(sent) == len(METRICS) and all("/api/v1/query_range" in u for u in sent)
+    assert all(len(v) >= 20 for v in series.values())
+    assert took < 5, took
+    print(f"\n{len(series)} series over 30m in {len(sent)} requests, {took * 1000:.0f} ms")
