@@ -171,10 +171,8 @@ class RunbookEngine:
 
     def resume(self, run_id: str, ctx: ToolContext) -> RunRecord:
         """Continue a paused run once its approval is decided; still pending -> the run stays paused."""
-        run = self.get_run(run_id)
-        if run.status != "paused":
-            return run
-        with self._claim(run.id):
+        self.get_run(run_id)  # an unknown run is an error, not a wait
+        with self._claim(run_id):  # another thread advancing it here: wait for it, then see where it stands
             run = self.get_run(run_id)
             step = run.pending
             if run.status != "paused" or step is None or step.approval_id is None:
