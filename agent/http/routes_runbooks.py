@@ -39,7 +39,8 @@ def host_for(app: FastAPI) -> RunbookHost:
             live = service.live
             tick = live.info.get("tick_s") if getattr(live, "ticker", None) is not None else None
             summarizer = LockedSummarizer(service.planner, service.nodes.model_lock)
-            ctx = dataclasses.replace(live.tools, extras={**live.tools.extras, "summarizer": summarizer})
+            ctx = dataclasses.replace(live.tools, extras={**live.tools.extras, "summarizer": summarizer,
+                                                          "slack_webhook_url": settings.slack_webhook_url})
             host = RunbookHost(engine, ctx, tick_s=tick, poll_s=settings.runbook_resume_poll_s)
             host.start_watcher()
             app.state.runbooks = host
