@@ -307,6 +307,11 @@ class RunbookEngine:
         if spec.on_failure == "stop":
             run.status, run.reason = "failed", why
             self.store.save(run)
+            try:
+                self.gate.record_error(f"runbook {run.runbook} run {run.id} stopped: {why}", principal_of(run), run.id,
+                                       runbook=run.runbook, step=spec.id, status=step.status)
+            except Exception:  # the run record already holds the reason
+                log.warning("could not audit the failure of run %s", run.id, exc_info=True)
             return False
         if spec.on_failure == "continue":
             step.note = (step.note + " failed; on_failure: continue").strip()

@@ -98,6 +98,8 @@ def test_a_failing_step_stops_the_run_and_nothing_after_it_runs(tmp_path: Path) 
     assert run.steps[0].status == "denied" and run.steps[0].oversight == "blocking"
     assert run.reason and run.reason.startswith("step zero (scale_service) denied:") and "0 replicas" in run.reason
     assert len(sim.events) == events  # nothing ran
+    stopped = [r for r in engine.gate.audit.records() if r.kind == "error" and r.conversation_id == run.id]
+    assert len(stopped) == 1 and stopped[0].data["step"] == "zero" and "stopped: step zero" in stopped[0].data["error"]
     run = engine.start("badref", {"service": "checkout"}, ALICE, ctx)
     assert run.status == "failed" and run.steps[-1].error is not None
     assert "args: steps.replicas.data has no key 'owner'" in run.steps[-1].error
