@@ -19,7 +19,7 @@ import numpy as np
 
 from finetune.policy.features import HISTORY
 from finetune.policy.hpa import DEFAULT_TARGET, SYNC_S, static_replicas
-from finetune.policy.model import load_policy
+from finetune.policy.inference import load_policy
 from finetune.policy.reward import RewardWeights, slo_ms
 from finetune.policy.rollout import HPAController, PolicyController, Run, StaticController, run
 from finetune.policy.traffic import Trace, describe_scaling, entry_scale, has_train_split, load_trace, split_bounds

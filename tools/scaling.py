@@ -17,7 +17,7 @@ import numpy as np
 
 from finetune.policy.env import ACTION_NAMES, ACTIONS
 from finetune.policy.features import HISTORY, ServiceInfo, features
-from finetune.policy.model import NumpyPolicy, load_policy
+from finetune.policy.inference import NumpyPolicy, load_policy
 from tools.backends.base import ToolContext
 from tools.backends.sim.model import IDX, METRIC_NAMES, M
 from tools.contract import RecommendScalingArgs

@@ -46,7 +46,7 @@ def policy(
         if algo == "ppo" and budget is None:
             if not grpo_out.exists():
                 fail(f"--budget: no GRPO policy at {grpo_out} to take the budget from; pass --budget")
-            from finetune.policy.model import load_policy
+            from finetune.policy.inference import load_policy
 
             budget = int(load_policy(grpo_out)[1]["sim_steps"])
         rollout_fn = None
@@ -96,7 +96,7 @@ def write_card(grpo_path: Path, ppo_path: Path) -> None:
     """Model card + curve plot next to the GRPO policy; evals on the NASA test week and the Azure day."""
     from evals import scaling as ev
     from finetune.policy import card
-    from finetune.policy.model import load_policy
+    from finetune.policy.inference import load_policy
 
     if not grpo_path.exists():
         fail(f"no GRPO policy at {grpo_path}; train it first")

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from finetune.policy.env import ScalingEnv
-from finetune.policy.model import load_policy
+from finetune.policy.inference import load_policy
 from tools.backends.sim.load import LoadCurve
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from finetune.policy.env import ScalingEnv
 from finetune.policy.grpo import RolloutFn, rollout_returns
-from finetune.policy.model import NumpyPolicy
+from finetune.policy.inference import NumpyPolicy
 
 
 def ray_rollouts(address: str, chunks: int = 8) -> RolloutFn:

@@ -4,7 +4,9 @@ Everything is relative to the service (utilisation, p99 / SLO, load as a share o
 replicas, replicas as a share of the maximum), so one policy serves every service. CPU trends are
 trends of the CPU in use summed over replicas (utilisation x replicas), so a scaling action is not
 mistaken for a change of load; `load_volatility` is the standard deviation of its minute-to-minute log
-changes over the history, which tells the policy how much headroom the noise of this traffic needs.
+changes over the history, which tells the policy how much headroom the noise of this traffic needs;
+the peak and mean utilisation features re-express the recent CPU in use as utilisation of the current
+replica count (what the last minutes' load would do to the replicas about to serve).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ FEATURES: tuple[str, ...] = (
     "utilisation", "p99_over_slo", "p50_over_slo", "error_rate_x10", "load_share_of_max", "replicas_share_of_max",
     "replicas_div10", "cpu_in_use_div10", "queue_share_of_limit", "memory_share_of_limit", "tod_sin", "tod_cos",
     "cpu_trend_1m", "cpu_trend_5m", "p99_trend_1m", "p99_trend_5m", "replicas_above_min_share", "at_max",
-    "load_volatility", "cpu_trend_10m",
+    "load_volatility", "cpu_trend_10m", "peak_utilisation_5m", "peak_utilisation_10m", "mean_utilisation_10m",
 )
 N_FEATURES = len(FEATURES)
 _CPU, _MEM, _P50, _P99 = M["cpu"], M["memory"], M["latency_p50"], M["latency_p99"]
@@ -88,4 +90,8 @@ def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute:
     x[17] = 1.0 if replicas >= info.max_replicas else 0.0
     x[18] = min(float(np.diff(log_use).std()), 1.0)
     x[19] = min(max(in_use[-1] / prev10_use - 1.0, -1.0), 2.0)
+    r_now = max(replicas, 1.0)  # the recent load as utilisation of the replicas about to serve
+    x[20] = min(float(in_use[-5:].max()) / r_now, 3.0)
+    x[21] = min(float(in_use.max()) / r_now, 3.0)
+    x[22] = min(float(in_use.mean()) / r_now, 3.0)
     return x

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from finetune.policy.env import ScalingEnv
-from finetune.policy.model import MLP, NumpyPolicy
+from finetune.policy.inference import NumpyPolicy
+from finetune.policy.model import MLP
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ with the default behaviour of autoscaling/v2:
   * a 15 s sync period;
   * scale-up: no stabilisation, limited per 15 s period to max(+100 %, +4 pods) of the replicas at the
     start of the period (`selectPolicy: Max`);
-  * scale-down: 300 s stabilisation window (the highest recommendation of the last 300 s wins),
-    limited per 15 s period to -100 %;
+  * scale-down: 300 s stabilisation window (the highest recommendation of the last 300 s wins; a new
+    HPA's window starts with the current count), limited per 15 s period to -100 %;
   * clamped to min/max replicas.
 
 The simulator steps whole minutes, so the control loop runs 4 times per simulated minute (at 0, 15, 30
@@ -55,6 +55,8 @@ class HPA:
         return math.ceil(ratio * current)
 
     def _stabilise(self, now: float, current: int, desired: int) -> int:
+        if not self._recs:  # maybeInitScaleDownStabilizationWindow: a new HPA starts from the current count
+            self._recs.append((now, current))
         up, down = desired, desired
         for t, rec in self._recs:
             if t > now - UP_WINDOW_S:

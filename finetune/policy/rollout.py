@@ -17,7 +17,7 @@ import numpy as np
 
 from finetune.policy.env import ScalingEnv
 from finetune.policy.hpa import HPA
-from finetune.policy.model import NumpyPolicy
+from finetune.policy.inference import NumpyPolicy
 from finetune.policy.reward import RewardWeights, reward_series
 from tools.backends.sim.model import M
 

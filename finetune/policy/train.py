@@ -24,7 +24,8 @@ from finetune.policy.env import ScalingEnv
 from finetune.policy.episodes import EpisodeSource
 from finetune.policy.features import HISTORY
 from finetune.policy.hpa import DEFAULT_TARGET
-from finetune.policy.model import MLP, NumpyPolicy, policy_net, save_policy, value_net
+from finetune.policy.inference import NumpyPolicy
+from finetune.policy.model import MLP, numpy_policy, policy_net, save_policy, value_net
 from finetune.policy.reward import RewardWeights
 from finetune.policy.rollout import HPAController, PolicyController, run
 from finetune.policy.traffic import Trace, entry_scale, load_trace, split_bounds
@@ -45,6 +46,7 @@ class TrainConfig:
     bc_episodes: int = 48
     bc_minutes: int = 240
     validation_days: int = 4
+    validation_minutes: int = 1440
     traces: tuple[str, ...] = ()
     grpo: grpo.GRPOConfig = field(default_factory=grpo.GRPOConfig)
     ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
@@ -83,8 +85,9 @@ class State:
     validation: list[dict[str, float]] = field(default_factory=list)
 
 
-def validation_set(traces: list[Trace], seed: int, days: int) -> list[tuple[np.ndarray, str, int]]:
-    """Fixed whole days of the training splits, one service each (no augmentation)."""
+def validation_set(traces: list[Trace], seed: int, days: int, minutes: int = 1440
+                   ) -> list[tuple[np.ndarray, str, int]]:
+    """Fixed days (from midnight, `minutes` long) of the training splits, one service each (no augmentation)."""
     rng = np.random.default_rng([seed, 20_000])
     out = []
     for k in range(days):
@@ -93,7 +96,7 @@ def validation_set(traces: list[Trace], seed: int, days: int) -> list[tuple[np.n
         day = int(rng.integers(lo // 1440 + 1, hi // 1440))
         start = day * 1440 - HISTORY
         svc = VALIDATION_SERVICES[k % len(VALIDATION_SERVICES)]
-        load = tr.counts[start : start + 1440 + HISTORY] * entry_scale(tr.counts, svc)
+        load = tr.counts[start : start + minutes + HISTORY] * entry_scale(tr.counts, svc)
         out.append((load, svc, (tr.clock0 + start) % 1440))
     return out
 
@@ -139,9 +142,14 @@ def save_checkpoint(path: Path, st: State, cfg: TrainConfig) -> None:
     tmp.replace(path)
 
 
+def _resumable(config: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a config a checkpoint must share with the run resuming it (the length may grow)."""
+    return {k: v for k, v in config.items() if k not in ("iterations", "budget")}
+
+
 def load_checkpoint(path: Path, cfg: TrainConfig) -> State:
     blob = torch.load(path, map_location="cpu", weights_only=False)
-    if blob["config"] != cfg.to_dict():
+    if _resumable(blob["config"]) != _resumable(cfg.to_dict()):
         raise ValueError(f"{path} was written by a run with another config; use --no-resume or another work dir")
     net, ref = policy_net(), policy_net()
     net.load_state_dict(blob["net"])
@@ -179,14 +187,14 @@ def train(
     torch.set_num_threads(1)
     traces = [load_trace(Path(p)) for p in cfg.traces]
     source = EpisodeSource(tuple(traces), weights=cfg.weights)
-    vset = validation_set(traces, cfg.seed, cfg.validation_days)
+    vset = validation_set(traces, cfg.seed, cfg.validation_days, cfg.validation_minutes)
     ckpt = work_dir / f"{cfg.algo}-checkpoint.pt"
     if resume and ckpt.exists():
         st = load_checkpoint(ckpt, cfg)
         log(f"resumed from {ckpt} at iteration {st.iteration}")
     else:
         st = _new_state(cfg, source, log)
-        st.validation.append({"iteration": 0, **validate(NumpyPolicy.from_net(st.net), vset, cfg.weights)})
+        st.validation.append({"iteration": 0, **validate(numpy_policy(st.net), vset, cfg.weights)})
     total = total_iterations(cfg)
     envs: list[ScalingEnv] = []
     gen = torch.Generator()
@@ -198,7 +206,7 @@ def train(
             envs = source.batch(cfg.seed, it, n_envs, cfg.episode_minutes())
         rng = np.random.default_rng([cfg.seed, it, 1])
         if cfg.algo == "grpo":
-            policy = NumpyPolicy.from_net(st.net)
+            policy = numpy_policy(st.net)
             batch = grpo.collect(envs, policy, rng, cfg.grpo, rollout_fn)
             stats = grpo.update(st.net, st.ref, st.opt, batch, cfg.grpo)
             stats.update(mean_return=batch.mean_return, uniform_groups=batch.uniform_groups)
@@ -218,14 +226,14 @@ def train(
         stats = {"iteration": st.iteration, "sim_steps": st.sim_steps, **{k: round(v, 5) for k, v in stats.items()}}
         st.curve.append(stats)
         if st.iteration % cfg.eval_every == 0 or st.iteration == total:
-            v = validate(NumpyPolicy.from_net(st.net), vset, cfg.weights)
+            v = validate(numpy_policy(st.net), vset, cfg.weights)
             st.validation.append({"iteration": st.iteration, **v})
             log(f"iteration {st.iteration}: validation {v}")
         if st.iteration % cfg.checkpoint_every == 0 or st.iteration == total:
             save_checkpoint(ckpt, st, cfg)
         if on_iteration:
             on_iteration(st.iteration, total, stats)
-    hpa_val = validate(NumpyPolicy.from_net(st.net), vset, cfg.weights, hpa_target=DEFAULT_TARGET)
+    hpa_val = validate(numpy_policy(st.net), vset, cfg.weights, hpa_target=DEFAULT_TARGET)
     meta = {
         "algo": cfg.algo, "seed": cfg.seed, "config": cfg.to_dict(), "iterations": st.iteration,
         "sim_steps": st.sim_steps, "train_wall_s": round(st.wall_s, 1), "bc": st.bc,

@@ -1,0 +1,116 @@
+"""recommend_scaling: recommendation, probabilities and expected effect; never acts; other backends; errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from finetune.policy.env import ACTION_NAMES
+from finetune.policy.features import HISTORY
+from tools.backends.base import Point, ToolContext
+from tools.backends.sim.cluster import Simulator
+from tools.backends.sim.load import LoadCurve
+from tools.backends.sim.model import IDX, METRIC_NAMES
+from tools.backends.sim.topology import SPECS
+from tools.backends.sim_backend import sim_context
+from tools.registry import call_tool
+from tools.scaling import DEFAULT_POLICY
+
+
+@pytest.fixture(scope="module")
+def policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    from finetune.policy.model import policy_net, save_policy
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("policy") / "p.pt"
+    save_policy(path, policy_net(), {"algo": "grpo", "iterations": 0})
+    return path
+
+
+def _sim(minutes: int = 30, rps: float = 500.0) -> Simulator:
+    sim = Simulator(LoadCurve.constant(rps), seed=3)
+    sim.step(minutes)
+    return sim
+
+
+def test_recommendation_on_the_simulator_never_acts(policy_file: Path) -> None:
+    sim = _sim()
+    ctx = sim_context(sim)
+    ctx.extras["scaling_policy"] = str(policy_file)
+    before = (sim.minute, sim.replicas.copy(), len(sim.events), sim.history.copy())
+    res = call_tool("recommend_scaling", {"service": "checkout"}, ctx)
+    assert res.status == "ok", res.error
+    d = res.data
+    assert d["service"] == "checkoutservice" and d["current_replicas"] == SPECS["checkoutservice"].replicas
+    assert set(d["probabilities"]) == set(ACTION_NAMES)
+    assert sum(d["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    spec = SPECS["checkoutservice"]
+    assert spec.min_replicas <= d["recommended_replicas"] <= spec.max_replicas
+    assert d["action"] in ACTION_NAMES
+    for key in ("p99_ms", "utilisation", "error_rate", "within_slo"):
+        assert key in d["expected"]
+    assert "simulated look-ahead" in d["expected"]["method"]
+    assert sim.minute == before[0] and (sim.replicas == before[1]).all() and len(sim.events) == before[2]
+    np.testing.assert_array_equal(sim.history, before[3])
+
+
+def test_more_replicas_look_faster_in_the_look_ahead(policy_file: Path) -> None:
+    sim = _sim(rps=700.0)  # frontend near saturation at 3 replicas
+    ctx = sim_context(sim)
+    ctx.extras["scaling_policy"] = str(policy_file)
+    d = call_tool("recommend_scaling", {"service": "frontend"}, ctx).data
+    if d["recommended_replicas"] > d["current_replicas"]:
+        assert d["expected"]["utilisation"] < d["if_unchanged"]["utilisation"]
+    elif d["recommended_replicas"] < d["current_replicas"]:
+        assert d["expected"]["utilisation"] > d["if_unchanged"]["utilisation"]
+
+
+class _Metrics:
+    name = "fake"
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def series(self, service: str, metric: str, window_s: int) -> list[Point]:
+        values = self.sim.series(service, metric, window_s // 60)
+        return [Point(60.0 * k, float(v)) for k, v in enumerate(values)]
+
+
+def test_other_backends_use_metric_series(policy_file: Path) -> None:
+    m = _Metrics(_sim())
+    ctx = ToolContext(metrics=m, logs=None, topology=None, actions=None,  # type: ignore[arg-type]
+                      extras={"scaling_policy": str(policy_file)})
+    d = call_tool("recommend_scaling", {"service": "cartservice"}, ctx).data
+    assert d["current_replicas"] == SPECS["cartservice"].replicas
+    assert d["expected"]["method"].startswith("M/M/1")
+    assert len(METRIC_NAMES) == 8 and HISTORY >= 2
+
+
+def test_no_metrics_yet_is_no_data(policy_file: Path) -> None:
+    ctx = sim_context(Simulator(LoadCurve.constant(100.0)))
+    ctx.extras["scaling_policy"] = str(policy_file)
+    assert call_tool("recommend_scaling", {"service": "frontend"}, ctx).status == "no_data"
+
+
+def test_errors_are_envelopes(tmp_path: Path) -> None:
+    ctx = sim_context(_sim(5))
+    bad = call_tool("recommend_scaling", {"service": "nope"}, ctx)
+    assert bad.status == "error" and "allowed" in (bad.error or "")
+    ctx.extras["scaling_policy"] = str(tmp_path / "missing.pt")
+    missing = call_tool("recommend_scaling", {"service": "frontend"}, ctx)
+    assert missing.status == "error" and "keel finetune policy" in (missing.error or "")
+
+
+def test_shipped_policy_recommends_scaling_out_under_overload() -> None:
+    if not DEFAULT_POLICY.exists():
+        pytest.skip(f"no shipped policy at {DEFAULT_POLICY}")
+    sim = Simulator(LoadCurve.constant(200.0), seed=1)
+    sim.step(20)
+    sim.load = LoadCurve.constant(900.0)  # load jumps far beyond 3 frontend replicas
+    sim.step(2)
+    d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim)).data
+    assert d["recommended_replicas"] > d["current_replicas"] == int(sim.replicas[IDX["frontend"]])
