@@ -15,36 +15,20 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agent.runbooks.model import Library, Runbook, RunbookError, StepSpec, validate_params
+from agent.runbooks.plan import plan as dry_run_plan
 from agent.runbooks.store import FINISHED, RunRecord, RunStore, StepRecord
-from agent.runbooks.template import TemplateError, lookups, parse, placeholders, render, truthy
+from agent.runbooks.template import TemplateError, render, truthy
 from governance.gate import Gate, Principal
-from governance.policy import OVERSIGHTS
 from tools.backends.base import ToolContext
-from tools.contract import TOOLS, ContractError
 from tools.durations import parse_duration
 from tools.envelope import ToolResult
 
 log = logging.getLogger(__name__)
 FAILED = ("error", "denied")
-Waiter = Callable[[int], None]
-
-
-def _uses_steps(text: str) -> bool:
-    exprs = placeholders(text) if "{{" in text else [text]
-    return any(chain and chain[0] == "steps" for e in exprs for chain in lookups(parse(e)))
-
-
-def _args_use_steps(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_args_use_steps(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_args_use_steps(v) for v in value)
-    return isinstance(value, str) and "{{" in value and _uses_steps(value)
 
 
 def principal_of(run: RunRecord) -> Principal:
@@ -81,69 +65,11 @@ class RunbookEngine:
         return run
 
     # ------------------------------------------------------------------ dry run
+    # ------------------------------------------------------------------ dry run
     def plan(self, name: str, params: dict[str, Any], principal: Principal,
              ctx: ToolContext | None = None) -> dict[str, Any]:
-        """What a run would do and the oversight each step would get now. Nothing runs, nothing is recorded.
-
-        Steps whose arguments come from earlier results cannot be decided before those exist: for them the
-        plan gives the oversight the policy sets for the tool and says what decides it at run time.
-        """
-        rb = self.library.get(name)
-        values = validate_params(rb, params)
-        env = {"params": values, "steps": {}, "run": {"id": "(dry-run)", "runbook": rb.name}}
-        out = []
-        for n, spec in enumerate(rb.steps):
-            item: dict[str, Any] = {"n": n + 1, "id": spec.id, "kind": spec.kind, "description": spec.description}
-            if spec.when:
-                item["when"] = spec.when
-                item["condition"] = "decided at run time" if _uses_steps(spec.when) else str(truthy(spec.when, env))
-            if spec.on_failure != "stop":
-                item["on_failure"] = spec.on_failure
-            if spec.wait:
-                item.update(wait=spec.wait, risk="none", oversight="none", reasons=["waiting runs no action"])
-                out.append(item)
-                continue
-            item["tool"] = spec.tool
-            if _args_use_steps(spec.args):
-                item["args"] = spec.args
-                item.update(self._expected(spec, principal))
-            else:
-                args = render(spec.args, env)
-                item["args"] = args
-                try:
-                    d = self.gate.explain(spec.tool or "", args, ctx, principal, self._rationale(rb, "(dry-run)", spec))
-                    item.update(risk=d.risk, oversight=d.oversight, reasons=list(d.reasons), decided="now")
-                except ContractError as e:
-                    item.update(risk=None, oversight=None, reasons=[str(e)], decided="invalid arguments")
-            out.append(item)
-        return {"runbook": rb.name, "params": values, "dry_run": True, "autonomy": self.gate.autonomy,
-                "principal": {"name": principal.name, "role": principal.role}, "steps": out}
-
-    def _expected(self, spec: StepSpec, principal: Principal) -> dict[str, Any]:
-        tool = spec.tool or ""
-        policy, level = self.gate.policy, self.gate.autonomy
-        refs = sorted({".".join(map(str, c[:2])) for e in _exprs(spec.args) for c in lookups(parse(e))
-                       if c and c[0] == "steps"})
-        basis = f"arguments come from {', '.join(refs)}"
-        if TOOLS[tool].kind == "read":
-            return {"risk": "low", "oversight": "logging", "reasons": [f"{tool} only reads"],
-                    "decided": f"at run time ({basis})"}
-        if tool == "scale_service":
-            lo = policy.oversight[level]["medium"]
-            hi = policy.oversight[level]["high"]
-            return {"risk": "medium or high", "oversight": f"{lo} or {hi}",
-                    "reasons": [f"a bounded step is medium ({lo}), a larger one high ({hi}); to 0 or outside the "
-                                f"replica bounds critical (blocking); {basis}"],
-                    "decided": "at run time"}
-        risk = policy.tool_risk[tool]
-        oversight = policy.oversight[level][risk]
-        floor = policy.kind_minimum[level].get(TOOLS[tool].kind)
-        if floor and OVERSIGHTS.index(floor) > OVERSIGHTS.index(oversight):
-            oversight = floor
-        return {"risk": risk, "oversight": oversight,
-                "reasons": [f"{tool} is rated {risk} by the policy; at autonomy {level} that needs {oversight} "
-                            f"(blocking if the service is protected: {', '.join(sorted(policy.protected_services))})"],
-                "decided": f"at run time ({basis})"}
+        """What a run would do and each step's oversight now; nothing runs, nothing is recorded."""
+        return dry_run_plan(self.gate, self.library, name, params, principal, ctx)
 
     # ------------------------------------------------------------------ running
     def start(self, name: str, params: dict[str, Any], principal: Principal, ctx: ToolContext,
@@ -349,14 +275,6 @@ class RunbookEngine:
             ctx.sim.step(max(1, seconds // 60))
         else:
             time.sleep(seconds)
-
-
-def _exprs(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [e for v in value.values() for e in _exprs(v)]
-    if isinstance(value, list):
-        return [e for v in value for e in _exprs(v)]
-    return placeholders(value) if isinstance(value, str) else []
 
 
 def _locked(ctx: ToolContext) -> Any:
