@@ -134,6 +134,7 @@ def test_a_stopped_prometheus_gives_an_error_envelope_within_the_timeout(tmp_pat
         ctx = build_backends(get_settings(metrics_backend="prometheus", prometheus_url=prom.url,
                                           prometheus_min_step_s=0.5, backend_timeout_s=5))
         wait_until(lambda: bool(prom.query("keel_sim_minute")), 10, "first scrape")
+        time.sleep(2.5)  # a grid step (1.25 s for 5 m) past the first sample
         ok = call_tool("query_metrics", {"service": "cart", "metric": "cpu", "window": "5m"}, ctx)
         assert ok.status == "ok", ok.error
         prom.stop()
@@ -178,5 +179,6 @@ def test_every_metric_of_every_service_costs_one_request_per_metric(stack: Stack
     took = time.perf_counter() - t0
     assert len(sent) == len(METRICS) and all("/api/v1/query_range" in u for u in sent)
     assert all(len(v) >= 20 for v in series.values())
+    assert len({tuple(p.ts for p in v) for v in series.values()}) == 1  # one time grid for all of them
     assert took < 5, took
     print(f"\n{len(series)} series over 30m in {len(sent)} requests, {took * 1000:.0f} ms")

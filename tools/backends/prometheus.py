@@ -2,7 +2,9 @@
 
 `frame(metric, window_s)` fetches one metric for every service in a single request; `series()` reads a
 service out of that frame, so root-cause analysis (8 metrics x 11 services) costs 8 requests. Frames are
-cached for `cache_s` seconds (default 2 s) so one tool call never asks twice for the same thing.
+cached for `cache_s` seconds (default 2 s) so one tool call never asks twice for the same thing, and the
+query grid (start, end on multiples of the step) is shared across metrics for that long, so every series
+of one analysis has the same timestamps.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class PrometheusMetrics:
         self.max_points = max_points
         self._client = client or httpx.Client()
         self._cache: dict[tuple[str, int, tuple[str, ...]], tuple[float, dict[str, list[Point]]]] = {}
+        self._ends: dict[tuple[int, float], tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -112,10 +115,10 @@ class PrometheusMetrics:
                 return hit[1]
         mq = self.queries[metric]
         step = self.step_for(window_s)
-        end = now
+        start, end = self.grid(window_s, step, now)
         data = self.api("query_range", {
             "query": render(mq, [self.backend_name(s) for s in wanted]),
-            "start": f"{end - window_s:.3f}",
+            "start": f"{start:.3f}",
             "end": f"{end:.3f}",
             "step": f"{step:g}",
         })
@@ -134,6 +137,18 @@ class PrometheusMetrics:
             if len(self._cache) > 64:
                 self._cache.clear()
         return out
+
+    def grid(self, window_s: int, step: float, now: float) -> tuple[float, float]:
+        """(start, end) on multiples of `step`, the same for every metric asked within `cache_s`, so the
+        series of one analysis share their timestamps."""
+        with self._lock:
+            hit = self._ends.get((int(window_s), step))
+            if hit is not None and now - hit[0] < self.cache_s:
+                end = hit[1]
+            else:
+                end = math.floor(now / step) * step
+                self._ends[(int(window_s), step)] = (now, end)
+        return end - math.floor(window_s / step) * step, end
 
     def series(self, service: str, metric: str, window_s: int) -> list[Point]:
         return self.frame(metric, window_s).get(service, [])
