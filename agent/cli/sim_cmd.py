@@ -77,6 +77,7 @@ def serve(
     import threading
 
     from agent.cli.common import scenario_or_default
+    from tools.backends.sim.serve import LiveSim
     from tools.backends.sim.serve import serve as serve_live
 
     sc = scenario_or_default(scenario)
@@ -85,8 +86,8 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    def ready(live: object) -> None:
-        console.print(f"serving {sc.name or 'scenario'}: metrics on http://{host}:{port}/metrics, "
+    def ready(live: LiveSim) -> None:
+        console.print(f"serving {sc.name or 'scenario'}: metrics on http://{host}:{live.port}/metrics, "
                       f"logs in {log_dir}, one simulated minute every {speed:g} s", highlight=False)
 
     try:

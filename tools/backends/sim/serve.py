@@ -68,6 +68,7 @@ class LiveSim:
         self._log.setLevel(logging.INFO)
         self._log.addHandler(self._handler)
         self.lines_written = 0
+        self.port = 0  # set by serve() once listening
 
     def wall(self, sim_ts: float) -> float:
         """Wall-clock time of a simulated timestamp."""
@@ -118,6 +119,7 @@ def serve(
     """Export metrics on http://host:port/metrics and write logs until stopped; returns the LiveSim."""
     live = LiveSim(sim, speed_s, log_dir, max_log_bytes=max_log_bytes, log_backups=log_backups)
     server, thread = start_http_server(port, addr=host, registry=live.registry)
+    live.port = int(server.server_port)
     stop = stop or threading.Event()
     if on_ready is not None:
         on_ready(live)
