@@ -4,7 +4,7 @@ Records look like the gate's (a decision with reasons and checks, ~700 bytes of 
 transaction each, as the gate writes them: `appends_full_per_s` with synchronous=FULL (each commit fsyncs
 the WAL: survives power loss), `appends_normal_per_s` with WAL + synchronous=NORMAL (survives the process
 being killed, not power loss). `fsync_per_s` times a bare write + fdatasync of 4 KiB in the same
-directory: the ceiling of any log that fsyncs once per append.
+directory: what any log that fsyncs once per append pays each time (disk-bound, and noisy on a shared disk).
 """
 
 from __future__ import annotations
