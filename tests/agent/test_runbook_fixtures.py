@@ -82,7 +82,8 @@ def receiver() -> Iterator[Receiver]:
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
-            self.send_header("content-type", "text/plain")
+            if "content-type" not in {k.lower() for k in headers}:
+                self.send_header("content-type", "text/plain")
             self.end_headers()
             self.wfile.write(text.encode())
             rec.event.set()

@@ -229,6 +229,22 @@ def test_app_mention_is_answered_once(slack: Slack) -> None:
     assert len(slack.hook.requests) == 1
 
 
+def test_app_mention_reply_in_its_thread_with_a_bot_token(slack: Slack, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = slack.client.app.state.settings  # type: ignore[attr-defined]
+    monkeypatch.setattr(settings, "slack_bot_token", "xoxb-test-token")
+    monkeypatch.setattr(settings, "slack_api_url", slack.hook.url.removesuffix("hook"))
+    slack.hook.responses = [(200, {"content-type": "application/json"}, '{"ok": true, "ts": "1.2"}')]
+    event = {"type": "event_callback", "event_id": "Ev0009",
+             "event": {"type": "app_mention", "user": OPERATOR, "text": "<@U0KEELBOT> why is checkout slow?",
+                       "channel": "C0OPS", "ts": "1700000000.000200"}}
+    assert slack.post("/slack/events", json.dumps(event)).status_code == 200
+    slack.wait_posts(1)
+    req = slack.hook.requests[0]
+    assert req["path"] == "/chat.postMessage" and req["headers"]["Authorization"] == "Bearer xoxb-test-token"
+    sent = json.loads(req["body"])
+    assert sent["channel"] == "C0OPS" and sent["thread_ts"] == "1700000000.000200" and "paymentservice" in sent["text"]
+
+
 def test_runbook_from_slack_pauses_and_the_button_resumes_it(tmp_path: Path, receiver: Receiver,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     scenario = tmp_path / "leak.yaml"
