@@ -182,3 +182,22 @@ def test_every_metric_of_every_service_costs_one_request_per_metric(stack: Stack
     assert len({tuple(p.ts for p in v) for v in series.values()}) == 1  # one time grid for all of them
     assert took < 5, took
     print(f"\n{len(series)} series over 30m in {len(sent)} requests, {took * 1000:.0f} ms")
+
+
+def test_the_causal_method_on_series_read_through_prometheus_finds_the_fault(stack: Stack) -> None:
+    """The RCA input as the tool gathers it (every metric of every service, and the topology) read through the
+    real backends, fed to `causal.pipeline.analyse`: the faulty service ranks first."""
+    import networkx as nx
+
+    from causal.case import Case, frame
+    from causal.pipeline import analyse
+    from tools.contract import METRICS
+
+    ctx = stack.context()
+    series = {(s, m): ctx.metrics.series(s, m, 1800) for s in SERVICES for m in METRICS}
+    times = [p.ts for p in series[("frontend", "cpu")]]
+    assert all([p.ts for p in v] == times for v in series.values())
+    table = frame({k: [p.value for p in v] for k, v in series.items()}, times)
+    case = Case("live", table, graph=nx.DiGraph(ctx.topology.edges()))
+    result = analyse(case, detect=True)
+    assert result.services()[0] == "paymentservice", result.services()[:3]
