@@ -90,12 +90,14 @@ def discover(scores: Scores, selected: list[MetricScore], graph: nx.DiGraph | No
     try:
         from pgmpy.causal_discovery import PC, ExpertKnowledge
 
+        from causal.citest import FastPearsonr
+
         logging.getLogger("pgmpy").setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pc = PC(
                 variant="stable",
-                ci_test="pearsonr",
+                ci_test=FastPearsonr(data),
                 significance_level=ALPHA,
                 max_cond_vars=MAX_COND,
                 expert_knowledge=ExpertKnowledge(forbidden_edges=forbidden),

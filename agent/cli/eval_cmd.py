@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import eval_all_cmd, eval_e2e_cmd, eval_scaling_cmd
-from agent.cli import eval_planner_cmd
+from agent.cli import eval_all_cmd, eval_e2e_cmd, eval_planner_cmd, eval_rca_cmd, eval_scaling_cmd
 
 app = typer.Typer(help="Evaluations (planner, RCA, scaling, end-to-end); each prints a table and writes JSON.",
                   no_args_is_help=True)
@@ -16,3 +15,4 @@ app.command("e2e")(eval_e2e_cmd.e2e)
 app.command("scaling")(eval_scaling_cmd.scaling)
 app.command("all")(eval_all_cmd.run_all)
 app.command("planner")(eval_planner_cmd.planner)
+app.command("rca")(eval_rca_cmd.rca)

@@ -1,0 +1,52 @@
+"""A fast Pearson partial-correlation CI test for pgmpy's PC.
+
+Same statistic and p-value as pgmpy's `pearsonr` test (partial correlation, Student t with n - |Z| - 2
+degrees of freedom), computed from the correlation matrix of the data, which is built once, instead of
+two least-squares fits per test. PC runs thousands of tests, so this keeps a case within seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pgmpy.ci_tests import Pearsonr
+from pgmpy.ci_tests._base import _CITestResult
+from scipy import stats
+
+
+class FastPearsonr(Pearsonr):
+    _tags = {
+        "name": "fast_pearsonr",
+        "data_types": ("continuous",),
+        "default_for": None,
+        "requires_data": True,
+    }
+
+    def __init__(self, data: pd.DataFrame, use_cache: bool = True):
+        super().__init__(data=data, use_cache=use_cache)
+        x = data.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.corrcoef(x, rowvar=False)
+        self._corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
+        np.fill_diagonal(self._corr, 1.0)
+        self._pos = {c: i for i, c in enumerate(data.columns)}
+        self._n = x.shape[0]
+
+    def _compute_result(self, X: str, Y: str, Z: list) -> _CITestResult:  # type: ignore[override]
+        idx = [self._pos[X], self._pos[Y], *(self._pos[z] for z in Z)]
+        sub = self._corr[np.ix_(idx, idx)]
+        if len(Z) == 0:
+            r = sub[0, 1]
+        else:
+            p = np.linalg.pinv(sub)
+            denom = np.sqrt(abs(p[0, 0] * p[1, 1]))
+            r = -p[0, 1] / denom if denom > 0 else 0.0
+        r = float(np.clip(r, -1.0, 1.0))
+        dof = self._n - len(Z) - 2
+        if dof <= 0:
+            return _CITestResult(statistic=r, p_value=1.0, effect_size=abs(r))
+        if abs(r) >= 1.0:
+            return _CITestResult(statistic=r, p_value=0.0, effect_size=1.0)
+        t = r * np.sqrt(dof / (1.0 - r * r))
+        p_value = float(2 * stats.t.sf(abs(t), df=dof))
+        return _CITestResult(statistic=r, p_value=p_value, effect_size=abs(r), attributes={"dof_": dof})

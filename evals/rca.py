@@ -1,0 +1,168 @@
+"""RCA evaluation: the method and the baselines on labelled cases, with AC@1, AC@3, Avg@5 and runtime.
+
+Onset modes: `exact` gives every method the labelled onset, `late60` the onset 60 s late, `detect`
+the onset found by the method's change-point detector (the same onset is handed to every baseline).
+Faults marked code-level by the loader (Nezha's return/exception) are scored in their own group and
+left out of the headline figures.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from causal.baselines import BASELINES
+from causal.case import Case
+from causal.pipeline import analyse
+
+ONSET_MODES = ("exact", "late60", "detect")
+METHODS = ("keel", *BASELINES)
+LATE_S = 60.0
+
+
+@dataclass
+class CaseResult:
+    name: str
+    fault: str
+    root_cause: str
+    code_level: bool
+    onset_error_s: float | None  # onset used minus labelled onset
+    ranks: dict[str, int | None] = field(default_factory=dict)  # 1-based; None when not ranked
+    seconds: dict[str, float] = field(default_factory=dict)
+    top: dict[str, list[str]] = field(default_factory=dict)
+
+
+def rank_of(ranking: Sequence[str], truth: str) -> int | None:
+    return ranking.index(truth) + 1 if truth in ranking else None
+
+
+def metrics(ranks: Sequence[int | None], seconds: Sequence[float]) -> dict[str, float]:
+    """AC@1, AC@3, Avg@5 (mean of AC@1..AC@5) and the median runtime."""
+    n = len(ranks)
+    if n == 0:
+        return {"ac1": math.nan, "ac3": math.nan, "avg5": math.nan, "median_s": math.nan, "n": 0}
+
+    def ac(k: int) -> float:
+        return sum(1 for r in ranks if r is not None and r <= k) / n
+
+    return {
+        "ac1": ac(1), "ac3": ac(3), "avg5": sum(ac(k) for k in range(1, 6)) / 5,
+        "median_s": statistics.median(seconds) if seconds else math.nan, "n": n,
+    }
+
+
+def run_case(case: Case, mode: str, methods: Sequence[str]) -> CaseResult:
+    if mode not in ONSET_MODES:
+        raise ValueError(f"onset: got {mode!r}; allowed: {', '.join(ONSET_MODES)}")
+    if case.root_cause is None:
+        raise ValueError(f"case {case.name} has no root_cause label")
+    if case.onset is None and mode != "detect":
+        raise ValueError(f"case {case.name} has no onset; use --onset detect")
+    given = None if mode == "detect" else case.onset + (LATE_S if mode == "late60" else 0.0)  # type: ignore[operator]
+    t0 = time.perf_counter()
+    result = analyse(case, onset=given, detect=mode == "detect")
+    keel_s = time.perf_counter() - t0
+    onset = result.onset
+    res = CaseResult(case.name, case.fault or "unknown", case.root_cause, bool(case.meta.get("code_level")),
+                     None if case.onset is None else onset - case.onset)
+    if "keel" in methods:
+        res.ranks["keel"] = rank_of(result.services(), case.root_cause)
+        res.seconds["keel"] = keel_s
+        res.top["keel"] = result.services()[:5]
+    for name in methods:
+        if name == "keel":
+            continue
+        t0 = time.perf_counter()
+        ranking = BASELINES[name](case, onset)
+        res.seconds[name] = time.perf_counter() - t0
+        res.ranks[name] = rank_of(ranking, case.root_cause)
+        res.top[name] = ranking[:5]
+    return res
+
+
+def run(cases: Sequence[Case], mode: str, methods: Sequence[str] = METHODS,
+        progress: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
+    out = []
+    for c in cases:
+        r = run_case(c, mode, methods)
+        out.append(r)
+        if progress is not None:
+            progress(r)
+    return out
+
+
+def summarise(results: Sequence[CaseResult], methods: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """{group: {method: metrics}} for each fault type, `overall` (metric-visible faults), `code_level`, `all`."""
+    groups: dict[str, list[CaseResult]] = {}
+    for r in results:
+        groups.setdefault(r.fault, []).append(r)
+    visible = [r for r in results if not r.code_level]
+    code = [r for r in results if r.code_level]
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for g in sorted(groups, key=lambda g: (groups[g][0].code_level, g)):
+        out[g] = {m: metrics([r.ranks[m] for r in groups[g]], [r.seconds[m] for r in groups[g]]) for m in methods}
+    out["overall"] = {m: metrics([r.ranks[m] for r in visible], [r.seconds[m] for r in results]) for m in methods}
+    if code:
+        out["code_level"] = {m: metrics([r.ranks[m] for r in code], [r.seconds[m] for r in code]) for m in methods}
+        out["all"] = {m: metrics([r.ranks[m] for r in results], [r.seconds[m] for r in results]) for m in methods}
+    return out
+
+
+def payload(dataset: str, path: str, mode: str, results: Sequence[CaseResult], methods: Sequence[str],
+            extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """DESIGN.md's eval JSON; `results` holds the headline (metric-visible faults), breakdowns under extra keys."""
+    summary = summarise(results, methods)
+    headline = {m: {k: v for k, v in summary["overall"][m].items() if k != "n"} for m in methods}
+    errors = [abs(r.onset_error_s) for r in results if r.onset_error_s is not None]
+    return {
+        "eval": "rca",
+        "dataset": dataset,
+        "config": {
+            "path": path, "onset": mode, "methods": list(methods), "cases": len(results),
+            "headline": "overall: faults visible in metrics (code-level faults in by_group.code_level)",
+            "onset_error_s_median": statistics.median(errors) if errors else None,
+            **(extra_config or {}),
+        },
+        "results": headline,
+        "by_group": summary,
+        "cases": [
+            {"name": r.name, "fault": r.fault, "root_cause": r.root_cause, "code_level": r.code_level,
+             "onset_error_s": r.onset_error_s, "ranks": r.ranks, "seconds": r.seconds, "top": r.top}
+            for r in results
+        ],
+    }
+
+
+def plot(data: dict[str, Any], path: Any, title: str) -> None:
+    """Grouped bars: AC@1, AC@3, Avg@5 per method (headline), and AC@1 per fault type per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(data["results"])
+    groups = [g for g in data["by_group"] if g not in ("overall", "all")]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 1.6]})
+    width = 0.8 / len(methods)
+    for i, m in enumerate(methods):
+        vals = [data["results"][m][k] for k in ("ac1", "ac3", "avg5")]
+        axes[0].bar([x + i * width for x in range(3)], vals, width, label=m)
+        gv = [data["by_group"][g][m]["ac1"] for g in groups]
+        axes[1].bar([x + i * width for x in range(len(groups))], gv, width, label=m)
+    axes[0].set_xticks([x + width * (len(methods) - 1) / 2 for x in range(3)], ["AC@1", "AC@3", "Avg@5"])
+    axes[0].set_title("overall (metric-visible faults)")
+    axes[1].set_xticks([x + width * (len(methods) - 1) / 2 for x in range(len(groups))], groups, rotation=20)
+    axes[1].set_title("AC@1 per fault type")
+    for ax in axes:
+        ax.set_ylim(0, 1.05)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
