@@ -33,10 +33,11 @@ def slm(
     export_only: bool = typer.Option(False, help="only export the run's adapter to GGUF"),
     out: Path = typer.Option(ARTIFACTS / "keel-planner-lora.gguf", help="GGUF adapter to write"),
     limit: int | None = typer.Option(None, help="train on the first N examples only (smoke tests)"),
+    init_from: Path | None = typer.Option(None, help="start from this run's checkpoint.pt (continued training)"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Generate data, LoRA-train Gemma 3 270M (resuming from the run dir), export the GGUF adapter."""
-    from finetune.slm.data import build_dataset, read_jsonl, write_jsonl
+    from finetune.slm.data import build_dataset, read_jsonl, write_eval_cases, write_jsonl
 
     if steps < 1 or batch_size < 1:
         fail("--steps and --batch-size must be at least 1")
@@ -48,6 +49,8 @@ def slm(
             write_jsonl(data_dir / "train.jsonl", train_rows)
             write_jsonl(data_dir / "dev.jsonl", dev_rows)
             console.print(f"data: {len(train_rows)} train, {len(dev_rows)} dev examples -> {data_dir}")
+        if not (data_dir / "dev_cases.jsonl").exists():
+            write_eval_cases(data_dir)
         if data_only:
             return
         from finetune.slm.train import TrainConfig, train
@@ -56,7 +59,8 @@ def slm(
         if limit:
             rows = rows[:limit]
         cfg = TrainConfig(run_dir=rd, steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
-                          seed=seed, max_minutes=max_minutes, save_every=max(1, min(25, steps)))
+                          seed=seed, max_minutes=max_minutes, save_every=max(1, min(25, steps)),
+                          init_from=init_from)
         summary = train(rows, cfg, progress=progress)
         console.print(json.dumps(summary))
         if not summary["done"]:

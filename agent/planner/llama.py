@@ -45,13 +45,15 @@ class LlamaPlanner:
     def __init__(self, model_path: Path, adapter_path: Path | None = None, name: str = "keel",
                  n_threads: int = 2, few_shot: bool = False, n_ctx: int = 1024) -> None:
         from llama_cpp import Llama
+        from llama_cpp._utils import suppress_stdout_stderr
 
         self.name = name
         self.model_path, self.adapter_path = model_path, adapter_path
         self.few_shot = few_shot
-        self.llm = Llama(model_path=str(model_path), lora_path=str(adapter_path) if adapter_path else None,
-                         n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=256, seed=0,
-                         verbose=False)
+        with suppress_stdout_stderr(disable=False):  # llama.cpp logs adapter loading even when not verbose
+            self.llm = Llama(model_path=str(model_path), lora_path=str(adapter_path) if adapter_path else None,
+                             n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=256, seed=0,
+                             verbose=False)
         self._lock = threading.Lock()
         self._grammar: Any = None
         self.calls = 0

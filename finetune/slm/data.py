@@ -158,3 +158,24 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def as_eval_cases(rows: list[dict[str, Any]], prefix: str, limit: int | None = None,
+                  seed: int = 0) -> list[dict[str, Any]]:
+    """Single-step examples in the planner-eval case format (`keel eval planner --cases`)."""
+    single = [r for r in rows if r["kind"] == "single"]
+    if limit is not None and len(single) > limit:
+        single = random.Random(seed).sample(single, limit)
+    out = []
+    for i, r in enumerate(single):
+        request = r["prompt"].splitlines()[0].removeprefix("Request: ")
+        args = {} if r["tool"] == "respond" else r["args"]
+        out.append({"id": f"{prefix}-{i}", "request": request, "expected": {"tool": r["tool"], "args": args},
+                    "family": r["family"]})
+    return out
+
+
+def write_eval_cases(data_dir: Path, n_train: int = 200, n_dev: int = 300) -> None:
+    """`train_cases.jsonl` (a sample of training requests) and `dev_cases.jsonl` (held-out templates)."""
+    write_jsonl(data_dir / "train_cases.jsonl", as_eval_cases(read_jsonl(data_dir / "train.jsonl"), "train", n_train))
+    write_jsonl(data_dir / "dev_cases.jsonl", as_eval_cases(read_jsonl(data_dir / "dev.jsonl"), "dev", n_dev))

@@ -227,3 +227,78 @@ IMPERATIVE_VERBS = frozenset(
     "apply trigger follow launch invoke post send share update write notify publish tell slack announce broadcast "
     "summarize drop rca diagnose investigate analyze explain recommend suggest ask right-size figure".split()
 )
+
+# Second wave of phrasings (appended so earlier family indices, and so the train/dev split, stay stable).
+QUERY_METRICS += [
+    ("{win}, what was {svc}'s {metric}?", E), ("we're getting paged for {svc} - what's the {metric} been {win}?", E),
+    ("can you check whether {svc} {metric} is ok", E), ("please provide the {metric} for {svc} {win}", E),
+    ("give me a breakdown of {svc} {metric}", E), ("what does {svc} look like in terms of {metric}?", E),
+    ("i'm curious about {metric} on {svc} {win}", E), ("{svc} - {metric} - {dur}", E),
+    ("could you grab {metric} numbers for {svc}?", E), ("is the {metric} of {svc} normal {win}?", E),
+    ("pull up {metric} for {svc} for the last {dur}", E), ("how many replicas is {svc} at", {"metric": "replicas"}),
+    ("how is {svc} memory trending {win}", {"metric": "memory"}), ("are requests piling up on {svc}?",
+                                                                  {"metric": "queue_depth"}),
+    ("{svc} p99 {dur}", {"metric": "latency_p99"}), ("is {svc} erroring right now", {"metric": "error_rate"}),
+    ("what's the request rate on {svc} {win}", {"metric": "throughput"}),
+    ("median response time of {svc} please", {"metric": "latency_p50"}),
+]
+SEARCH_LOGS += [
+    ("we're seeing {q} somewhere, search the logs", E), ("can you check the logs for {q}?", E),
+    ("what did {svc} log {win}", E), ("show me {svc}'s {lvl} output, {lim} lines", E),
+    ("{win}, any {lvls} from {svc}?", E), ("pull the logs mentioning {q} for {svc}", E),
+    ("i need the last {lim} log lines from {svc}", E), ("are there any {lvls} in the logs?", E),
+    ("search for {q} in {svc} {lvl} logs", E), ("look for {q} in the logs, limit {lim}", E),
+    ("fetch {lvl} logs {win}", E), ("has anything logged {q} {win}?", E), ("log lines for {svc} {win}", E),
+    ("check {svc} logs for {lvls}", E), ("{svc} logs with {q} pls", E),
+]
+GET_TOPOLOGY += [
+    ("what is {svc} connected to?", E), ("which services would break if {svc} goes down", E),
+    ("show everything that calls {svc} and everything it calls", E), ("give me the service dependency graph", E),
+    ("how do the services depend on each other", E), ("what sits behind {svc}?", E),
+    ("visualize the topology", E), ("where does {svc} sit in the architecture", E),
+]
+ROOT_CAUSE += [
+    ("we're getting alerts for {svc} {metric}, can you dig in?", E), ("dig into {svc}", E),
+    ("{svc} looks unhealthy {win}, what's the root cause", E), ("something's off with {svc}, figure out what", E),
+    ("why is {svc} so slow right now?", E), ("what's causing {svc} to fail", {"metric": "error_rate"}),
+    ("why does {svc} have so many errors?", {"metric": "error_rate"}), ("explain why {svc} is degraded {win}", E),
+    ("trace the source of the {svc} {metric} problem", E), ("customers report {svc} is slow, why?", E),
+    ("why is everything slow?", E), ("what's the root cause here?", E),
+    ("why is {svc} memory climbing", {"metric": "memory"}), ("why is {svc} pegged on cpu?", {"metric": "cpu"}),
+]
+RECOMMEND_SCALING += [
+    ("how many pods does {svc} need?", E), ("what replica count should we run for {svc}", E),
+    ("is {svc} sized correctly?", E), ("give me a scaling recommendation for {svc}", E),
+    ("should {svc} get more replicas?", E), ("what would the autoscaler do with {svc}", E),
+]
+SCALE_SERVICE += [
+    ("please scale {svc} to {n} replicas", E), ("let's run {svc} with {n} replicas", E),
+    ("{svc} should have {n} replicas, set it", E), ("can we get {svc} to {n} pods?", E),
+    ("update {svc} replica count to {n}", E), ("spin {svc} up to {n} instances", E),
+    ("scale {svc} in to {n}", E), ("put {svc} on {n} replicas", E),
+]
+RESTART_SERVICE += [
+    ("please restart the {svc} service", E), ("{svc} is hung, bounce it", E), ("can we restart {svc}?", E),
+    ("restart {svc} to clear the leak", E), ("roll the {svc} pods", E), ("bounce every {svc} replica", E),
+]
+ROLLBACK += [
+    ("please roll back {svc}", E), ("{svc} broke after the deploy, revert", E), ("can we roll back {svc}?", E),
+    ("undo the last {svc} rollout", E), ("revert the bad {svc} release", E), ("roll back the latest {svc} deploy", E),
+]
+RUN_RUNBOOK += [
+    ("please run the {rb} runbook for {svc}", E), ("can you run {rb} on {svc}?", E),
+    ("{svc} needs the {rb} runbook", E), ("execute the {rb} playbook on {svc}", E),
+    ("runbook: {rb}, service: {svc}", E), ("handle {svc} with the {rb} runbook", E),
+]
+POST_SUMMARY += [
+    ("post the summary", E), ("please post an incident summary to {ch}", E), ("send a writeup to {ch}", E),
+    ("can you post what we found to {ch}?", E), ("share the incident summary", E), ("let slack know", E),
+    ("summarize this for {ch}", E), ("post to slack", E),
+]
+RESPOND += [
+    ("good evening", {"text": GREETING}), ("thanks a lot", {"text": THANKS}), ("nice work", {"text": THANKS}),
+    ("what is keel?", {"text": CAPABILITIES}), ("what commands do you understand", {"text": CAPABILITIES}),
+    ("how's your day going", {"text": OFF_TOPIC}), ("write me a sql query", {"text": OFF_TOPIC}),
+    ("what time is it", {"text": OFF_TOPIC}), ("scale something", {"text": WHICH_SERVICE}),
+    ("restart the {x}", {"text": "There is no service called {x}."}),
+]

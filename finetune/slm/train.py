@@ -33,6 +33,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     max_minutes: float | None = None
+    init_from: Path | None = None  # a checkpoint.pt whose adapter weights start a new run
 
 
 def encode(tok: Any, ex: dict[str, Any], max_len: int) -> tuple[list[int], list[int]]:
@@ -135,6 +136,10 @@ def train(examples: list[dict[str, Any]], cfg: TrainConfig, progress: bool = Tru
         set_peft_model_state_dict(pm, state["adapter"])
         opt.load_state_dict(state["optimizer"])
         step, elapsed = int(state["step"]), float(state.get("elapsed_s", 0.0))
+    elif cfg.init_from is not None:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(pm, torch.load(cfg.init_from, weights_only=False)["adapter"])
     encoded = [encode(tok, e, cfg.max_len) for e in examples]
     lengths = [len(i) for i, _ in encoded]
     rng = random.Random(cfg.seed)
@@ -142,6 +147,7 @@ def train(examples: list[dict[str, Any]], cfg: TrainConfig, progress: bool = Tru
     while len(plan) < cfg.steps:
         plan += batches(len(encoded), cfg.batch_size, lengths, rng)
     (cfg.run_dir / "config.json").write_text(json.dumps({**asdict(cfg), "run_dir": str(cfg.run_dir),
+                                                         "init_from": str(cfg.init_from or ""),
                                                          "examples": len(examples)}, indent=2))
     log_path = cfg.run_dir / "loss.csv"
     new_log = not log_path.exists()

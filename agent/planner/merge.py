@@ -1,0 +1,75 @@
+"""Merge a LoRA adapter into a copy of the base GGUF, so serving pays no per-token adapter cost.
+
+Each touched weight is dequantised with the `gguf` package, W += (alpha / r) * B @ A is added, and the
+result is quantised again: Q5_0 and Q8_0 tensors keep their type, K-quant tensors (which `gguf` can only
+read) become Q8_0. Every other tensor and all metadata are copied byte for byte. The merged file is cached
+under `$KEEL_HOME/models/` keyed by the adapter's content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+_KEEP = {"Q5_0", "Q8_0", "Q4_0", "Q4_1", "Q5_1", "F16", "F32", "BF16"}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def merged_path(adapter: Path, home: Path) -> Path:
+    return home / "models" / f"gemma-3-270m-keel-{_sha(adapter)}.gguf"
+
+
+def merge(base: Path, adapter: Path, out: Path) -> Path:
+    """Write base + adapter merged to `out` (atomically) and return it."""
+    import gguf
+
+    from finetune.slm.export_gguf import read_adapter
+
+    lora, alpha, rank = read_adapter(adapter)
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    from finetune.slm.export_gguf import gguf_name
+
+    for name, a in lora.items():
+        if ".lora_A." in name:
+            b = lora[name.replace(".lora_A.", ".lora_B.")]
+            pairs[gguf_name(name).removesuffix(".lora_a")] = (a, b)
+    scale = alpha / rank
+    reader = gguf.GGUFReader(str(base))
+    arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".gguf.tmp")
+    w = gguf.GGUFWriter(str(tmp), arch)
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        vtype = field.types[0]
+        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        w.add_key_value(key, field.contents(), vtype, sub)
+    for t in reader.tensors:
+        qtype = t.tensor_type
+        if t.name in pairs:
+            a, b = pairs[t.name]
+            wf = gguf.quants.dequantize(t.data, qtype).astype(np.float32)
+            wf = wf + scale * (b @ a)
+            target = qtype if qtype.name in _KEEP else gguf.GGMLQuantizationType.Q8_0
+            data = gguf.quants.quantize(wf, target) if target.name not in ("F32", "F16") else wf
+            w.add_tensor(t.name, data, raw_shape=data.shape, raw_dtype=target)
+        else:
+            w.add_tensor(t.name, t.data, raw_shape=t.data.shape, raw_dtype=qtype)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    tmp.replace(out)
+    return out
+
+
+def merged_model(base: Path, adapter: Path, home: Path) -> Path:
+    """The cached merged GGUF for (base, adapter), building it on first use."""
+    out = merged_path(adapter, home)
+    return out if out.exists() else merge(base, adapter, out)

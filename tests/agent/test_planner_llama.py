@@ -1,0 +1,61 @@
+"""Real planning calls on llama.cpp: the base model with the shipped adapter, and the grammar fallback."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.planner import default_adapter, load_planner
+from agent.planner.base import Step
+from tools.envelope import ToolResult
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def keel():  # type: ignore[no-untyped-def]
+    pytest.importorskip("llama_cpp")
+    if not default_adapter().exists():
+        pytest.skip(f"shipped adapter not present yet: {default_adapter()} (run `keel finetune slm`)")
+    return load_planner("llama", adapter="default")
+
+
+CASES = [
+    ("show me cpu for the cart service over the last 2 hours",
+     "query_metrics", {"service": "cartservice", "metric": "cpu", "window": "2h"}),
+    ("why is checkout slow?", "root_cause_analysis", {"service": "checkoutservice"}),
+    ("bump payments to three replicas pls", "scale_service", {"service": "paymentservice", "replicas": 3}),
+    ("post a summary to #ops", "post_incident_summary", {"channel": "#ops"}),
+]
+
+
+@pytest.mark.parametrize(("request_text", "tool", "args"), CASES)
+def test_adapter_plans_the_right_call(keel, request_text: str, tool: str, args: dict) -> None:  # type: ignore[no-untyped-def]
+    call = keel.plan(request_text)
+    assert call.ok, call.raw
+    assert call.tool == tool, call.raw
+    assert {k: call.args.get(k) for k in args} == args, call.raw
+    assert call.latency_ms > 0
+
+
+def test_planner_is_cached_and_reads_history(keel) -> None:  # type: ignore[no-untyped-def]
+    assert load_planner("llama", adapter="default") is keel
+    ranking = [{"service": "paymentservice", "score": 0.9, "path": ["paymentservice"]}]
+    history = [Step("root_cause_analysis", {"service": "checkoutservice"}, ToolResult.ok({"ranking": ranking}))]
+    call = keel.plan("why is checkout slow?", history)
+    assert call.ok and call.tool == "query_metrics" and call.args["service"] == "paymentservice", call.raw
+
+
+def test_grammar_decoding_always_yields_a_contract_call(keel) -> None:  # type: ignore[no-untyped-def]
+    from agent.planner.validate import check_output
+
+    raw = keel.complete(keel.prompt_for("restart the cart service"), 48, grammar=keel._grammar_obj())
+    assert check_output(raw).ok, raw
+
+
+def test_summary_is_grounded(keel) -> None:  # type: ignore[no-untyped-def]
+    from agent.planner.summary import grounded
+
+    f = {"symptom": {"service": "checkoutservice", "metric": "latency_p99", "before": 250.0, "now": 730.0,
+                     "unit": "ms"}, "root_cause": {"service": "paymentservice", "score": 0.82}}
+    text = keel.summarize(f)
+    assert text and grounded(text, f)
