@@ -48,6 +48,7 @@ class EvalSpec:
     train_trace: Path = DEFAULT_TRACE
     cache_dir: Path | None = None
     weights: RewardWeights = field(default_factory=RewardWeights)
+    grid: tuple[float, ...] = HPA_GRID
 
 
 def _window(tr: Trace, lo: int, hi: int, scale: float) -> tuple[np.ndarray, int]:
@@ -74,19 +75,19 @@ def tune_hpa(spec: EvalSpec, tr: Trace) -> tuple[float, dict[str, Any]]:
     scale = entry_scale(train_tr.counts, spec.service)
     load, clock0 = _window(train_tr, lo, hi, scale)
     key = _cache_key({"counts": hashlib.sha256(train_tr.counts.tobytes()).hexdigest(), "lo": lo, "hi": hi,
-                      "service": spec.service, "seed": spec.seed, "grid": HPA_GRID,
+                      "service": spec.service, "seed": spec.seed, "grid": spec.grid,
                       "weights": spec.weights.to_dict(), "clock0": clock0, "version": 1})
     cache = spec.cache_dir / f"hpa-tuning-{key}.json" if spec.cache_dir else None
     if cache and cache.exists():
         data = json.loads(cache.read_text())
         return float(data["target"]), {**data["provenance"], "cached": str(cache)}
     scores = {}
-    for t in HPA_GRID:
+    for t in spec.grid:
         r = run(HPAController("hpa", t), load, spec.service, HISTORY, clock0, spec.seed, spec.weights)
         scores[t] = r.summary(spec.weights)
-    best = max(HPA_GRID, key=lambda t: scores[t]["mean_reward"])
-    prov = {"source": source, "minutes": hi - lo, "grid": list(HPA_GRID), "criterion": "best mean reward",
-            "train_scores": {str(t): scores[t] for t in HPA_GRID}}
+    best = max(spec.grid, key=lambda t: scores[t]["mean_reward"])
+    prov = {"source": source, "minutes": hi - lo, "grid": list(spec.grid), "criterion": "best mean reward",
+            "train_scores": {str(t): scores[t] for t in spec.grid}}
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({"target": best, "provenance": prov}))

@@ -23,6 +23,8 @@ def scaling(
     ppo_policy: Path | None = typer.Option(None, "--ppo-policy", help="PPO policy file (default: the shipped one)"),
     train_trace: Path | None = typer.Option(None, "--train-trace",
                                             help="training trace for tuning the HPA when TRACE has no training split"),
+    hpa_grid: str | None = typer.Option(None, "--hpa-grid", help="comma-separated CPU targets to tune the HPA over "
+                                        "(default 0.30, 0.35, ..., 0.95)"),
 ) -> None:
     """Run every method on one trace split; print replica-hours, SLO-violation minutes, p99 and actions."""
     from evals import scaling as ev
@@ -37,7 +39,15 @@ def scaling(
     path = trace or ev.DEFAULT_TRACE
     if not path.exists():
         fail(f"--trace: file not found: {path}")
-    spec = ev.EvalSpec(trace=path, column=column, split=split, service=service, seed=seed,
+    grid = ev.HPA_GRID
+    if hpa_grid:
+        try:
+            grid = tuple(float(x) for x in hpa_grid.split(",") if x.strip())
+        except ValueError:
+            fail(f"--hpa-grid: expected comma-separated numbers, got {hpa_grid!r}")
+        if not grid or not all(0.0 < g <= 1.5 for g in grid):
+            fail(f"--hpa-grid: targets must be in (0, 1.5], got {hpa_grid!r}")
+    spec = ev.EvalSpec(trace=path, grid=grid, column=column, split=split, service=service, seed=seed,
                        policy=policy or ev.DEFAULT_POLICY, ppo_policy=ppo_policy or ev.DEFAULT_PPO,
                        train_trace=train_trace or ev.DEFAULT_TRACE,
                        cache_dir=get_settings().home / "cache" / "scaling")

@@ -17,7 +17,7 @@ AZURE_TOTAL = DEFAULT_TRACE.parent / "azure_functions_2019_d01_sample1000_total.
 
 def policy(
     algo: str = typer.Option("grpo", "--algo", help="grpo (the shipped policy) | ppo (the baseline)"),
-    iterations: int = typer.Option(600, "--iterations", min=1, help="GRPO iterations (PPO runs to the budget)"),
+    iterations: int = typer.Option(500, "--iterations", min=1, help="GRPO iterations (PPO runs to the budget)"),
     budget: int | None = typer.Option(None, "--budget", min=1,
                                       help="PPO simulator-minute budget (default: the shipped GRPO policy's)"),
     seed: int = typer.Option(0, "--seed", help="run seed (episodes, sampling, torch)"),
@@ -31,7 +31,6 @@ def policy(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
 ) -> None:
     """Train the replica-scaling policy on the simulator (checkpointed; rerun the same command to resume)."""
-    from finetune.policy.grpo import GRPOConfig
     from finetune.policy.train import ALGOS, TrainConfig
 
     if algo not in ALGOS:
@@ -60,8 +59,7 @@ def policy(
             except RuntimeError as e:
                 fail(str(e))
         try:
-            cfg = TrainConfig(algo=algo, seed=seed, iterations=iterations, budget=budget, traces=traces,
-                              grpo=GRPOConfig())
+            cfg = TrainConfig.for_algo(algo, seed=seed, iterations=iterations, budget=budget, traces=traces)
         except ValueError as e:
             fail(str(e))
         wd = work_dir or get_settings().home / "finetune" / "policy"

@@ -22,7 +22,7 @@ def ray_rollouts(address: str, chunks: int = 8) -> RolloutFn:
         import ray  # type: ignore[import-not-found]
     except ImportError:
         raise RuntimeError("--ray needs the `ray` package, which is not installed here "
-                           "(pip install 'ray[default]'); omit --ray to run rollouts in-process") from None
+                           "(pip install ray); omit --ray to run rollouts in-process") from None
     if not ray.is_initialized():
         ray.init(address=address)
     remote: Any = ray.remote(rollout_returns)

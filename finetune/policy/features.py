@@ -20,12 +20,13 @@ from finetune.policy.reward import slo_ms
 from tools.backends.sim.model import METRIC_NAMES, M
 from tools.backends.sim.topology import SPECS
 
-HISTORY = 10  # minutes of metrics a decision looks at
+HISTORY = 20  # minutes of metrics a decision looks at
 FEATURES: tuple[str, ...] = (
     "utilisation", "p99_over_slo", "p50_over_slo", "error_rate_x10", "load_share_of_max", "replicas_share_of_max",
     "replicas_div10", "cpu_in_use_div10", "queue_share_of_limit", "memory_share_of_limit", "tod_sin", "tod_cos",
     "cpu_trend_1m", "cpu_trend_5m", "p99_trend_1m", "p99_trend_5m", "replicas_above_min_share", "at_max",
     "load_volatility", "cpu_trend_10m", "peak_utilisation_5m", "peak_utilisation_10m", "mean_utilisation_10m",
+    "peak_utilisation_20m",
 )
 N_FEATURES = len(FEATURES)
 _CPU, _MEM, _P50, _P99 = M["cpu"], M["memory"], M["latency_p50"], M["latency_p99"]
@@ -64,7 +65,7 @@ def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute:
     in_use = util * r_obs  # replicas' worth of CPU in use
     ratio = rows[:, _P99] / info.slo_ms
     prev5_use = max(float(in_use[-6:-1].mean()), 0.05)
-    prev10_use = max(float(in_use[:-1].mean()), 0.05)
+    prev10_use = max(float(in_use[-11:-1].mean()), 0.05)
     log_use = np.log(np.maximum(in_use, 0.05))
     prev1_use = max(float(in_use[-2]), 0.05)
     cap_now = max(replicas, 1.0) * info.capacity
@@ -92,6 +93,7 @@ def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute:
     x[19] = min(max(in_use[-1] / prev10_use - 1.0, -1.0), 2.0)
     r_now = max(replicas, 1.0)  # the recent load as utilisation of the replicas about to serve
     x[20] = min(float(in_use[-5:].max()) / r_now, 3.0)
-    x[21] = min(float(in_use.max()) / r_now, 3.0)
-    x[22] = min(float(in_use.mean()) / r_now, 3.0)
+    x[21] = min(float(in_use[-10:].max()) / r_now, 3.0)
+    x[22] = min(float(in_use[-10:].mean()) / r_now, 3.0)
+    x[23] = min(float(in_use.max()) / r_now, 3.0)
     return x

@@ -27,13 +27,13 @@ from finetune.policy.model import MLP
 @dataclass(frozen=True)
 class GRPOConfig:
     group_size: int = 16
-    horizon: int = 8
+    horizon: int = 30
     clip: float = 0.2
     kl_coef: float = 0.02
     entropy_coef: float = 0.01
     lr: float = 3e-4
     epochs: int = 4
-    envs: int = 8
+    envs: int = 12
     decisions_per_env: int = 8  # decision states per environment per iteration
     continuation: str = "hold"  # after the first action: "hold" the replica count, or "policy" (greedy)
     ref_update_every: int = 0  # iterations between reference-policy refreshes (0: the warm start throughout)

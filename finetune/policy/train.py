@@ -4,7 +4,8 @@ A run is fully determined by its config: episodes are drawn per (seed, iteration
 generator seeded per (seed, iteration), torch runs on one thread with a fixed seed, and environments
 restart at checkpoint boundaries, so a run resumed from its checkpoint produces the same policy as an
 uninterrupted one. Validation (greedy policy, no augmentation, fixed days of the training split)
-is recorded every `eval_every` iterations for the training curve.
+is recorded every `eval_every` iterations for the training curve; the policy written at the end is the
+checkpoint with the best validation reward (`select="best"`, the default) or the last one.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class TrainConfig:
     budget: int | None = None  # simulator minutes; PPO runs until it has used this many
     bc_episodes: int = 48
     bc_minutes: int = 240
-    validation_days: int = 4
+    validation_days: int = 8
     validation_minutes: int = 1440
+    select: str = "best"  # ship the "best" validation checkpoint or the "last" one
     traces: tuple[str, ...] = ()
     grpo: grpo.GRPOConfig = field(default_factory=grpo.GRPOConfig)
     ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
@@ -55,8 +57,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {', '.join(ALGOS)}; got {self.algo!r}")
+        if self.select not in ("best", "last"):
+            raise ValueError(f"select must be best or last; got {self.select!r}")
         if self.checkpoint_every % self.episode_iters:
             raise ValueError("checkpoint_every must be a multiple of episode_iters")
+
+    @classmethod
+    def for_algo(cls, algo: str, **kw: Any) -> TrainConfig:
+        """Defaults per algorithm: GRPO episodes of 25 iterations (200 decisions), PPO of 4 (256 minutes)."""
+        if algo == "ppo":
+            kw = {"episode_iters": 4, "checkpoint_every": 100, "eval_every": 100, **kw}
+        return cls(algo=algo, **kw)
 
     def episode_minutes(self) -> int:
         if self.algo == "grpo":
@@ -83,6 +94,13 @@ class State:
     bc: dict[str, float] = field(default_factory=dict)
     curve: list[dict[str, float]] = field(default_factory=list)
     validation: list[dict[str, float]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=dict)  # iteration, mean_reward, state_dict
+
+    def record(self, it: int, figures: dict[str, float]) -> None:
+        self.validation.append({"iteration": it, **figures})
+        if not self.best or figures["mean_reward"] > self.best["mean_reward"]:
+            sd = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+            self.best = {"iteration": it, "mean_reward": figures["mean_reward"], "state_dict": sd}
 
 
 def validation_set(traces: list[Trace], seed: int, days: int, minutes: int = 1440
@@ -137,7 +155,7 @@ def save_checkpoint(path: Path, st: State, cfg: TrainConfig) -> None:
         "config": cfg.to_dict(), "net": st.net.state_dict(), "ref": st.ref.state_dict(),
         "vnet": st.vnet.state_dict() if st.vnet else None, "opt": st.opt.state_dict(),
         "iteration": st.iteration, "sim_steps": st.sim_steps, "wall_s": st.wall_s, "bc": st.bc,
-        "curve": st.curve, "validation": st.validation,
+        "curve": st.curve, "validation": st.validation, "best": st.best,
     }, tmp)
     tmp.replace(path)
 
@@ -164,7 +182,7 @@ def load_checkpoint(path: Path, cfg: TrainConfig) -> State:
     opt = torch.optim.Adam(params)
     opt.load_state_dict(blob["opt"])
     return State(net, ref, vnet, opt, blob["iteration"], blob["sim_steps"], blob["wall_s"], blob["bc"],
-                 blob["curve"], blob["validation"])
+                 blob["curve"], blob["validation"], blob["best"])
 
 
 def total_iterations(cfg: TrainConfig) -> int:
@@ -194,7 +212,7 @@ def train(
         log(f"resumed from {ckpt} at iteration {st.iteration}")
     else:
         st = _new_state(cfg, source, log)
-        st.validation.append({"iteration": 0, **validate(numpy_policy(st.net), vset, cfg.weights)})
+        st.record(0, validate(numpy_policy(st.net), vset, cfg.weights))
     total = total_iterations(cfg)
     envs: list[ScalingEnv] = []
     gen = torch.Generator()
@@ -227,15 +245,20 @@ def train(
         st.curve.append(stats)
         if st.iteration % cfg.eval_every == 0 or st.iteration == total:
             v = validate(numpy_policy(st.net), vset, cfg.weights)
-            st.validation.append({"iteration": st.iteration, **v})
+            st.record(st.iteration, v)
             log(f"iteration {st.iteration}: validation {v}")
         if st.iteration % cfg.checkpoint_every == 0 or st.iteration == total:
             save_checkpoint(ckpt, st, cfg)
         if on_iteration:
             on_iteration(st.iteration, total, stats)
     hpa_val = validate(numpy_policy(st.net), vset, cfg.weights, hpa_target=DEFAULT_TARGET)
+    selected = st.iteration
+    if cfg.select == "best" and st.best:
+        st.net.load_state_dict(st.best["state_dict"])
+        selected = st.best["iteration"]
     meta = {
         "algo": cfg.algo, "seed": cfg.seed, "config": cfg.to_dict(), "iterations": st.iteration,
+        "selected_iteration": selected,
         "sim_steps": st.sim_steps, "train_wall_s": round(st.wall_s, 1), "bc": st.bc,
         "curve": st.curve, "validation": st.validation, "validation_default_hpa": hpa_val,
         "torch": torch.__version__,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from finetune.policy import grpo, ppo
+from finetune.policy import card, grpo, ppo
 from finetune.policy.env import ACTIONS, N_ACTIONS, ScalingEnv
 from finetune.policy.features import N_FEATURES
 from finetune.policy.inference import load_policy
@@ -111,9 +111,26 @@ def test_training_resumes_to_the_same_policy(tmp_path: Path) -> None:
     np.testing.assert_allclose(pa.w3, pb.w3)
     assert full["sim_steps"] == resumed["sim_steps"] and full["iterations"] == 4
     assert [v["iteration"] for v in full["validation"]] == [0, 4]
+    assert full["selected_iteration"] in (0, 4)
+    # the model card renders from the saved metadata
+    _, meta = load_policy(tmp_path / "a.pt")
+    png = card.plot_curve(meta, tmp_path / "curve.png")
+    text = card.render(meta, None, [], png.name)
+    assert "GRPO" in text and "| 4 |" in text and "curve.png" in text
 
 
 def test_ppo_runs_to_its_budget(tmp_path: Path) -> None:
     meta = train(_tiny(_trace(tmp_path), "ppo"), tmp_path / "p", tmp_path / "p.pt", log=lambda _m: None)
     assert meta["sim_steps"] >= 300 and meta["algo"] == "ppo"
     load_policy(tmp_path / "p.pt")
+
+
+def test_ray_is_optional_and_fails_clearly_when_missing() -> None:
+    import importlib.util
+
+    from finetune.policy.distributed import ray_rollouts
+
+    if importlib.util.find_spec("ray") is not None:
+        pytest.skip("ray is installed here; this checks the message when it is not")
+    with pytest.raises(RuntimeError, match="not installed"):
+        ray_rollouts("127.0.0.1:6379")

@@ -1,0 +1,95 @@
+"""The scaling eval: every method on one split, DESIGN.md's JSON, HPA tuning (and its cache), the plot, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.main import app
+from evals import scaling as ev
+
+
+def _write_trace(path: Path, minutes: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    t = np.arange(minutes)
+    counts = rng.poisson(80 + 60 * np.sin(2 * np.pi * t / 1440))
+    path.write_text("minute,requests\n" + "".join(f"{i},{c}\n" for i, c in enumerate(counts)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import torch
+
+    from finetune.policy.model import policy_net, save_policy
+
+    d = tmp_path_factory.mktemp("scaling-eval")
+    torch.manual_seed(0)
+    save_policy(d / "grpo.pt", policy_net(), {"algo": "grpo", "sim_steps": 10})
+    save_policy(d / "ppo.pt", policy_net(), {"algo": "ppo", "sim_steps": 10})
+    return {
+        "grpo": d / "grpo.pt", "ppo": d / "ppo.pt",
+        "day": _write_trace(d / "day.csv", 300, 1),
+        "train": _write_trace(d / "train.csv", 14 * 1440 + 60, 2),
+        "dir": d,
+    }
+
+
+def _spec(files: dict[str, Path], **kw: object) -> ev.EvalSpec:
+    base = {"trace": files["day"], "policy": files["grpo"], "ppo_policy": files["ppo"],
+            "train_trace": files["train"], "cache_dir": files["dir"] / "cache", "grid": (0.5, 0.7)}
+    return ev.EvalSpec(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_every_method_is_reported_in_design_json(files: dict[str, Path]) -> None:
+    out = ev.evaluate(_spec(files, service="cartservice"))
+    p = out.payload
+    assert p["eval"] == "scaling" and "day.csv" in p["dataset"]
+    assert set(p["results"]) == {"grpo", "keel", "ppo", "hpa", "hpa_tuned", "static"}
+    for r in p["results"].values():
+        for metric in ("replica_hours", "slo_violation_min", "p99_ms", "actions"):
+            assert isinstance(r[metric], int | float)
+    assert p["results"]["keel"] == p["results"]["grpo"]
+    assert p["config"]["hpa_tuned_target"] in (0.5, 0.7)
+    assert "train.csv training split" in p["config"]["hpa_tuning"]["source"]
+    assert "cartservice" in p["config"]["rescaling"]
+    assert p["results"]["static"]["actions"] == 0
+    assert len(out.runs[0].replicas) == 300
+    json.dumps(p)
+    # the second evaluation reuses the cached grid search and says so
+    again = ev.evaluate(_spec(files, service="cartservice"))
+    assert "cached" in again.payload["config"]["hpa_tuning"]
+    assert again.payload["results"] == p["results"]
+
+
+def test_plot_is_written(files: dict[str, Path], tmp_path: Path) -> None:
+    out = ev.evaluate(_spec(files))
+    png = ev.plot(out, tmp_path / "scaling.png", "t")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_inputs_name_the_field(files: dict[str, Path]) -> None:
+    with pytest.raises(ValueError, match="allowed"):
+        ev.evaluate(_spec(files, service="nope"))
+    with pytest.raises(ValueError, match="train, test, all"):
+        ev.evaluate(_spec(files, split="val"))
+
+
+def test_cli_writes_json_and_png(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "scaling.json"
+    args = ["eval", "scaling", "--trace", str(files["day"]), "--json", str(out), "--policy", str(files["grpo"]),
+            "--ppo-policy", str(files["ppo"]), "--train-trace", str(files["train"]), "--service", "cart",
+            "--hpa-grid", "0.5,0.7"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["config"]["service"] == "cartservice"
+    assert out.with_suffix(".png").exists()
+    bad = CliRunner().invoke(app, ["eval", "scaling", "--trace", str(files["day"]), "--split", "train"])
+    assert bad.exit_code == 2 and "allowed: test, all" in bad.output
+    bad_grid = CliRunner().invoke(app, ["eval", "scaling", "--trace", str(files["day"]), "--hpa-grid", "x"])
+    assert bad_grid.exit_code == 2 and "--hpa-grid" in bad_grid.output
