@@ -145,6 +145,7 @@ def test_a_stopped_prometheus_gives_an_error_envelope_within_the_timeout(tmp_pat
     assert r.status == "error"
     assert f"prometheus at {prom.url}" in r.error and "connection refused" in r.error
     assert took < 5.0, took
+    print(f"\nPrometheus stopped: query_metrics returned an error envelope in {took:.2f} s: {r.error}")
     rca = call_tool("root_cause_analysis", {"service": "checkoutservice"}, ctx)
     assert rca.status == "error"
 
