@@ -1,6 +1,7 @@
 """The tool context the agent works on, built in one place so another backend factory can replace it.
 
-`build_context(settings, scenario)` returns a `LiveContext`: the embedded simulator built from a scenario,
+`build_context(settings, scenario)` returns a `LiveContext`: the backends the settings name
+(`tools.backends.factory`), with the embedded simulator built from a scenario for every role left on "sim",
 fast-forwarded to the scenario's `at`, advanced one simulated minute every `settings.sim_tick_s` real
 seconds by a background thread. Every access to the simulator (from that thread and from request
 threads) holds one lock.
@@ -19,6 +20,7 @@ import numpy as np
 
 from agent.settings import Settings
 from tools.backends.base import ToolContext
+from tools.backends.factory import build_backends
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.scenario import Scenario, load_scenario
 from tools.backends.sim_backend import SimBackend
@@ -113,8 +115,20 @@ def build_context(settings: Settings, scenario: Scenario | str | Path | None = N
     sim.run_until(sc.at or 60)
     lock = threading.RLock()
     backend = Locked(SimBackend(sim), lock)
-    tools = ToolContext(metrics=backend, logs=backend, topology=backend, actions=backend, sim=Locked(sim, lock))
+    roles = (settings.metrics_backend, settings.logs_backend, settings.actions_backend)
+    if all(r == "sim" for r in roles):
+        tools = ToolContext(metrics=backend, logs=backend, topology=backend, actions=backend, sim=Locked(sim, lock))
+        names: Any = "sim"
+    else:
+        # Real backends where the settings name them; the simulator (locked) fills the remaining roles.
+        tools = build_backends(settings, sim)
+        for role in ("metrics", "logs", "topology", "actions"):
+            if isinstance(getattr(tools, role), SimBackend):
+                setattr(tools, role, backend)
+        if tools.sim is not None:
+            tools.sim = Locked(sim, lock)
+        names = tools.extras.get("backends", {})
     tools.extras["lock"] = lock
-    ticker = SimTicker(sim, lock, settings.sim_tick_s).start() if live else None
-    info = {"backend": "sim", "scenario": sc.name, "start_minute": sim.minute, "tick_s": settings.sim_tick_s}
+    ticker = SimTicker(sim, lock, settings.sim_tick_s).start() if live and "sim" in roles else None
+    info = {"backend": names, "scenario": sc.name, "start_minute": sim.minute, "tick_s": settings.sim_tick_s}
     return LiveContext(tools=tools, lock=lock, scenario=sc, ticker=ticker, info=info)
