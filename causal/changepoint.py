@@ -1,9 +1,11 @@
 """Onset detection: the single change point shared by the metrics that moved the most.
 
-Each metric gets a rank-based CUSUM profile (the standardised Mann-Whitney statistic of every split of
-the window into before/after), which is robust to outliers and to the metric's units. Metrics whose best
-split is significant are weighted by the size of the shift at that split (in robust units, as in
-`causal.anomaly`), the strongest few are summed, and the split with the largest total is the onset.
+Each metric is put in robust units: centred on its median and divided by its noise level (the median
+absolute step between consecutive rows, which a level shift does not inflate), floored at a fraction of
+its level as in `causal.anomaly`, then log-compressed so one enormous metric cannot outvote all others.
+For every split of the window the mean-shift statistic tau (n - tau) / n * (mean before - mean after)^2
+is computed per metric; the strongest metrics' statistics are summed and the best split is the onset
+(the first row after the change).
 """
 
 from __future__ import annotations
@@ -12,20 +14,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from causal.anomaly import REL_FLOOR
 
-Z_MIN = 3.0  # a metric's best split must be at least this significant to vote
-TOP_K = 10  # metrics that vote
-SHORT_FRACTION = 0.8  # in short windows, where Z_MIN is unreachable, a near-perfect separation votes
+TOP_K = 10  # metrics whose statistics are summed
+MIN_STRENGTH = 1.0  # below this (log-robust units squared, scaled by length) nothing changed
 
 
 @dataclass(frozen=True)
 class ChangePoint:
     onset: float | None  # epoch seconds of the first row after the change; None when nothing changed
     index: int  # row index of that first row (-1 when none)
-    strength: float  # the largest per-metric Mann-Whitney z among the voters
+    strength: float  # the strongest single metric's statistic at the chosen split
     voters: list[tuple[str, str]]
 
 
@@ -33,47 +33,68 @@ def _min_segment(n: int) -> int:
     return max(2, n // 20)
 
 
-def mann_whitney_profile(values: np.ndarray) -> np.ndarray:
-    """|z| of the Mann-Whitney U statistic for splitting before row tau, for tau = 1..n-1 (index tau-1)."""
-    n = len(values)
-    r = rankdata(values)
-    tau = np.arange(1, n)
-    w = np.cumsum(r)[:-1]
-    u = w - tau * (tau + 1) / 2.0
-    mean = tau * (n - tau) / 2.0
-    var = tau * (n - tau) * (n + 1) / 12.0
-    return np.abs(u - mean) / np.sqrt(var)
+def robust_units(x: np.ndarray, rel_floor: float = REL_FLOOR) -> np.ndarray:
+    """(x - median) / noise, log-compressed; noise = 1.4826 * median |diff| / sqrt(2), floored."""
+    med = np.median(x, axis=0)
+    noise = 1.4826 * np.median(np.abs(np.diff(x, axis=0)), axis=0) / np.sqrt(2.0)
+    tiny = 1e-9 + 1e-6 * np.abs(x).max(axis=0)
+    scale = np.maximum(np.maximum(noise, rel_floor * np.abs(med)), tiny)
+    u = (x - med) / scale
+    return np.sign(u) * np.log1p(np.abs(u))
+
+
+def shift_profiles(u: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Mean-shift statistic for every split in `valid` (first row after) and every column: [len(valid), p]."""
+    n = u.shape[0]
+    cs = np.cumsum(u, axis=0)
+    total = cs[-1]
+    tau = valid[:, None].astype(float)
+    left = cs[valid - 1] / tau
+    right = (total - cs[valid - 1]) / (n - tau)
+    return tau * (n - tau) / n * (left - right) ** 2
+
+
+def _best(u: np.ndarray, lo: int, hi: int, columns: pd.Index, index: pd.Index) -> ChangePoint | None:
+    """The best split of rows [lo, hi) (onset = first row after), or None when the segment is too short."""
+    n = hi - lo
+    m = _min_segment(n)
+    if n < 2 * m + 1:
+        return None
+    seg = u[lo:hi]
+    valid = np.arange(m, n - m + 1)
+    prof = shift_profiles(seg - np.median(seg, axis=0), valid)
+    best = prof.max(axis=0)
+    top = np.argsort(-best)[:TOP_K]
+    total = prof[:, top].sum(axis=1)
+    k = int(np.argmax(total))
+    strength = float(prof[k, top].max())
+    if strength < MIN_STRENGTH:
+        return None
+    tau = lo + int(valid[k])
+    voters = [tuple(map(str, columns[j])) for j in top if prof[k, j] >= MIN_STRENGTH]
+    return ChangePoint(float(index[tau]), tau, strength, voters)  # type: ignore[misc]
+
+
+def candidates(metrics: pd.DataFrame, rel_floor: float = REL_FLOOR, depth: int = 2) -> list[ChangePoint]:
+    """Change points by binary segmentation (the best split, then the best split of each side, `depth`
+    levels), strongest first. Several changes can share a window (a load shift, then the fault)."""
+    if metrics.shape[1] == 0 or len(metrics) < 5:
+        return []
+    u = robust_units(metrics.to_numpy(dtype=float), rel_floor)
+    out: list[ChangePoint] = []
+    segments = [(0, len(metrics))]
+    for _ in range(depth):
+        nxt = []
+        for lo, hi in segments:
+            cp = _best(u, lo, hi, metrics.columns, metrics.index)
+            if cp is not None:
+                out.append(cp)
+                nxt += [(lo, cp.index), (cp.index, hi)]
+        segments = nxt
+    return sorted(out, key=lambda c: -c.strength)
 
 
 def detect(metrics: pd.DataFrame, rel_floor: float = REL_FLOOR) -> ChangePoint:
     """The most supported single change point of a prepared metrics table (rows in time order)."""
-    n = len(metrics)
-    m = _min_segment(n)
-    if n < 2 * m + 1:
-        return ChangePoint(None, -1, 0.0, [])
-    x = metrics.to_numpy(dtype=float)
-    valid = np.arange(m, n - m + 1)  # first row of the "after" segment
-    zmax = np.sqrt(3.0 * valid * (n - valid) / (n + 1))  # |z| of a perfect separation at each split
-    candidates = []
-    for j in range(x.shape[1]):
-        prof = mann_whitney_profile(x[:, j])[valid - 1]
-        k = int(np.argmax(prof))
-        if prof[k] < min(Z_MIN, SHORT_FRACTION * zmax[k]):
-            continue
-        tau = int(valid[k])
-        before, after = x[:tau, j], x[tau:, j]
-        med = np.median(before)
-        iqr = np.subtract(*np.percentile(before, [75, 25]))
-        scale = max(iqr, rel_floor * abs(med), 1e-9 + 1e-6 * np.abs(before).max())
-        effect = abs(np.median(after) - med) / scale
-        candidates.append((effect, j, prof))
-    if not candidates:
-        return ChangePoint(None, -1, 0.0, [])
-    candidates.sort(key=lambda c: -c[0])
-    total = np.zeros(len(valid))
-    for effect, _, prof in candidates[:TOP_K]:
-        total += np.log1p(effect) * prof / max(prof.max(), 1e-12)
-    tau = int(valid[int(np.argmax(total))])
-    voters = [tuple(map(str, metrics.columns[j])) for _, j, _ in candidates[:TOP_K]]
-    strength = float(max(c[2].max() for c in candidates[:TOP_K]))
-    return ChangePoint(float(metrics.index[tau]), tau, strength, voters)  # type: ignore[arg-type]
+    found = candidates(metrics, rel_floor, depth=1)
+    return found[0] if found else ChangePoint(None, -1, 0.0, [])

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from pgmpy.ci_tests import Pearsonr
 from pgmpy.ci_tests._base import _CITestResult
-from scipy import stats
+from scipy import special
 
 
 class FastPearsonr(Pearsonr):
@@ -33,20 +33,26 @@ class FastPearsonr(Pearsonr):
         self._n = x.shape[0]
 
     def _compute_result(self, X: str, Y: str, Z: list) -> _CITestResult:  # type: ignore[override]
-        idx = [self._pos[X], self._pos[Y], *(self._pos[z] for z in Z)]
-        sub = self._corr[np.ix_(idx, idx)]
+        c = self._corr
+        i, j = self._pos[X], self._pos[Y]
         if len(Z) == 0:
-            r = sub[0, 1]
+            r = c[i, j]
+        elif len(Z) == 1:
+            k = self._pos[Z[0]]
+            den = (1.0 - c[i, k] ** 2) * (1.0 - c[j, k] ** 2)
+            r = (c[i, j] - c[i, k] * c[j, k]) / np.sqrt(den) if den > 1e-12 else 0.0
         else:
+            idx = [i, j, *(self._pos[z] for z in Z)]
+            sub = c[np.ix_(idx, idx)]
             p = np.linalg.pinv(sub)
             denom = np.sqrt(abs(p[0, 0] * p[1, 1]))
             r = -p[0, 1] / denom if denom > 0 else 0.0
-        r = float(np.clip(r, -1.0, 1.0))
+        r = max(-1.0, min(1.0, float(r)))
         dof = self._n - len(Z) - 2
         if dof <= 0:
             return _CITestResult(statistic=r, p_value=1.0, effect_size=abs(r))
         if abs(r) >= 1.0:
             return _CITestResult(statistic=r, p_value=0.0, effect_size=1.0)
         t = r * np.sqrt(dof / (1.0 - r * r))
-        p_value = float(2 * stats.t.sf(abs(t), df=dof))
+        p_value = float(2 * special.stdtr(dof, -abs(t)))
         return _CITestResult(statistic=r, p_value=p_value, effect_size=abs(r), attributes={"dof_": dof})

@@ -29,11 +29,13 @@ class Analysis:
 
 
 def analyse(case: Case, onset: float | None = None, detect: bool = False, causal: bool = True,
-            symptom: str | None = None) -> Analysis:
+            symptom: str | None = None, symptom_metric: str | None = None) -> Analysis:
     """Rank the root-cause services of `case`.
 
     The onset is `onset` if given, else the case's onset unless `detect` is set or the case has none, in
     which case it is detected from the data. `causal=False` skips causal discovery (ablation).
+    The symptom (start of every explanation path) is `symptom` when given, else the entry-most component
+    whose `symptom_metric` moved, else the entry-most anomalous component.
     """
     t0 = time.perf_counter()
     table = anomaly.prepare(case.metrics)
@@ -41,20 +43,31 @@ def analyse(case: Case, onset: float | None = None, detect: bool = False, causal
         raise CaseError(f"case {case.name}: no metric varies in the window")
     source = "given"
     at = onset if onset is not None else (None if detect else case.onset)
+    scores = None
     if at is None:
-        cp = changepoint.detect(table)
-        if cp.onset is not None:
-            at, source = cp.onset, "detected"
+        # several changes can share the window: take the one after which the incident is most visible
+        found = changepoint.candidates(table)
+        if found:
+            tried = [anomaly.score(table, cp.onset) for cp in found if cp.onset is not None]
+            scores = max(tried, key=lambda s: max(anomaly.component_scores(s).values(), default=0.0))
+            at, source = scores.onset, "detected"
         else:
             at, source = float(table.index[len(table) // 2]), "fallback"
-    scores = anomaly.score(table, at)
+    if scores is None:
+        scores = anomaly.score(table, at)
     g = graph.component_graph(case)
     comp_anomaly = anomaly.component_scores(scores)
     order = sorted(comp_anomaly, key=lambda c: -comp_anomaly[c])
     disc = discovery.Discovery(nodes=[])
     if causal:
         disc = discovery.discover(scores, discovery.select(scores, order), g)
-    sym = symptom if symptom in comp_anomaly else rank.symptom_of(comp_anomaly, g)
+    sym = symptom if symptom in case.components else None
+    if sym is None and symptom_metric is not None:
+        moved = {m.component: m.score for m in scores.metrics
+                 if m.metric == symptom_metric and m.score >= rank.ANOMALOUS}
+        sym = rank.symptom_of(moved, g) if moved else None
+    if sym is None:
+        sym = rank.symptom_of(comp_anomaly, g)
     ranking = rank.rank(case, scores, g, disc, sym)
     return Analysis(
         case=case.name, onset=float(at), onset_source=source, symptom=case.service(sym), ranking=ranking,

@@ -55,17 +55,17 @@ def rank(
     by_comp = scores.by_component()
     roots = discovery.component_roots() if discovery and discovery.ran else set()
     tested = discovery.tested_components() if discovery and discovery.ran else set()
-    sym = symptom if symptom in anomaly else symptom_of(anomaly, graph)
+    sym = symptom if symptom is not None else symptom_of(anomaly, graph)
+    w_causal = {c: EXPLAINED if (c in tested and c not in roots) else 1.0 for c in anomaly}
     cands: list[Candidate] = []
     for c, a in anomaly.items():
-        deps = [anomaly.get(d, 0.0) for d in dependencies(graph, c)]
-        worst = max(deps, default=0.0)
+        # a dependency counts against c only as far as it is itself unexplained
+        worst = max((anomaly.get(d, 0.0) * w_causal.get(d, 1.0) for d in dependencies(graph, c)), default=0.0)
         w_dep = 1.0 if worst <= a or a <= 0 else a / worst
-        w_causal = EXPLAINED if (c in tested and c not in roots) else 1.0
         cands.append(Candidate(
-            service=case.service(c), component=c, score=a * w_dep * w_causal, anomaly=a,
+            service=case.service(c), component=c, score=a * w_dep * w_causal[c], anomaly=a,
             path=explain_path(graph, sym, c, anomaly), evidence=by_comp.get(c, [])[:3],
-            factors={"anomaly": a, "dependencies": w_dep, "causal": w_causal},
+            factors={"anomaly": a, "dependencies": w_dep, "causal": w_causal[c]},
         ))
     cands.sort(key=lambda x: (-x.score, -x.anomaly, x.component))
     seen: set[str] = set()
