@@ -5,7 +5,8 @@ their own conversation with a mix of investigation and action requests; one appr
 approvals (approves most, denies some); viewers read incidents, approvals and the audit log. Every
 response that is not 2xx, and every transport error, is an error. The server's resident memory is read
 from /proc every few seconds: the start figure is taken after a warm-up, so model loading and the first
-requests' allocations are not counted as growth. At the end the audit chain is verified over HTTP.
+requests' allocations are not counted as growth; growth over the second half alone tells a plateau
+(allocator and cache warm-up) from a steady leak. At the end the audit chain is verified over HTTP.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class SoakResult:
     rss_end_mb: float
     rss_peak_mb: float
     rss_growth_pct: float
+    rss_growth_second_half_pct: float
     chain_valid: bool
     audit_records: int
     approved: int
@@ -85,6 +87,7 @@ class SoakResult:
         chat = self.p50_ms.get("chat", float("nan"))
         return {"requests": float(self.requests), "errors": float(self.errors), "rss_start_mb": self.rss_start_mb,
                 "rss_end_mb": self.rss_end_mb, "rss_growth_pct": self.rss_growth_pct,
+                "rss_growth_second_half_pct": self.rss_growth_second_half_pct,
                 "chain_valid": float(self.chain_valid), "audit_records": float(self.audit_records),
                 "chat_p50_ms": chat, "seconds": self.seconds, "users": float(self.users)}
 
@@ -199,10 +202,12 @@ def run_soak(base: str, pid: int, tokens: dict[str, str], users: int, seconds: f
     if v.status_code != 200:
         t.record("verify", v.status_code, 0.0)
     lat = {k: sorted(v) for k, v in t.latencies_ms.items() if v}
+    mid = next((mb for at, mb in samples if at >= elapsed / 2), rss_end)
     return SoakResult(
         users=users, seconds=elapsed, requests=t.ok + sum(t.errors.values()), errors=sum(t.errors.values()),
         error_kinds=dict(t.errors), rss_start_mb=rss_start, rss_end_mb=rss_end,
         rss_peak_mb=max(mb for _, mb in samples), rss_growth_pct=100.0 * (rss_end - rss_start) / rss_start,
+        rss_growth_second_half_pct=100.0 * (rss_end - mid) / mid,
         chain_valid=bool(report.get("ok")), audit_records=int(report.get("records", 0)),
         approved=t.approved, denied=t.denied,
         p50_ms={k: statistics.median(v) for k, v in lat.items()},

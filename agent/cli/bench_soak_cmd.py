@@ -119,6 +119,7 @@ def soak(
         ("errors", f"{r.errors}", "0"), ("rss_start_mb (after warm-up)", f"{r.rss_start_mb:.1f}", ""),
         ("rss_end_mb", f"{r.rss_end_mb:.1f}", ""), ("rss_peak_mb", f"{r.rss_peak_mb:.1f}", ""),
         ("rss_growth_pct", f"{r.rss_growth_pct:.2f}", f"< {GROWTH_TARGET_PCT:g}"),
+        ("rss growth over the second half %", f"{r.rss_growth_second_half_pct:.2f}", ""),
         ("audit chain valid (HTTP)", str(r.chain_valid), "True"),
         ("audit chain valid (file, after stop)", str(offline.ok) if offline else "no audit.db", "True"),
         ("audit records", f"{r.audit_records}", ""), ("approved / denied", f"{r.approved} / {r.denied}", ""),
