@@ -102,6 +102,7 @@ class ScenarioScore:
     writes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    answer: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,7 +136,7 @@ def score(
         slo_recovered=slo, mttm_min=minutes, steps=steps, wrong_actions=n_wrong,
         governance_violations=len(violations), audit_valid=audit_valid, approvals_granted=approvals_granted,
         writes=[f"{WRITE_EVENTS.get(w.kind, w.kind)} {w.service} @{w.minute}" for w in writes],
-        notes=[*wrong, *violations], error=error,
+        notes=[*wrong, *violations], error=error, answer=(answer or "")[:600],
     )
 
 
