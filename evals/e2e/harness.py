@@ -127,7 +127,8 @@ def run_scenario(e: E2EScenario, responder: Responder, workdir: Path, settings: 
         Path(str(db) + suffix).unlink(missing_ok=True)
     audit = SqliteAuditStore(db, sync="normal")
     gate = Gate(audit, SqliteApprovalStore(db), policy, AUTONOMY)
-    live = build_context(settings, e.scenario, live=False)
+    sim_only = settings.model_copy(update={"metrics_backend": "sim", "logs_backend": "sim", "actions_backend": "sim"})
+    live = build_context(sim_only, e.scenario, live=False)
     run = Run(e, live, gate)
     try:
         t = responder.respond(run)
