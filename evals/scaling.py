@@ -21,7 +21,7 @@ from finetune.policy.features import HISTORY
 from finetune.policy.hpa import DEFAULT_TARGET, SYNC_S, static_replicas
 from finetune.policy.inference import load_policy
 from finetune.policy.reward import RewardWeights, slo_ms
-from finetune.policy.rollout import HPAController, PolicyController, Run, StaticController, run
+from finetune.policy.rollout import Controller, HPAController, PolicyController, Run, StaticController, run
 from finetune.policy.traffic import Trace, describe_scaling, entry_scale, has_train_split, load_trace, split_bounds
 from tools.backends.sim.model import IDX, VISITS
 from tools.backends.sim.topology import SPECS
@@ -116,7 +116,7 @@ def evaluate(spec: EvalSpec) -> EvalOutput:
     info = SPECS[spec.service]
     offered = load[HISTORY:] * VISITS[IDX[spec.service]]
     n_static = static_replicas(float(offered.max()), info.capacity_rps, info.max_replicas)
-    controllers = [
+    controllers: list[Controller] = [
         PolicyController("grpo", grpo_policy), PolicyController("ppo", ppo_policy),
         HPAController("hpa", DEFAULT_TARGET), HPAController("hpa_tuned", target),
         StaticController("static", n_static),

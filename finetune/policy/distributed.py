@@ -19,7 +19,7 @@ from finetune.policy.inference import NumpyPolicy
 def ray_rollouts(address: str, chunks: int = 8) -> RolloutFn:
     """A rollout function running on the Ray cluster at `address`; raises RuntimeError if ray is missing."""
     try:
-        import ray  # type: ignore[import-not-found]
+        import ray
     except ImportError:
         raise RuntimeError("--ray needs the `ray` package, which is not installed here "
                            "(pip install ray); omit --ray to run rollouts in-process") from None

@@ -47,14 +47,29 @@ def load_trace(path: Path, column: str | None = None) -> Trace:
         header = fh.readline().strip().split(",")
         first = fh.readline().strip().split(",")
     if "timestamp" in header and len(first) == len(header):
-        stamp = first[header.index("timestamp")]
-        try:
-            hh, mm = stamp.split(" ")[1].split(":")[:2]
-            clock0 = int(hh) * 60 + int(mm)
-        except (IndexError, ValueError):
-            clock0 = 0
+        clock0 = _clock(first[header.index("timestamp")])
     name = path.name if column is None else f"{path.name}:{column}"
     return Trace(np.nan_to_num(np.asarray(counts, dtype=float)), clock0, name)
+
+
+def _clock(stamp: str) -> int:
+    """Minutes after midnight of a timestamp (ISO text or epoch seconds); 0 when it cannot be read."""
+    import pandas as pd
+
+    stamp = stamp.strip().strip('"')
+    try:
+        value = float(stamp)
+        t = pd.Timestamp(value, unit="s")
+    except ValueError:
+        try:
+            t = pd.Timestamp(stamp)
+        except (ValueError, TypeError):
+            return 0
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        return 0
+    if pd.isna(t):
+        return 0
+    return int(t.hour * 60 + t.minute)
 
 
 def split_bounds(n: int, split: str) -> tuple[int, int]:

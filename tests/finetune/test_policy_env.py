@@ -156,3 +156,12 @@ def test_real_traces_split_as_documented() -> None:
     assert nasa.clock0 == 0
     azure = load_trace(d / "azure_functions_2019_d01_sample1000_total.csv")
     assert len(azure) == 1440 and split_bounds(len(azure), "test") == (0, 1440)
+
+
+def test_clock_reads_iso_and_epoch_timestamps(tmp_path: Path) -> None:
+    iso = _write(tmp_path / "iso.csv", "minute,timestamp,requests\n0,1998-06-01T13:05:00Z,5\n")
+    epoch = _write(tmp_path / "epoch.csv", "timestamp,requests\n3600,5\n")
+    junk = _write(tmp_path / "junk.csv", "minute,timestamp,requests\n0,not-a-time,5\n")
+    assert load_trace(iso).clock0 == 13 * 60 + 5
+    assert load_trace(epoch).clock0 == 60
+    assert load_trace(junk).clock0 == 0
