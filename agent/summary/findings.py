@@ -136,6 +136,14 @@ def _measure(s: StepView) -> Measurement | None:
                        window=d.get("window", ""), start=d.get("start"), max=d.get("max"))
 
 
+def _evidence(e: Any) -> str:
+    """One piece of root-cause evidence as text (`latency_p99 752.9 vs baseline 256.9, z 19.31`)."""
+    if isinstance(e, Mapping) and {"metric", "baseline", "current"} <= set(e):
+        z = f", z {num(e['z'])}" if isinstance(e.get("z"), int | float) else ""
+        return f"{e['metric']} {num(e['current'])} vs baseline {num(e['baseline'])}{z}"
+    return e if isinstance(e, str) else json.dumps(e, default=str)
+
+
 def _causes(data: Any) -> list[Cause]:
     ranking = data.get("ranking") if isinstance(data, Mapping) else None
     out = []
@@ -143,8 +151,7 @@ def _causes(data: Any) -> list[Cause]:
         if not isinstance(c, Mapping) or "service" not in c:
             continue
         ev = c.get("evidence") or []
-        evidence = [e if isinstance(e, str) else json.dumps(e, default=str) for e in (ev if isinstance(ev, list)
-                                                                                      else [ev])]
+        evidence = [_evidence(e) for e in (ev if isinstance(ev, list) else [ev])]
         path = [str(p) for p in c.get("path") or []] if isinstance(c.get("path"), list) else []
         score = c.get("score")
         out.append(Cause(str(c["service"]), float(score) if isinstance(score, int | float) else None,
