@@ -23,6 +23,15 @@ def _planner(method: str, settings: Any) -> Any:
     return load_planner(settings.planner, adapter=adapter)
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the repository when it is inside it (so results do not name a home directory)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def e2e(
     scenarios: Path | None = typer.Option(None, "--scenarios", help="scenario directory (default evals/scenarios/e2e)"),
     json_path: Path | None = typer.Option(None, "--json", help="write {eval, dataset, config, results} here"),
@@ -112,7 +121,7 @@ def e2e(
     console.print(f"{len(cases)} scenarios from {directory}, {wall:.0f}s. Approvals granted by the harness: "
                   + ", ".join(f"{m} {int(r['approvals_granted'])}" for m, r in results.items()))
     if json_path is not None:
-        write_json(json_path, to_json(str(directory), config, results))
+        write_json(json_path, to_json(_shown(directory), config, results))
         write_json(json_path.with_suffix(".scenarios.json"),
                    {m: [s.to_dict() for s in ss] for m, ss in scores.items()})
         console.print(f"wrote {json_path} (per-scenario rows: {json_path.with_suffix('.scenarios.json')})")
