@@ -39,6 +39,10 @@ def _run(tmp_path: Path, name: str, service: str, ctx: ToolContext, hook: Receiv
     assert summary is not None and summary.status == "ok" and summary.data["delivery"]["status"] == "delivered"
     body = hook.json_bodies()[-1]
     assert body["blocks"][0]["type"] == "header" and name in body["blocks"][0]["text"]["text"]
+    for s in run.steps:  # every action the run took is in the summary, with its oversight
+        if s.tool in ("scale_service", "restart_service", "rollback_deployment") and s.status == "ok":
+            assert f"{s.tool}(service={s.args['service']}" in body["text"]
+            assert f"oversight {s.oversight}" in body["text"]
     return run
 
 
