@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import pandas as pd
@@ -88,14 +89,14 @@ def discover(scores: Scores, selected: list[MetricScore], graph: nx.DiGraph | No
         if a != b and not adjacent(graph, by_name[a][0], by_name[b][0])
     ]
     try:
-        from pgmpy.causal_discovery import PC, ExpertKnowledge
+        from pgmpy.causal_discovery import ExpertKnowledge
 
         from causal.citest import FastPearsonr
 
         logging.getLogger("pgmpy").setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pc = PC(
+            pc = _GraphPC(
                 variant="stable",
                 ci_test=FastPearsonr(data),
                 significance_level=ALPHA,
@@ -115,6 +116,35 @@ def discover(scores: Scores, selected: list[MetricScore], graph: nx.DiGraph | No
     out.fault_children = {by_name[n] for n in skeleton.neighbors(FAULT)} if FAULT in skeleton else set()
     out.effects = _orient(skeleton, pdag, by_name, {(m.component, m.metric): m.score for m in selected})
     return out
+
+
+def _graph_pc() -> type:
+    from pgmpy.causal_discovery import PC
+
+    class GraphPC(PC):
+        """pgmpy's PC; pairs removed by enforced forbidden edges get a separating set (every other variable).
+
+        pgmpy 1.1 leaves them out of `separating_sets`, so collider orientation raises KeyError for two
+        forbidden-apart variables with a common neighbour (pgmpy issue #2138). Listing every other variable
+        means a common neighbour is never taken for a collider: the conservative reading for metrics of
+        services that do not call each other, whose dependence runs through the services between them.
+        """
+
+        def _build_skeleton(self, *args: Any, **kwargs: Any) -> Any:
+            skeleton, seps = super()._build_skeleton(*args, **kwargs)
+            knowledge = kwargs.get("expert_knowledge")
+            nodes = list(skeleton.nodes())
+            for u, v in getattr(knowledge, "forbidden_edges", ()):
+                key = frozenset((u, v))
+                if key not in seps and not skeleton.has_edge(u, v):
+                    seps[key] = tuple(n for n in nodes if n not in key)
+            return skeleton, seps
+
+    return GraphPC
+
+
+def _GraphPC(**kwargs: Any) -> Any:  # noqa: N802 - used like the class it builds
+    return _graph_pc()(**kwargs)
 
 
 def _orient(skeleton: nx.Graph, pdag: nx.DiGraph, by_name: dict[str, Node], size: dict[Node, float]) -> nx.DiGraph:
