@@ -74,6 +74,29 @@ def unfit(text: str, f: Findings) -> list[str]:
         out.append("repeats a sentence")
     if services_in(f.text()) and not services_in(text):
         out.append("names none of the incident's services")
+    out += _wrong_change(text, f)
+    return out
+
+
+_CHANGE = re.compile(r"\bfrom\s+(\d+(?:\.\d+)?)\s*\S*\s+to\s+(\d+(?:\.\d+)?)")
+
+
+def _wrong_change(text: str, f: Findings) -> list[str]:
+    """A "from A to B" must be the symptom's change: start -> value, or value -> the state after acting."""
+    if f.symptom is None:
+        return []
+    pairs = []
+    if f.state is not None:
+        pairs.append((f.symptom.value, f.state.value))
+    if f.symptom.start is not None:
+        pairs.append((f.symptom.start, f.symptom.value))
+    if not pairs:
+        return []
+    out = []
+    for a, b in _CHANGE.findall(text):
+        if not any(_canon(a) in {_canon(r) for r in _renderings(x)} and _canon(b) in {_canon(r) for r in _renderings(y)}
+                   for x, y in pairs):
+            out.append(f"'from {a} to {b}' is not the symptom's change")
     return out
 
 

@@ -89,8 +89,9 @@ def test_model_narrative_used_only_when_grounded_and_well_formed(tmp_path: Path)
     assert model.seen is not None and model.seen["symptom"]["service"] == "cartservice"
     assert_grounded(good, f)
     rambling = "The cartservice service is a service. " + "The service is used to retrieve data. " * 5
+    swapped = f"cartservice memory went from {f.state.value:g}MB to {f.state.value:g}MB."  # real numbers, wrong change
     for bad in ("cartservice memory reached 9999 MB.", "paymentservice was restarted.", "", RuntimeError("down"),
-                rambling, "Memory fell after a restart.", "cartservice " + "x" * 700):
+                rambling, "Memory fell after a restart.", "cartservice " + "x" * 700, swapped):
         text, source = narrative(f, _Model(bad))
         assert source == "template" and text == template(f)
         assert_grounded(text, f)
