@@ -71,8 +71,8 @@ def _best(u: np.ndarray, lo: int, hi: int, columns: pd.Index, index: pd.Index) -
     if strength < MIN_STRENGTH:
         return None
     tau = lo + int(valid[k])
-    voters = [tuple(map(str, columns[j])) for j in top if prof[k, j] >= MIN_STRENGTH]
-    return ChangePoint(float(index[tau]), tau, strength, voters)  # type: ignore[misc]
+    voters = [(str(columns[j][0]), str(columns[j][1])) for j in top if prof[k, j] >= MIN_STRENGTH]
+    return ChangePoint(float(index[tau]), tau, strength, voters)
 
 
 def candidates(metrics: pd.DataFrame, rel_floor: float = REL_FLOOR, depth: int = 2) -> list[ChangePoint]:

@@ -32,7 +32,7 @@ class FastPearsonr(Pearsonr):
         self._pos = {c: i for i, c in enumerate(data.columns)}
         self._n = x.shape[0]
 
-    def _compute_result(self, X: str, Y: str, Z: list) -> _CITestResult:  # type: ignore[override]
+    def _compute_result(self, X: str, Y: str, Z: list) -> _CITestResult:
         c = self._corr
         i, j = self._pos[X], self._pos[Y]
         if len(Z) == 0:

@@ -29,11 +29,12 @@ class Analysis:
 
 
 def analyse(case: Case, onset: float | None = None, detect: bool = False, causal: bool = True,
-            symptom: str | None = None, symptom_metric: str | None = None) -> Analysis:
+            symptom: str | None = None, symptom_metric: str | None = None, use_graph: bool = True) -> Analysis:
     """Rank the root-cause services of `case`.
 
     The onset is `onset` if given, else the case's onset unless `detect` is set or the case has none, in
-    which case it is detected from the data. `causal=False` skips causal discovery (ablation).
+    which case it is detected from the data. `causal=False` skips causal discovery and `use_graph=False`
+    ignores the call graph (ablations).
     The symptom (start of every explanation path) is `symptom` when given, else the entry-most component
     whose `symptom_metric` moved, else the entry-most anomalous component.
     """
@@ -55,7 +56,7 @@ def analyse(case: Case, onset: float | None = None, detect: bool = False, causal
             at, source = float(table.index[len(table) // 2]), "fallback"
     if scores is None:
         scores = anomaly.score(table, at)
-    g = graph.component_graph(case)
+    g = graph.component_graph(case) if use_graph else None
     comp_anomaly = anomaly.component_scores(scores)
     order = sorted(comp_anomaly, key=lambda c: -comp_anomaly[c])
     disc = discovery.Discovery(nodes=[])

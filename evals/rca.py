@@ -1,7 +1,8 @@
 """RCA evaluation: the method and the baselines on labelled cases, with AC@1, AC@3, Avg@5 and runtime.
 
 Onset modes: `exact` gives every method the labelled onset, `late60` the onset 60 s late, `detect`
-the onset found by the method's change-point detector (the same onset is handed to every baseline).
+the onset found by the method's change-point detector (the same onset is handed to every baseline and
+ablation). Ablations (`keel_no_pc`, `keel_no_graph`, `keel_scores_only`) run only when asked for.
 Faults marked code-level by the loader (Nezha's return/exception) are scored in their own group and
 left out of the headline figures.
 """
@@ -21,6 +22,13 @@ from causal.pipeline import analyse
 
 ONSET_MODES = ("exact", "late60", "detect")
 METHODS = ("keel", *BASELINES)
+# ablations of the method, run only when asked for with --methods
+VARIANTS: dict[str, dict[str, bool]] = {
+    "keel_no_pc": {"causal": False},
+    "keel_no_graph": {"use_graph": False},
+    "keel_scores_only": {"causal": False, "use_graph": False},
+}
+ALL_METHODS = (*METHODS, *VARIANTS)
 LATE_S = 60.0
 
 
@@ -77,7 +85,12 @@ def run_case(case: Case, mode: str, methods: Sequence[str]) -> CaseResult:
         if name == "keel":
             continue
         t0 = time.perf_counter()
-        ranking = BASELINES[name](case, onset)
+        if name in VARIANTS:
+            v = VARIANTS[name]
+            ranking = analyse(case, onset=onset, causal=v.get("causal", True),
+                              use_graph=v.get("use_graph", True)).services()
+        else:
+            ranking = BASELINES[name](case, onset)
         res.seconds[name] = time.perf_counter() - t0
         res.ranks[name] = rank_of(ranking, case.root_cause)
         res.top[name] = ranking[:5]

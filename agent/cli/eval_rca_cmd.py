@@ -22,7 +22,8 @@ def rca(
     dataset: str = typer.Option("sockshop", "--dataset", help="sockshop | nezha | generic"),
     path: Path | None = typer.Option(None, "--path", help="dataset directory (default: ../shared/data/rca/sockshop)"),
     onset: str = typer.Option("exact", "--onset", help="exact | late60 | detect"),
-    methods: str = typer.Option("", "--methods", help="comma-separated subset of keel,random,nsigma,baro,pc_pagerank"),
+    methods: str = typer.Option("", "--methods", help="comma-separated subset of keel,random,nsigma,baro,pc_pagerank "
+                                "(default: all five); ablations: keel_no_pc, keel_no_graph, keel_scores_only"),
     json_path: Path | None = typer.Option(None, "--json", help="write {eval, dataset, config, results} here"),
     png: Path | None = typer.Option(None, "--png", help="bar chart (default: next to --json, else under KEEL_HOME)"),
 ) -> None:
@@ -35,9 +36,9 @@ def rca(
     if onset not in ev.ONSET_MODES:
         fail(f"--onset: got {onset!r}; allowed: {', '.join(ev.ONSET_MODES)}")
     chosen = [m.strip() for m in methods.split(",") if m.strip()] or list(ev.METHODS)
-    unknown = [m for m in chosen if m not in ev.METHODS]
+    unknown = [m for m in chosen if m not in ev.ALL_METHODS]
     if unknown:
-        fail(f"--methods: unknown {unknown}; allowed: {', '.join(ev.METHODS)}")
+        fail(f"--methods: unknown {unknown}; allowed: {', '.join(ev.ALL_METHODS)}")
     if path is None:
         if dataset != "sockshop":
             fail(f"--path: required for --dataset {dataset}")

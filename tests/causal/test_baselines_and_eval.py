@@ -91,3 +91,14 @@ def test_cli_bad_input_names_the_option(args: list[str], message: str, tmp_path:
     assert res.exit_code == 2
     assert message in res.output.replace("\n", " ")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_ablations_run_only_when_asked(tmp_path: Path) -> None:
+    data = write_generic(tmp_path / "toy", [chain_case("stock", name="s"), chain_case("db", seed=1, name="d")])
+    out = tmp_path / "abl.json"
+    res = CliRunner().invoke(app, ["eval", "rca", "--dataset", "generic", "--path", str(data),
+                                   "--methods", "keel,keel_no_pc,keel_no_graph,keel_scores_only", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    results = json.loads(out.read_text())["results"]
+    assert list(results) == ["keel", "keel_no_pc", "keel_no_graph", "keel_scores_only"]
+    assert all(r["ac1"] == 1.0 for r in results.values())
