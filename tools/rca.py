@@ -90,7 +90,8 @@ def root_cause_analysis(args: RootCauseArgs, ctx: ToolContext) -> ToolResult:
         return ToolResult.empty(f"no anomaly found in the last {args.window}: no metric varied")
     if not result.anomalous:
         return ToolResult.empty(f"no anomaly found in the last {args.window}: no service's metrics moved "
-                                f"by {ANOMALOUS:g} robust units or more")
+                                f"by {ANOMALOUS:g} robust units or more (a problem older than the window shows "
+                                "no change inside it; a longer window includes its start)")
     return ToolResult.ok({
         "symptom": result.symptom,
         "metric": args.metric,
