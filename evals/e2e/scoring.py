@@ -33,11 +33,14 @@ _ANY = re.compile(r"\b" + _SERVICE + r"\b")
 
 def claimed_root_cause(text: str) -> str | None:
     """The service the answer names as root cause: the first `root cause ...: SERVICE`, else the only
-    service named in the first line. None when the answer makes no single claim."""
+    service named in a headline (a first line that is not a "- " finding bullet). None when the answer
+    makes no single claim: listing findings that mention a service is not a diagnosis."""
     m = _CLAIM.search(text or "")
     if m:
         return m.group(1).lower()
-    first = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    first = (text or "").strip().splitlines()[0].strip() if (text or "").strip() else ""
+    if first.startswith("-"):
+        return None
     named = set(_ANY.findall(first))
     return named.pop() if len(named) == 1 else None
 

@@ -15,6 +15,8 @@ from evals.e2e.scoring import Expectation, WriteEvent, aggregate, claimed_root_c
     ("The root cause is redis-cart, called by cartservice.", "redis-cart"),
     ("paymentservice shows the largest latency_p99 rise among the services I checked.", "paymentservice"),
     ("checkoutservice and paymentservice are both slow.", None),
+    ("- Logs of all services: 25 lines. Latest: \"rpc error\" (adservice).\nroot cause analysis points to code.", None),
+    ("Done: restart_service on cartservice.\n- restart_service(service=cartservice): done", "cartservice"),
     ("I could not find anything.", None),
     ("", None),
 ])
