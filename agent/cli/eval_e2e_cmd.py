@@ -39,6 +39,8 @@ def e2e(
     limit: int = typer.Option(0, min=0, help="run only the first N scenarios (0: all)"),
     png: Path | None = typer.Option(None, help="draw the method comparison here (default: next to --json)"),
     details: bool = typer.Option(True, help="print the per-scenario table"),
+    follow_up: str | None = typer.Option(None, help="one more message to the agent when its answer left the "
+                                                    "cluster untouched (e.g. 'go ahead and mitigate it'); off"),
 ) -> None:
     """Every scenario in DIR, answered at autonomy 3 by each method; prints the table and writes JSON.
 
@@ -73,7 +75,8 @@ def e2e(
         from evals.e2e.agent_responder import AgentResponder
 
         try:
-            responders.append(AgentResponder(m, _planner(m, settings), step_limit=settings.step_limit))
+            responders.append(AgentResponder(m, _planner(m, settings), step_limit=settings.step_limit,
+                                             follow_up=follow_up))
         except Exception as e:  # a planner that cannot load is reported, never scored
             skipped[m] = f"planner did not load: {type(e).__name__}: {e}"
             err_console.print(f"[yellow]skipping {m}:[/] {skipped[m]}")
@@ -105,6 +108,9 @@ def e2e(
         "mttm": "minutes from the request to the start of the final good run; unrecovered count the horizon; "
                 "latency_injection scenarios are n/a for SLO and mttm (no write fixes them)",
         "time": "one simulated minute per agent step; rules re-evaluate every 2 minutes for 4 rounds",
+        "request": "one natural request per scenario" + (
+            f"; when the agent's answer left the cluster untouched, one follow-up in the same conversation: "
+            f"{follow_up!r}" if follow_up else "; no follow-up"),
         "approvals": "the harness approves every pending approval as principal e2e-approver (role approver); "
                      "approvals_granted counts them",
         "wrong_actions": "total over scenarios",

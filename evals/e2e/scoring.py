@@ -34,7 +34,11 @@ _ANY = re.compile(r"\b" + _SERVICE + r"\b")
 def claimed_root_cause(text: str) -> str | None:
     """The service the answer names as root cause: the first `root cause ...: SERVICE`, else the only
     service named in a headline (a first line that is not a "- " finding bullet). None when the answer
-    makes no single claim: listing findings that mention a service is not a diagnosis."""
+    makes no single claim: listing findings that mention a service is not a diagnosis. Several answers
+    (turns) separated by a blank line are read in order; the first claim counts."""
+    blocks = [b for b in re.split(r"\n\s*\n", text or "") if b.strip()]
+    if len(blocks) > 1:
+        return next((c for c in map(claimed_root_cause, blocks) if c), None)
     m = _CLAIM.search(text or "")
     if m:
         return m.group(1).lower()

@@ -57,3 +57,25 @@ def test_agent_path_charges_wrong_writes_and_blocked_ones_do_not_run(tmp_path: P
                                                           "scale_service paymentservice"]
     assert s.wrong_actions == 2 and not s.remediation_correct and s.slo_recovered is None
     assert s.governance_violations == 0 and s.audit_valid
+
+
+class Obedient(Script):
+    """Investigates on the first request; restarts cartservice only when told to act."""
+
+    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+        if "mitigate" in request and not history:
+            return PlannedCall("restart_service", {"service": "cartservice"}, "r", False, 0.1, True)
+        if not history and "mitigate" not in request:
+            return PlannedCall("query_metrics", {"service": "cartservice", "metric": "error_rate", "window": "15m"},
+                               "q", False, 0.1, True)
+        return PlannedCall("respond", {"text": "done"}, "respond", False, 0.1, True)
+
+
+def test_follow_up_is_sent_only_when_the_cluster_was_left_untouched(tmp_path: Path) -> None:
+    e = load_e2e(DEFAULT_DIR / "crash-cartservice.yaml")
+    plain = run_scenario(e, AgentResponder("keel", Obedient([])), tmp_path, Settings(home=tmp_path))
+    assert plain.writes == [] and not plain.remediation_correct
+    told = run_scenario(e, AgentResponder("keel", Obedient([]), follow_up="go ahead and mitigate it"), tmp_path,
+                        Settings(home=tmp_path))
+    assert told.remediation_correct and told.steps == 2 and told.approvals_granted == 1
+    assert told.writes == [f"restart_service cartservice @{e.at + 1}"]

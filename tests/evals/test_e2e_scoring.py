@@ -83,3 +83,9 @@ def test_no_applicable_scenario_gives_nan_not_zero() -> None:
     c = score("c", "m", "nothing", [], Expectation("paymentservice", "none", False), None, None, 40, 2, [], True, 0)
     agg = aggregate([c])
     assert math.isnan(agg["slo_recovered_rate"]) and math.isnan(agg["mttm_min"])
+
+
+def test_claim_is_read_per_turn() -> None:
+    text = "- cartservice error_rate: 1.0 now\n\nDone: restart_service on cartservice.\n- restart: done"
+    assert claimed_root_cause(text) == "cartservice"
+    assert claimed_root_cause("- a finding about frontend\n\n- another about adservice") is None
