@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +129,9 @@ def _operator(base: str, token: str, n: int, stop: threading.Event, t: Tally, se
             body = {"model": "keel", "messages": [{"role": "user", "content": rng.choice(REQUESTS)}],
                     "conversation_id": f"{cid}-{turn}"}
             if turn % 3 == 0:
-                _timed(t, "chat_stream", lambda body=body: _stream_chat(c, body))
+                _timed(t, "chat_stream", partial(_stream_chat, c, body))
             else:
-                _timed(t, "chat", lambda body=body: c.post("/v1/chat/completions", json=body))
+                _timed(t, "chat", partial(c.post, "/v1/chat/completions", json=body))
             stop.wait(rng.uniform(0.2, 1.0))
 
 
@@ -138,11 +139,10 @@ def _approver(base: str, token: str, stop: threading.Event, t: Tally, seed: int)
     rng = random.Random(seed)
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
         while not stop.is_set():
-            r = _timed(t, "approvals", lambda: c.get("/api/approvals", params={"status": "pending"}))
+            r = _timed(t, "approvals", partial(c.get, "/api/approvals", params={"status": "pending"}))
             for a in (r.json().get("approvals", []) if r is not None and r.status_code == 200 else []):
                 verb = "approve" if rng.random() < 0.8 else "deny"
-                d = _timed(t, verb, lambda a=a, verb=verb: c.post(f"/api/approvals/{a['id']}/{verb}",
-                                                                   json={"note": "soak"}))
+                d = _timed(t, verb, partial(c.post, f"/api/approvals/{a['id']}/{verb}", json={"note": "soak"}))
                 if d is not None and d.status_code == 200:
                     with t.lock:
                         if verb == "approve":
@@ -157,7 +157,7 @@ def _viewer(base: str, token: str, stop: threading.Event, t: Tally, seed: int) -
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
         while not stop.is_set():
             path = rng.choice(READS)
-            _timed(t, "read", lambda path=path: c.get(path))
+            _timed(t, "read", partial(c.get, path))
             stop.wait(rng.uniform(0.2, 1.0))
 
 
@@ -170,17 +170,18 @@ def warm_up(base: str, tokens: dict[str, str], t: Tally) -> None:
         for i, text in enumerate(REQUESTS):
             body = {"model": "keel", "messages": [{"role": "user", "content": text}], "conversation_id": f"warm-{i}"}
             c.headers.update(op)
-            _timed(t, "chat" if i % 2 else "chat_stream",
-                   (lambda body=body: c.post("/v1/chat/completions", json=body)) if i % 2 else
-                   (lambda body=body: _stream_chat(c, body)))
+            if i % 2:
+                _timed(t, "chat", partial(c.post, "/v1/chat/completions", json=body))
+            else:
+                _timed(t, "chat_stream", partial(_stream_chat, c, body))
         c.headers.update(ap)
-        r = _timed(t, "approvals", lambda: c.get("/api/approvals", params={"status": "pending"}))
+        r = _timed(t, "approvals", partial(c.get, "/api/approvals", params={"status": "pending"}))
         for k, a in enumerate(r.json().get("approvals", []) if r is not None and r.status_code == 200 else []):
             verb = "approve" if k % 2 == 0 else "deny"
-            _timed(t, verb, lambda a=a, verb=verb: c.post(f"/api/approvals/{a['id']}/{verb}", json={}))
+            _timed(t, verb, partial(c.post, f"/api/approvals/{a['id']}/{verb}", json={}))
         c.headers.update({"Authorization": f"Bearer {tokens['viewer']}"})
         for path in READS:
-            _timed(t, "read", lambda path=path: c.get(path))
+            _timed(t, "read", partial(c.get, path))
 
 
 def run_soak(base: str, pid: int, tokens: dict[str, str], users: int, seconds: float, warmup_s: float,

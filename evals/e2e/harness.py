@@ -73,7 +73,7 @@ class Run:
 
     @property
     def sim(self) -> Simulator:
-        return self.live.tools.sim  # type: ignore[no-any-return]
+        return self.live.tools.sim
 
     def tick(self, minutes: int = 1) -> None:
         """Advance simulated time."""
