@@ -156,30 +156,37 @@ def evaluate(spec: EvalSpec) -> EvalOutput:
 
 
 def plot(out: EvalOutput, path: Path, title: str) -> Path:
-    """Offered load and every method's replicas over the split."""
+    """Offered load and every method's replicas over the split; below, the day around the peak load."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(13, 5))
-    hours = np.arange(len(out.offered_rps)) / 60.0
-    ax2 = ax.twinx()
-    ax2.fill_between(hours, out.offered_rps, color="0.85", label="offered load (rps)", step="mid")
-    ax2.set_ylabel("offered load at the service (rps)")
-    ax.set_zorder(ax2.get_zorder() + 1)
-    ax.patch.set_visible(False)
-    styles = {"grpo": ("tab:red", 1.2), "ppo": ("tab:purple", 0.8), "hpa": ("tab:blue", 0.8),
-              "hpa_tuned": ("tab:green", 0.8), "static": ("black", 1.0)}
-    for r in out.runs:
-        color, lw = styles.get(r.name, ("tab:gray", 0.8))
-        ax.step(hours, r.replicas, where="mid", color=color, lw=lw, label=f"{r.name} replicas")
-    ax.set_xlabel("hours into the split")
-    ax.set_ylabel("replicas")
-    ax.set_title(title)
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8, ncol=3)
+    n = len(out.offered_rps)
+    peak = int(np.argmax(out.offered_rps))
+    lo = max(0, min(peak - 720, n - 1440))
+    windows = [(0, n, title)] + ([(lo, lo + 1440, "the 24 hours around the peak minute")] if n > 1440 else [])
+    fig, axes = plt.subplots(len(windows), 1, figsize=(13, 4.6 * len(windows)), squeeze=False)
+    styles = {"static": ("black", 1.0, 0.8), "hpa": ("tab:blue", 0.7, 0.6), "hpa_tuned": ("tab:green", 0.7, 0.6),
+              "ppo": ("tab:purple", 0.8, 0.8), "grpo": ("tab:red", 1.3, 1.0)}
+    order = sorted(out.runs, key=lambda r: list(styles).index(r.name) if r.name in styles else -1)
+    for ax, (a, b, label) in zip(axes[:, 0], windows, strict=True):
+        hours = np.arange(a, b) / 60.0
+        ax2 = ax.twinx()
+        ax2.fill_between(hours, out.offered_rps[a:b], color="0.85", label="offered load (rps)", step="mid")
+        ax2.set_ylim(bottom=0)
+        ax2.set_ylabel("offered load at the service (rps)")
+        ax.set_zorder(ax2.get_zorder() + 1)
+        ax.patch.set_visible(False)
+        for r in order:
+            color, lw, alpha = styles.get(r.name, ("tab:gray", 0.8, 0.8))
+            ax.step(hours, r.replicas[a:b], where="mid", color=color, lw=lw, alpha=alpha, label=f"{r.name} replicas")
+        ax.set_xlabel("hours into the split")
+        ax.set_ylabel("replicas")
+        ax.set_title(label)
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8, ncol=3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
