@@ -45,7 +45,14 @@ def _stamp(path: Path) -> str:
 
 
 def _plots(name: str, results_dir: Path) -> list[Path]:
-    return sorted(p for p in results_dir.glob(f"{name}*.png"))
+    """`NAME.png` and plots named after it (`NAME-*.png`, `NAME_*.png`), not those of a variant."""
+    return sorted(p for p in results_dir.glob(f"{name}*.png")
+                  if p.stem == name or not (results_dir / f"{p.stem}.json").exists())
+
+
+def variants(name: str, results_dir: Path) -> list[str]:
+    """Other runs of the same eval kept next to it: `NAME-VARIANT.json` (per-scenario files excluded)."""
+    return sorted(p.stem for p in results_dir.glob(f"{name}-*.json") if not p.name.endswith(".scenarios.json"))
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -178,6 +185,7 @@ def build(names: Sequence[str], to_run: set[str], results_dir: Path = RESULTS_DI
         if progress is not None:
             progress(n, "running" if n in to_run else "reading")
         entries.append(run_eval(n, results_dir) if n in to_run else read_eval(n, results_dir))
+        entries += [read_eval(v, results_dir) for v in variants(n, results_dir)]
     text = render(entries, read_benches(results_dir), datetime.now(UTC).isoformat(timespec="seconds"),
                   report_path.parent)
     report_path.write_text(text + "\n")

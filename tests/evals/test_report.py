@@ -43,11 +43,18 @@ def test_report_says_where_each_figure_comes_from(tmp_path: Path) -> None:
     (results / "e2e.json").write_text(json.dumps({"eval": "e2e", "dataset": "d", "config": {"autonomy": 3},
                                                   "results": {"rules": {"diagnosis_acc": 0.5, "mttm_min": None}}}))
     (results / "e2e.png").write_bytes(b"\x89PNG")
+    (results / "e2e-followup.json").write_text(json.dumps({"eval": "e2e", "dataset": "d", "config": {},
+                                                           "results": {"keel": {"remediation_rate": 0.25}}}))
+    (results / "e2e-followup.png").write_bytes(b"\x89PNG")
+    (results / "e2e-followup.scenarios.json").write_text("{}")
     (results / "rca.json").write_text("{not json")
     (results / "bench-soak.json").write_text(json.dumps({"bench": "soak", "figures": {"errors": 0}}))
     path, entries = rep.build(["e2e", "rca", "planner"], set(), results, tmp_path / "REPORT.md")
     by = {e.name: e for e in entries}
     assert by["e2e"].source == "read" and by["rca"].source == "failed" and by["planner"].source == "missing"
+    assert [p.name for p in by["e2e"].plots] == ["e2e.png"]
+    assert by["e2e-followup"].source == "read" and [p.name for p in by["e2e-followup"].plots] == ["e2e-followup.png"]
+    assert [e.name for e in entries] == ["planner", "rca", "e2e", "e2e-followup"]
     text = path.read_text()
     assert "| diagnosis_acc | 0.5 |" in text and "| mttm_min | n/a |" in text
     assert "earlier run: `results/e2e.json`" in text and "![e2e](results/e2e.png)" in text
