@@ -160,3 +160,21 @@ def plot(results: Sequence[MethodResult], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def score_prompts(complete: Callable[[str], str], rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Next-call accuracy on rendered multi-step prompts (training-format rows with kind "multi")."""
+    from agent.planner.prompt import decode_call
+    from agent.planner.validate import check_call, check_output
+
+    multi = [r for r in rows if r.get("kind") == "multi"]
+    tool_ok = args_ok = 0
+    for r in multi:
+        got = check_output(complete(r["prompt"]))
+        want_tool, want_args = decode_call(r["target"])
+        want = check_call(want_tool, want_args)
+        if got.ok and got.tool == want.tool:
+            tool_ok += 1
+            args_ok += int(got.tool == "respond" or got.args == want.args)
+    n = max(1, len(multi))
+    return {"tool_acc": round(tool_ok / n, 4), "args_acc": round(args_ok / n, 4), "n": len(multi)}

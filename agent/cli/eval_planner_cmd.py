@@ -20,7 +20,9 @@ def planner(
     methods: str = typer.Option(",".join(METHODS), help=f"comma-separated: {', '.join(METHODS)}"),
     limit: int = typer.Option(0, min=0, help="only the first N cases (0: all)"),
     png: Path | None = typer.Option(None, help="plot here (default: next to --json)"),
-    misses: bool = typer.Option(True, help="print the keel method's misses"),
+    misses: bool = typer.Option(False, help="print the keel method's misses (keep off for held-out sets)"),
+    trajectories: Path | None = typer.Option(None, help="also score keel's next call on multi-step rows of this "
+                                                         "training-format JSONL (e.g. the run's data/dev.jsonl)"),
 ) -> None:
     """Tool and argument accuracy, per-tool confusion and latency p50/p95 for keel, base and keyword."""
     from agent.planner import load_planner
@@ -54,10 +56,24 @@ def planner(
         for r in bad_rows[:40]:
             console.print(f"[red]miss[/] {r['id']}: {r['request']!r} expected {r['expected']} {r['expected_args']} "
                           f"got {r['raw'].strip()!r}")
+    extra: dict[str, dict[str, float]] = {}
+    if trajectories is not None:
+        import json
+
+        from evals.planner import score_prompts
+
+        keel = load_planner(backend, adapter=adapter)
+        rows_t = [json.loads(x) for x in trajectories.read_text().splitlines() if x.strip()]
+        with console.status("keel: multi-step next calls"):
+            extra["keel_multistep"] = score_prompts(lambda p: keel.complete(p, 64), rows_t)  # type: ignore[attr-defined]
+        console.print(f"multi-step next call (keel): {extra['keel_multistep']}")
     config = {"backend": backend, "adapter": adapter, "cases": len(rows), "threads": 2,
               "base": "no adapter, 6-shot prefix, same validation and grammar fallback"}
     if json_path:
-        write_json(json_path, to_json(str(path), config, results))
+        out = to_json(str(path), config, results)
+        if extra:
+            out["extra"] = extra
+        write_json(json_path, out)
         console.print(f"wrote {json_path}")
     out_png = png or (json_path.with_suffix(".png") if json_path else None)
     if out_png:

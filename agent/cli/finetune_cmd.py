@@ -70,7 +70,7 @@ def slm(
 
     if not (rd / "adapter").exists():
         fail(f"no trained adapter in {rd / 'adapter'}; train first")
-    path = export_adapter(rd / "adapter", out)
+    path = export_adapter(rd / "adapter", out, dtype="f16")
     console.print(f"adapter GGUF -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

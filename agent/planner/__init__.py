@@ -3,10 +3,16 @@
 kinds: "llama" (llama.cpp, the default), "transformers" (same prompt format, for parity), "keyword"
 (the keyword-router baseline). adapter: "default" (the shipped `finetune/artifacts` adapter), a path to a
 GGUF LoRA adapter, or None / "none" (the base model with a few-shot prefix).
+
+The llama backend serves the adapter merged into a copy of the base GGUF (built once, cached next to the
+base model or in `KEEL_MODEL_CACHE`): ~25% faster per token than applying the LoRA at run time.
+`KEEL_PLANNER_MERGE=0` serves base + adapter unmerged; `KEEL_PLANNER_THREADS` sets llama.cpp threads
+(default 2; on an oversubscribed machine 1 is faster).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -63,4 +69,9 @@ def _build(kind: str, adapter: Path | None) -> Planner:
         return HFPlanner(adapter, name=name, few_shot=adapter is None)
     from agent.planner.llama import LlamaPlanner
 
-    return LlamaPlanner(base_gguf(), adapter, name=name, few_shot=adapter is None)
+    threads = int(os.environ.get("KEEL_PLANNER_THREADS", "2"))
+    if adapter is not None and os.environ.get("KEEL_PLANNER_MERGE", "1") != "0":
+        from agent.planner.merge import merged_model
+
+        return LlamaPlanner(merged_model(base_gguf(), adapter), None, name=name, n_threads=threads)
+    return LlamaPlanner(base_gguf(), adapter, name=name, few_shot=adapter is None, n_threads=threads)

@@ -3,12 +3,14 @@
 Each touched weight is dequantised with the `gguf` package, W += (alpha / r) * B @ A is added, and the
 result is quantised again: Q5_0 and Q8_0 tensors keep their type, K-quant tensors (which `gguf` can only
 read) become Q8_0. Every other tensor and all metadata are copied byte for byte. The merged file is cached
-under `$KEEL_HOME/models/` keyed by the adapter's content hash.
+keyed by the adapter's content hash, in `KEEL_MODEL_CACHE` or else next to the base GGUF (a cache shared by
+every KEEL_HOME, so isolated test homes do not rebuild it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +22,19 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def merged_path(adapter: Path, home: Path) -> Path:
-    return home / "models" / f"gemma-3-270m-keel-{_sha(adapter)}.gguf"
+def merged_path(base: Path, adapter: Path) -> Path:
+    cache = os.environ.get("KEEL_MODEL_CACHE")
+    return (Path(cache) if cache else base.parent) / f"{base.stem}-keel-{_sha(adapter)}.gguf"
 
 
 def merge(base: Path, adapter: Path, out: Path) -> Path:
     """Write base + adapter merged to `out` (atomically) and return it."""
     import gguf
 
-    from finetune.slm.export_gguf import read_adapter
+    from finetune.slm.export_gguf import gguf_name, read_adapter
 
     lora, alpha, rank = read_adapter(adapter)
     pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    from finetune.slm.export_gguf import gguf_name
 
     for name, a in lora.items():
         if ".lora_A." in name:
@@ -42,7 +44,7 @@ def merge(base: Path, adapter: Path, out: Path) -> Path:
     reader = gguf.GGUFReader(str(base))
     arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".gguf.tmp")
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
     w = gguf.GGUFWriter(str(tmp), arch)
     for key, field in reader.fields.items():
         if key.startswith("GGUF.") or key == "general.architecture":
@@ -69,7 +71,7 @@ def merge(base: Path, adapter: Path, out: Path) -> Path:
     return out
 
 
-def merged_model(base: Path, adapter: Path, home: Path) -> Path:
+def merged_model(base: Path, adapter: Path) -> Path:
     """The cached merged GGUF for (base, adapter), building it on first use."""
-    out = merged_path(adapter, home)
+    out = merged_path(base, adapter)
     return out if out.exists() else merge(base, adapter, out)
