@@ -75,7 +75,7 @@ def _best(u: np.ndarray, lo: int, hi: int, columns: pd.Index, index: pd.Index) -
     return ChangePoint(float(index[tau]), tau, strength, voters)
 
 
-def candidates(metrics: pd.DataFrame, rel_floor: float = REL_FLOOR, depth: int = 2) -> list[ChangePoint]:
+def candidates(metrics: pd.DataFrame, rel_floor: float = REL_FLOOR, depth: int = 3) -> list[ChangePoint]:
     """Change points by binary segmentation (the best split, then the best split of each side, `depth`
     levels), strongest first. Several changes can share a window (a load shift, then the fault)."""
     if metrics.shape[1] == 0 or len(metrics) < 5:
