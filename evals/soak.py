@@ -40,6 +40,7 @@ REQUESTS = (
     "how many replicas should frontend have?",
     "run the memory-leak runbook on cartservice",
 )
+CLIENT_TIMEOUT_S = 600.0  # a request slower than this counts as an error (the model is shared by all users)
 READS = ("/api/incidents", "/api/approvals", "/api/audit?limit=50", "/v1/models", "/healthz")
 
 
@@ -123,7 +124,7 @@ def _operator(base: str, token: str, n: int, stop: threading.Event, t: Tally, se
     headers = {"Authorization": f"Bearer {token}"}
     cid = f"soak-{n}-{seed}"
     turn = 0
-    with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+    with httpx.Client(base_url=base, headers=headers, timeout=CLIENT_TIMEOUT_S) as c:
         while not stop.is_set():
             turn += 1
             body = {"model": "keel", "messages": [{"role": "user", "content": rng.choice(REQUESTS)}],
@@ -137,7 +138,7 @@ def _operator(base: str, token: str, n: int, stop: threading.Event, t: Tally, se
 
 def _approver(base: str, token: str, stop: threading.Event, t: Tally, seed: int) -> None:
     rng = random.Random(seed)
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=CLIENT_TIMEOUT_S) as c:
         while not stop.is_set():
             r = _timed(t, "approvals", partial(c.get, "/api/approvals", params={"status": "pending"}))
             for a in (r.json().get("approvals", []) if r is not None and r.status_code == 200 else []):
@@ -154,7 +155,7 @@ def _approver(base: str, token: str, stop: threading.Event, t: Tally, seed: int)
 
 def _viewer(base: str, token: str, stop: threading.Event, t: Tally, seed: int) -> None:
     rng = random.Random(seed)
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=CLIENT_TIMEOUT_S) as c:
         while not stop.is_set():
             path = rng.choice(READS)
             _timed(t, "read", partial(c.get, path))
