@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import evals
 from pathlib import Path
 
 import typer
 from rich.panel import Panel
 from rich.table import Table
 
+import evals
 from agent.cli.common import console, simulate
 from tools.registry import call_tool
 
