@@ -13,6 +13,7 @@ from agent.settings import get_settings
 ARTIFACTS = Path(__file__).resolve().parents[2] / "finetune" / "artifacts"
 DEFAULT_TRACE = Path(__file__).resolve().parents[3] / "shared" / "data" / "traces" / "nasa_http_1995_jul.csv"
 AZURE_TOTAL = DEFAULT_TRACE.parent / "azure_functions_2019_d01_sample1000_total.csv"
+CARD_SERVICES = ("frontend", "cartservice", "checkoutservice", "recommendationservice")
 
 
 def policy(
@@ -101,15 +102,20 @@ def write_card(grpo_path: Path, ppo_path: Path) -> None:
     _, meta = load_policy(grpo_path)
     ppo_meta = load_policy(ppo_path)[1] if ppo_path.exists() else None
     curve = card.plot_curve(meta, grpo_path.parent / "scaling_policy_curve.png")
-    evals = []
+    evals, others = [], []
     if ppo_meta and DEFAULT_TRACE.exists():
         cache = get_settings().home / "cache" / "scaling"
         for tr in (DEFAULT_TRACE, AZURE_TOTAL):
-            if tr.exists():
-                spec = ev.EvalSpec(trace=tr, split="test", cache_dir=cache, policy=grpo_path, ppo_policy=ppo_path)
-                console.print(f"[dim]evaluating on {tr.name}...[/]")
-                evals.append((f"keel eval scaling --trace {tr.name} --split test", ev.evaluate(spec).payload))
-    text = card.render(meta, ppo_meta, evals, curve.name)
+            if not tr.exists():
+                continue
+            for svc in CARD_SERVICES:
+                spec = ev.EvalSpec(trace=tr, split="test", service=svc, cache_dir=cache, policy=grpo_path,
+                                   ppo_policy=ppo_path)
+                console.print(f"[dim]evaluating {svc} on {tr.name}...[/]")
+                cmd = f"keel eval scaling --trace {tr.name} --split test" + (f" --service {svc}" if svc != "frontend"
+                                                                              else "")
+                (evals if svc == "frontend" else others).append((cmd, ev.evaluate(spec).payload))
+    text = card.render(meta, ppo_meta, evals, curve.name, others)
     path = grpo_path.parent / "SCALING_MODEL_CARD.md"
     path.write_text(text)
     console.print(f"model card -> {path}")

@@ -48,8 +48,29 @@ def _table(results: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
+def _versus(r: dict[str, dict[str, float]]) -> str:
+    g, t, d, p = r["grpo"], r["hpa_tuned"], r["hpa"], r["ppo"]
+    rh = 100.0 * (g["replica_hours"] / t["replica_hours"] - 1.0)
+    fewer = d["slo_violation_min"] / g["slo_violation_min"] if g["slo_violation_min"] else float("inf")
+    return (f"GRPO vs tuned HPA: replica-hours {rh:+.1f} %, SLO-violation minutes {g['slo_violation_min']} vs "
+            f"{t['slo_violation_min']}, scaling actions {g['actions']} vs {t['actions']}; "
+            f"{fewer:.1f}x fewer violation minutes than the default HPA; mean reward {g['mean_reward']} vs PPO "
+            f"{p['mean_reward']}.")
+
+
+def _compact(evals: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """One row per (trace, service): replica-hours / SLO-violation minutes of each method."""
+    methods = ("grpo", "ppo", "hpa", "hpa_tuned", "static")
+    lines = ["| trace | service | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for _, p in evals:
+        r = p["results"]
+        cells = [f"{r[m]['replica_hours']:.0f} / {r[m]['slo_violation_min']}" for m in methods]
+        lines.append(f"| {p['dataset'].split(' ')[0]} | {p['config']['service']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tuple[str, dict[str, Any]]],
-           curve_png: str) -> str:
+           curve_png: str, services: list[tuple[str, dict[str, Any]]] | None = None) -> str:
     cfg = meta["config"]
     g = cfg["grpo"]
     lines = [
@@ -66,8 +87,11 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "(then `keel finetune policy --algo ppo` for the PPO baseline at the same simulator-step budget).",
         f"- Seed {meta['seed']}; torch {meta['torch']} on CPU, one thread; {meta['iterations']} iterations, "
         f"{meta['sim_steps']:,} simulated minutes (rollouts included), {meta['train_wall_s'] / 60:.1f} min of "
-        "training wall time (checkpoints every "
-        f"{cfg['checkpoint_every']} iterations; a resumed run is identical to an uninterrupted one).",
+        "training wall time (warm start and iterations; validation runs excluded"
+        + (f"; {meta['run_wall_s'] / 60:.1f} min for the whole command" if "run_wall_s" in meta else "")
+        + f"). Checkpoints every {cfg['checkpoint_every']} iterations; a resumed run is identical to an "
+        "uninterrupted one. The shipped weights are those of iteration "
+        f"{meta.get('selected_iteration', meta['iterations'])} (best validation reward).",
         f"- Data: training splits of {', '.join(cfg['traces'])} (NASA July 1995: weeks 1-3; week 4 is never "
         "seen). Each episode controls a random service (all eleven) on a random segment, with training-only "
         "augmentation (load level x0.5-1.3, short bursts, flash crowds). No Azure data is used.",
@@ -88,7 +112,8 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "",
         f"![training curve]({curve_png})",
         "",
-        "Validation: greedy policy on fixed, un-augmented days of the training split (4 services).",
+        f"Validation: greedy policy on {cfg['validation_days']} fixed, un-augmented days of the training split "
+        "(frontend, cartservice, checkoutservice, recommendationservice in turn).",
         "",
         "| iteration | mean reward | replica-hours | SLO-violation min |",
         "|---|---|---|---|",
@@ -99,8 +124,12 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
     if d:
         lines.append(f"| default HPA | {d['mean_reward']} | {d['replica_hours']} | {d['slo_violation_min']} |")
     if ppo_meta:
-        lines += ["", f"PPO baseline: {ppo_meta['iterations']} iterations, {ppo_meta['sim_steps']:,} simulated "
-                  f"minutes, {ppo_meta['train_wall_s'] / 60:.1f} min; config {json.dumps(ppo_meta['config']['ppo'])}."]
+        lines += ["", f"PPO baseline (`scaling_policy_ppo.pt`): same features, network, warm start, reward and "
+                  f"selection; GAE, separate value network; {ppo_meta['iterations']} iterations, "
+                  f"{ppo_meta['sim_steps']:,} simulated minutes (the GRPO budget rounded up to whole episodes), "
+                  f"{ppo_meta['train_wall_s'] / 60:.1f} min, selected iteration "
+                  f"{ppo_meta.get('selected_iteration', ppo_meta['iterations'])}; "
+                  f"config {json.dumps(ppo_meta['config']['ppo'])}."]
     lines += ["", "## Evaluation", ""]
     if not evals:
         lines.append("No evaluation recorded (the shared traces were absent when this card was written).")
@@ -110,13 +139,24 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
                   f"Tuned HPA target {c['hpa_tuned_target']} ({c['hpa_tuning']['criterion']} on "
                   f"{c['hpa_tuning']['source']}); static {c['static_replicas']} replicas; SLO {c['slo_p99_ms']} ms; "
                   f"{c['rescaling']}.", "",
+                  _versus(payload["results"]), "",
                   "Targets: " + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in c["targets"].items()), ""]
+    if services:
+        lines += ["### Other services (replica-hours / SLO-violation minutes)", "",
+                  "Same commands with `--service NAME`.", "", *_compact(services), ""]
     lines += [
         "## Limits",
         "",
         "- The simulator has no pod start-up delay and no per-request noise beyond the trace's own; "
         "HPA's 15 s loop runs 4x per simulated minute on the minute's metrics.",
         "- One service is controlled at a time; the others are provisioned for the peak.",
+        "- Most SLO-violation minutes on these traces follow one-minute load jumps of about 2x (NASA's per-minute "
+        "counts are small and bursty; Azure has top-of-the-hour spikes). A controller acting on the last "
+        "minute's metrics cannot see them coming, so every causal method pays for them with idle headroom; "
+        "this, not the learning, bounds how far below the tuned HPA's replica-hours the policy can go.",
+        "- GRPO's per-group standardised advantage weighs a rare SLO violation like a common small saving; "
+        "holding the first action for the whole 30-minute horizon makes violations show up inside groups. "
+        "PPO with GAE, which keeps advantage magnitudes across states, is a strong baseline here.",
         "- Time-of-day features come from the training trace's clock; traffic with another daily shape relies "
         "on the load, trend and volatility features.",
     ]

@@ -203,6 +203,7 @@ def train(
 ) -> dict[str, Any]:
     """Train (or resume) and write the policy to `out`; returns the metadata saved with it."""
     torch.set_num_threads(1)
+    started = time.perf_counter()
     traces = [load_trace(Path(p)) for p in cfg.traces]
     source = EpisodeSource(tuple(traces), weights=cfg.weights)
     vset = validation_set(traces, cfg.seed, cfg.validation_days, cfg.validation_minutes)
@@ -260,6 +261,7 @@ def train(
         "algo": cfg.algo, "seed": cfg.seed, "config": cfg.to_dict(), "iterations": st.iteration,
         "selected_iteration": selected,
         "sim_steps": st.sim_steps, "train_wall_s": round(st.wall_s, 1), "bc": st.bc,
+        "run_wall_s": round(time.perf_counter() - started, 1),
         "curve": st.curve, "validation": st.validation, "validation_default_hpa": hpa_val,
         "torch": torch.__version__,
     }
