@@ -17,13 +17,23 @@ Concurrency and durability:
   reading the anchor, so reading the previous hash and inserting the record happen in one transaction
   and several processes can append to one file without forking the chain. Waiting for the write lock
   polls every millisecond or so (see `_begin_write`) so that busy writers take turns.
+- Group commit within a process (`governance.group_commit`): threads appending at the same time hand
+  their records to whichever of them is committing; it writes every waiting caller's records in ONE
+  transaction (BEGIN IMMEDIATE, read the anchor, seal each caller's records in arrival order, move the
+  anchor, COMMIT: one fsync) and then returns each caller its sealed records. `append` and
+  `append_many` still return only once their records are committed; a lone caller commits at once (no
+  timer). A batch holds the callers that arrived while the previous commit was fsyncing, plus those
+  arriving while the leader waits for the write lock and writes the rows (up to its COMMIT). Each
+  caller's records stay contiguous and share one ts; a caller whose records cannot be sealed (data
+  that is not JSON) gets the error and the others commit without it.
 - `synchronous=FULL` by default: in WAL mode every COMMIT fsyncs the WAL before returning, so a record
   (in particular `action_started`, written before the action runs) survives a process kill, an OS crash
   and power loss. `sync="normal"` (WAL + synchronous=NORMAL) fsyncs only at checkpoints: a committed
   record survives the process being killed (it is in the WAL in the OS page cache) but the newest ones
   may roll back after an OS crash or power loss. It is several times faster; choose it knowingly.
   Appends with `durable=False` (the gate's read-tool records) use NORMAL for that commit only; the next
-  FULL commit makes them durable too, as they precede it in the same WAL file.
+  FULL commit makes them durable too, as they precede it in the same WAL file. A batch holding any
+  durable append commits with the store's mode.
 - Verification reads the anchor and streams the rows inside one read transaction (a consistent
   snapshot, so it can run while others append).
 
@@ -38,13 +48,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
 from governance.chain import GENESIS, NewRecord, StoredRecord, VerifyReport, seal, verify_chain
+from governance.group_commit import GroupCommit, More
 
 SyncMode = Literal["full", "normal"]
 COLUMNS = "seq, ts, kind, actor, conversation_id, action_id, tool, service, data, prev_hash, hash"
+INSERT = f"INSERT INTO audit_log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -112,6 +125,25 @@ class AuditStore(Protocol):
 _row = StoredRecord._make
 
 
+@dataclass(frozen=True)
+class _Append:
+    """One caller's `append_many`: its records, committed together and in order."""
+
+    records: Sequence[NewRecord]
+    durable: bool
+
+
+def _seal_all(records: Sequence[NewRecord], seq: int, prev: str, now: float) -> list[StoredRecord]:
+    """Seal records after (seq, prev); those without their own ts get `now`."""
+    out = []
+    for rec in records:
+        seq += 1
+        sealed = seal(rec, seq, rec.ts if rec.ts is not None else now, prev)
+        prev = sealed.hash
+        out.append(sealed)
+    return out
+
+
 class SqliteAuditStore:
     """The audit log in one SQLite file; safe to share between threads and processes."""
 
@@ -125,6 +157,7 @@ class SqliteAuditStore:
         self._busy_ms = int(busy_timeout_s * 1000)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.batches: GroupCommit[_Append, list[StoredRecord]] = GroupCommit(self._commit)
         self._conn = self._connect()
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._current_sync = ""
@@ -176,29 +209,44 @@ class SqliteAuditStore:
     def append_many(self, records: Sequence[NewRecord], durable: bool = True) -> list[StoredRecord]:
         if not records:
             return []
+        return self.batches.submit(_Append(tuple(records), durable))
+
+    def _commit(self, first: Sequence[_Append], more: More[_Append]) -> list[list[StoredRecord] | Exception]:
+        """Write `first`, and whatever `more()` hands over until the COMMIT, in one transaction: one fsync
+        under FULL, whatever the number of callers."""
+        mode = self.sync if any(a.durable for a in first) else "normal"
+        # a transaction cannot change its synchronous level: one committed NORMAL (all of `first` asked
+        # for durable=False in a FULL store) takes no one else, as a later caller may need FULL
+        join = mode == self.sync
         with self._lock:
-            self._set_sync(self.sync if durable else "normal")
+            self._set_sync(mode)
             conn = self._conn
             self._begin_write()
             try:
                 seq, prev = conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+                head = seq
                 now = self.clock()  # taken under the write lock: ts follows seq within one clock
-                out = []
-                for rec in records:
-                    seq += 1
-                    sealed = seal(rec, seq, rec.ts if rec.ts is not None else now, prev)
-                    conn.execute(
-                        f"INSERT INTO audit_log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (sealed.seq, sealed.ts, sealed.kind, sealed.actor, sealed.conversation_id,
-                         sealed.action_id, sealed.tool, sealed.service, sealed.data_json, sealed.prev_hash,
-                         sealed.hash),
-                    )
-                    prev = sealed.hash
-                    out.append(sealed)
-                conn.execute("UPDATE audit_anchor SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
+                out: list[list[StoredRecord] | Exception] = []
+                batch = first
+                while batch:
+                    rows: list[StoredRecord] = []
+                    for a in batch:
+                        try:
+                            sealed = _seal_all(a.records, seq, prev, now)
+                        except Exception as e:  # this caller's records only (e.g. data that is not JSON)
+                            out.append(e)
+                            continue
+                        seq, prev = sealed[-1].seq, sealed[-1].hash
+                        rows.extend(sealed)
+                        out.append(sealed)
+                    conn.executemany(INSERT, rows)
+                    batch = more() if join else []
+                if seq != head:
+                    conn.execute("UPDATE audit_anchor SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             return out
 

@@ -195,12 +195,13 @@ def test_tail_and_export(tmp_path: Path) -> None:
 
 def test_bench_audit_writes_figures(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    code, text = run(bench_cmd.app, "audit", "--appends", "20", "--verify-records", "2000", "--repeats", "1",
-                     "--json", str(out))
+    code, text = run(bench_cmd.app, "audit", "--appends", "20", "--threads", "4", "--verify-records", "2000",
+                     "--repeats", "1", "--json", str(out))
     assert code == 0, text
     data = json.loads(out.read_text())
     assert data["bench"] == "audit"
-    assert set(data["figures"]) == {"appends_per_s", "appends_full_per_s", "appends_normal_per_s", "verify_per_s",
-                                    "verify_cpu_per_s", "fsync_per_s"}
+    assert set(data["figures"]) == {"appends_per_s", "appends_single_per_s", "appends_normal_per_s",
+                                    "records_per_commit", "appenders", "verify_per_s", "verify_cpu_per_s",
+                                    "fsync_per_s"}
     assert all(v > 0 for v in data["figures"].values())
-    assert data["figures"]["appends_per_s"] == data["figures"]["appends_full_per_s"]  # the default mode
+    assert data["figures"]["appenders"] == 4 and data["figures"]["records_per_commit"] >= 1
