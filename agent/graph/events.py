@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-EventKind = Literal["turn", "plan", "step", "approval", "paused", "notification", "answer", "error"]
+EventKind = Literal["turn", "plan", "step", "approval", "paused", "notification", "answer", "error", "decision"]
 
 
 @dataclass(frozen=True)

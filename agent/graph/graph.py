@@ -12,7 +12,8 @@ from agent.graph.state import AgentState
 
 
 def build_graph(nodes: Nodes, checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:
-    """plan -> govern -> (await_approval -> act)? -> observe -> plan ... -> respond."""
+    """plan -> govern -> (await_approval -> act)* -> observe -> plan ... -> respond (act loops back to
+    await_approval when a runbook it resumed pauses on another step)."""
     g = StateGraph(AgentState)
     g.add_node("plan", nodes.plan)
     g.add_node("govern", nodes.govern)
@@ -24,7 +25,7 @@ def build_graph(nodes: Nodes, checkpointer: BaseCheckpointSaver) -> CompiledStat
     g.add_conditional_edges("plan", routing.after_plan, ["govern", "respond"])
     g.add_conditional_edges("govern", routing.after_govern, ["await_approval", "observe"])
     g.add_conditional_edges("await_approval", routing.after_approval, ["act", "observe"])
-    g.add_edge("act", "observe")
+    g.add_conditional_edges("act", routing.after_act, ["await_approval", "observe"])
     g.add_edge("observe", "plan")
     g.add_edge("respond", END)
     return g.compile(checkpointer=checkpointer)

@@ -1,16 +1,22 @@
 """The graph's nodes: plan, govern, await_approval, act, observe, respond.
 
-`Nodes` holds what they need (planner, gate, tool context, locks); each node returns a partial state
-update and emits events through LangGraph's stream writer (a no-op outside `stream`). Tools never run
-here directly: every call goes through the gate, which validates, decides, audits and runs it.
+`Nodes` holds what they need (planner, gate, tool context, locks, the runbook host); each node returns a
+partial state update and emits events through LangGraph's stream writer (a no-op outside `stream`). Tools
+never run here directly: every call goes through the gate, which validates, decides, audits and runs it.
+
+`run_runbook` and `post_incident_summary` get a per-call copy of the tool context carrying the runbook
+engine bound to the conversation's principal and the turn's findings. A runbook step that needs approval
+pauses the conversation on that step's approval; once decided, `act` resumes the run (the engine runs the
+step, once) and the conversation pauses again if a later step needs approval.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.config import get_stream_writer
 from langgraph.types import interrupt
@@ -24,6 +30,11 @@ from governance.gate import Gate, Principal
 from tools.backends.base import ToolContext
 from tools.contract import ContractError, canonical_args, validate_call
 from tools.envelope import ToolResult
+
+if TYPE_CHECKING:
+    from agent.runbooks.host import RunbookHost
+
+CONTEXT_TOOLS = ("run_runbook", "post_incident_summary")  # tools that need per-call extras (and no context lock)
 
 
 def _emit(kind: str, data: dict[str, Any]) -> None:
@@ -51,6 +62,14 @@ def governance_view(result: ToolResult) -> dict[str, Any]:
             "approval_id": d.get("approval_id")}
 
 
+def run_of(result: ToolResult) -> str | None:
+    """The runbook run a pending result waits in (a run_runbook step needing approval), if any."""
+    if result.status == "pending_approval" and isinstance(result.data, dict):
+        run_id = result.data.get("run_id")
+        return str(run_id) if run_id else None
+    return None
+
+
 @dataclass
 class Nodes:
     planner: Planner
@@ -59,6 +78,33 @@ class Nodes:
     step_limit: int = 8
     model_lock: threading.Lock = field(default_factory=threading.Lock)
     ctx_lock: Any = field(default_factory=contextlib.nullcontext)
+    runbooks: RunbookHost | None = None
+
+    # ------------------------------------------------------------------ per-call context
+    def call_context(self, state: AgentState, tool: str) -> ToolContext:
+        """The tool context for one call: the shared one, or for run_runbook / post_incident_summary a shallow
+        copy with this call's extras (the engine bound to the conversation's principal, the turn's findings).
+        The shared context is never changed, so concurrent conversations cannot see each other's extras."""
+        if tool not in CONTEXT_TOOLS:
+            return self.ctx
+        base = self.runbooks.ctx() if self.runbooks is not None else self.ctx
+        extras = dict(base.extras)
+        if tool == "run_runbook" and self.runbooks is not None:
+            extras["runbooks"] = self.runbooks.engine.bind(
+                principal_of(state), {"host": "agent", "conversation_id": state.get("conversation_id")})
+        if tool == "post_incident_summary":
+            from agent.summary.findings import findings_from_agent_steps
+            from agent.summary.narrative import LockedSummarizer
+
+            extras["incident"] = findings_from_agent_steps(state["request"], list(state.get("steps") or []),
+                                                           state.get("conversation_id"))
+            extras.setdefault("summarizer", LockedSummarizer(self.planner, self.model_lock))
+        return dataclasses.replace(base, extras=extras)
+
+    def _lock_for(self, tool: str) -> Any:
+        """The context lock around a governed call; a runbook run (which locks per step, and may wait for
+        simulated minutes) and a summary post (a model call and a webhook) do not hold it."""
+        return contextlib.nullcontext() if tool in CONTEXT_TOOLS else self.ctx_lock
 
     # ------------------------------------------------------------------ plan
     def plan(self, state: AgentState) -> dict[str, Any]:
@@ -88,12 +134,13 @@ class Nodes:
         call = state["call"] or {}
         rationale = prompts.rationale(call["n"], state["request"])
         principal = principal_of(state)
-        with self.ctx_lock:
+        ctx = self.call_context(state, call["tool"])
+        with self._lock_for(call["tool"]):
             try:  # the decision as it stands (for display); the gate decides again, authoritatively, and records
-                decision = self.gate.explain(call["tool"], call["args"], self.ctx, principal, rationale).to_dict()
+                decision = self.gate.explain(call["tool"], call["args"], ctx, principal, rationale).to_dict()
             except ContractError:
                 decision = {}
-            result = self.gate.execute(call["tool"], call["args"], self.ctx, principal, rationale,
+            result = self.gate.execute(call["tool"], call["args"], ctx, principal, rationale,
                                        conversation_id=state.get("conversation_id"))
         view = governance_view(result)
         if view["oversight"] is None and decision:
@@ -101,6 +148,8 @@ class Nodes:
                         reasons=list(decision.get("reasons") or []))
         rec: dict[str, Any] = {"tool": call["tool"], "args": call["args"], "rationale": rationale, **view,
                            "result": result.to_dict(), "approved_by": None}
+        if run_of(result):
+            rec["run_id"] = run_of(result)
         if result.status == "pending_approval":
             rec["summary"] = "waiting for approval"
             _emit("approval", {"n": call["n"], **rec})
@@ -109,8 +158,13 @@ class Nodes:
     # ------------------------------------------------------------------ pause for a person
     def await_approval(self, state: AgentState) -> dict[str, Any]:
         rec = dict(state["outcome"] or {})
-        answer = interrupt({"approval_id": rec["approval_id"], "tool": rec["tool"], "args": rec["args"],
-                            "risk": rec["risk"], "oversight": rec["oversight"], "reasons": rec["reasons"]})
+        asked = {"approval_id": rec["approval_id"], "tool": rec["tool"], "args": rec["args"], "risk": rec["risk"],
+                 "oversight": rec["oversight"], "reasons": rec["reasons"]}
+        if rec.get("run_id"):  # a runbook step: the approver decides that step, not the run_runbook call
+            data = rec["result"].get("data") or {}
+            asked.update(tool=data.get("tool"), args=data.get("args") or {}, run_id=rec["run_id"],
+                         runbook=data.get("runbook"))
+        answer = interrupt(asked)
         if answer.get("approved"):
             return {"outcome": {**rec, "approved_by": answer.get("by")}}
         note = f": {answer['note']}" if answer.get("note") else ""
@@ -121,9 +175,36 @@ class Nodes:
     # ------------------------------------------------------------------ run an approved action (exactly once)
     def act(self, state: AgentState) -> dict[str, Any]:
         rec = dict(state["outcome"] or {})
-        with self.ctx_lock:
-            result = self.gate.run_approved(rec["approval_id"], self.ctx)
-        return {"outcome": {**rec, "result": result.to_dict()}}
+        if rec.get("run_id"):
+            result = self._resume_run(rec)
+        else:
+            with self._lock_for(rec["tool"]):
+                result = self.gate.run_approved(rec["approval_id"], self.call_context(state, rec["tool"]))
+        rec["result"] = result.to_dict()
+        run_id = run_of(result)
+        if run_id:  # the runbook (started, or resumed) paused on a step that needs approval: wait for it
+            rec.update(governance_view(result), run_id=run_id, approved_by=None, summary="waiting for approval")
+            _emit("approval", {"n": len(state.get("steps") or []) + 1, **rec})
+        return {"outcome": rec}
+
+    def _resume_run(self, rec: dict[str, Any]) -> ToolResult:
+        """Continue the run paused on `rec`'s approval now that it is decided: the engine runs (or refuses)
+        the step exactly once and goes on until the end, a failure, or the next step needing approval."""
+        from agent.runbooks.engine import run_envelope
+        from agent.runbooks.model import RunbookError
+
+        run_id = rec["run_id"]
+        if self.runbooks is None:
+            return ToolResult.fail(f"runbook run {run_id} waits for approval {rec['approval_id']}, but no runbook "
+                                   "engine is attached to this service to resume it")
+        try:
+            result = run_envelope(self.runbooks.engine.resume(run_id, self.runbooks.ctx()))
+        except RunbookError as e:
+            return ToolResult.fail(str(e))
+        refused = rec.get("result") or {}
+        if refused.get("status") == "denied" and result.status == "error":  # the run stopped on the denial
+            return ToolResult(status="denied", error=refused.get("error"), data=result.data)
+        return result
 
     # ------------------------------------------------------------------ observe
     def observe(self, state: AgentState) -> dict[str, Any]:

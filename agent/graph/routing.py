@@ -19,6 +19,13 @@ def after_govern(state: AgentState) -> Literal["await_approval", "observe"]:
 
 
 def after_approval(state: AgentState) -> Literal["act", "observe"]:
-    """Approved actions run; denied ones are observed as denied."""
+    """Approved actions run; denied ones are observed as denied, except a runbook step's: its run is resumed
+    (it records the denial and goes on as the step's on_failure says)."""
     outcome = state.get("outcome") or {}
-    return "act" if outcome.get("result", {}).get("status") == "pending_approval" else "observe"
+    pending = outcome.get("result", {}).get("status") == "pending_approval"
+    return "act" if pending or outcome.get("run_id") else "observe"
+
+
+def after_act(state: AgentState) -> Literal["await_approval", "observe"]:
+    """A resumed runbook that paused on a later step waits again; anything else is observed."""
+    return after_govern(state)

@@ -44,6 +44,9 @@ def create_app(settings: Settings, service: AgentService | None = None) -> FastA
     app.include_router(routes_conversations.router)
     app.include_router(routes_runbooks.router)
     app.include_router(slack_routes.router)
+    # the runbook host (shared with the agent) and its watcher run from startup: a run's approval decided
+    # anywhere (HTTP, Slack, `keel approvals`) resumes the run even before anyone calls /api/runbooks
+    app.router.add_event_handler("startup", lambda: routes_runbooks.host_for(app))
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

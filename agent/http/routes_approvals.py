@@ -1,4 +1,8 @@
-"""`/api/approvals`: list pending (and decided) approvals; approve or deny one (approver role)."""
+"""`/api/approvals`: list pending (and decided) approvals; approve or deny one (approver role).
+
+A decision resumes what waits on the approval: the paused conversation (`reply` is its latest turn), or a
+runbook run paused on that step (`reply` describes the decision and the run, `run` is the run record).
+"""
 
 from __future__ import annotations
 
@@ -40,7 +44,9 @@ async def _decide(service: AgentService, approval_id: str, principal: Principal,
     note = body.note if body else ""
     reply = await run_in_threadpool(service.decide, approval_id, principal, approve, note)
     approval = service.gate.approvals.get(approval_id)
-    return {"approval": approval.to_dict() if approval else None, "reply": reply.to_dict()}
+    run = service.runbook_run(reply.conversation_id) if reply.conversation_id.startswith("rb-") else None
+    return {"approval": approval.to_dict() if approval else None, "reply": reply.to_dict(),
+            "run": run.to_dict() if run is not None else None}
 
 
 @router.post("/{approval_id}/approve")

@@ -8,7 +8,6 @@ resumed by `POST /api/runbooks/runs/{id}/resume`, and by a watcher as soon as th
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import threading
 from typing import Any, Literal
 
@@ -18,11 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.http.auth import require
-from agent.runbooks.engine import RunbookEngine
-from agent.runbooks.host import RunbookHost
+from agent.runbooks.host import RunbookHost, service_host
 from agent.runbooks.model import RunbookError
-from agent.runbooks.store import RUN_STATUSES, RunRecord, RunStore
-from agent.summary.narrative import LockedSummarizer
+from agent.runbooks.store import RUN_STATUSES, RunRecord
 from governance.gate import Principal
 
 router = APIRouter(prefix="/api/runbooks", tags=["runbooks"])
@@ -30,18 +27,14 @@ _LOCK = threading.Lock()
 
 
 def host_for(app: FastAPI) -> RunbookHost:
-    """The app's runbook host, built on first use over the service's gate and live tool context."""
+    """The app's runbook host: the service's own (built on first use when it has none), its watcher started."""
     with _LOCK:
         host = getattr(app.state, "runbooks", None)
         if host is None:
             service, settings = app.state.service, app.state.settings
-            engine = RunbookEngine(service.gate, RunStore(settings.ensure_home() / "runbooks.db"))
-            live = service.live
-            tick = live.info.get("tick_s") if getattr(live, "ticker", None) is not None else None
-            summarizer = LockedSummarizer(service.planner, service.nodes.model_lock)
-            ctx = dataclasses.replace(live.tools, extras={**live.tools.extras, "summarizer": summarizer,
-                                                          "slack_webhook_url": settings.slack_webhook_url})
-            host = RunbookHost(engine, ctx, tick_s=tick, poll_s=settings.runbook_resume_poll_s)
+            host = service.runbooks or service_host(service, settings)  # one engine: the agent's and the API's
+            service.attach_runbooks(host)
+            host.poll_s = settings.runbook_resume_poll_s
             host.start_watcher()
             app.state.runbooks = host
             app.router.add_event_handler("shutdown", host.close)

@@ -136,8 +136,10 @@ class RunbookEngine:
         run = self.store.by_approval(approval_id)
         return self.resume(run.id, ctx) if run else None
 
-    def bind(self, principal: Principal) -> BoundRunbooks:
-        return BoundRunbooks(self, principal)
+    def bind(self, principal: Principal, context: dict[str, Any] | None = None) -> BoundRunbooks:
+        """The engine for the `run_runbook` tool, acting as `principal`; `context` is kept on each run it
+        starts (the agent puts its conversation id there, so a run's approvals lead back to the conversation)."""
+        return BoundRunbooks(self, principal, context)
 
     # ------------------------------------------------------------------ internals
     def _claim(self, run_id: str) -> _Claim:
@@ -308,12 +310,12 @@ class _Claim:
 class BoundRunbooks:
     """The engine bound to the calling principal: what the `run_runbook` tool finds in `ctx.extras`."""
 
-    def __init__(self, engine: RunbookEngine, principal: Principal) -> None:
-        self.engine, self.principal = engine, principal
+    def __init__(self, engine: RunbookEngine, principal: Principal, context: dict[str, Any] | None = None) -> None:
+        self.engine, self.principal, self.context = engine, principal, dict(context or {})
 
     def run(self, name: str, service: str, ctx: ToolContext) -> ToolResult:
         try:
-            run = self.engine.start(name, {"service": service}, self.principal, ctx)
+            run = self.engine.start(name, {"service": service}, self.principal, ctx, self.context)
         except RunbookError as e:
             return ToolResult.fail(str(e))
         return run_envelope(run)

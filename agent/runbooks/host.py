@@ -13,7 +13,7 @@ from typing import Any
 
 from agent.runbooks.engine import RunbookEngine
 from agent.runbooks.model import RunbookError
-from agent.runbooks.store import RunRecord
+from agent.runbooks.store import RunRecord, RunStore
 from governance.gate import Principal
 from tools.backends.base import ToolContext
 
@@ -101,3 +101,18 @@ class RunbookHost:
             self._watcher.join(timeout=5)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
+
+
+def service_host(service: Any, settings: Any) -> RunbookHost:
+    """The runbook host of an agent service (its watcher not started): an engine over the service's gate and
+    `$KEEL_HOME/runbooks.db`, the service's live tool context with the planner as summary model (under the
+    agent's model lock) and the Slack webhook, and the simulator's tick when a ticker advances it."""
+    from agent.summary.narrative import LockedSummarizer
+
+    engine = RunbookEngine(service.gate, RunStore(settings.ensure_home() / "runbooks.db"))
+    live = service.live
+    tick = live.info.get("tick_s") if getattr(live, "ticker", None) is not None else None
+    summarizer = LockedSummarizer(service.planner, service.nodes.model_lock)
+    ctx = dataclasses.replace(live.tools, extras={**live.tools.extras, "summarizer": summarizer,
+                                                  "slack_webhook_url": settings.slack_webhook_url})
+    return RunbookHost(engine, ctx, tick_s=tick, poll_s=settings.runbook_resume_poll_s)

@@ -291,7 +291,7 @@ class SlackWorker:
     def _decide(self, approval_id: str, principal: Principal, approve: bool) -> dict[str, Any]:
         note = "via Slack"
         run = self.host.engine.store.by_approval(approval_id)
-        if run is not None:
+        if run is not None and not run.context.get("conversation_id"):  # a conversation's run: resume it there
             gate = self.host.engine.gate
             (gate.approve if approve else gate.deny)(approval_id, principal, note)
             return run_message(self.host.resume(run.id).result())
