@@ -60,43 +60,40 @@ def prepare(metrics: pd.DataFrame) -> pd.DataFrame:
     return m.loc[:, keep]
 
 
-def robust_scale(baseline: pd.DataFrame, rel_floor: float = REL_FLOOR) -> tuple[pd.Series, pd.Series]:
+def robust_scale(baseline: np.ndarray, rel_floor: float = REL_FLOOR) -> tuple[np.ndarray, np.ndarray]:
     """(median, scale) per column: scale = max(IQR, rel_floor * |median|, a tiny absolute epsilon)."""
-    med = baseline.median()
-    iqr = baseline.quantile(0.75) - baseline.quantile(0.25)
-    tiny = 1e-9 + 1e-6 * baseline.abs().max()
-    scale = np.maximum(np.maximum(iqr, rel_floor * med.abs()), tiny)
+    q25, med, q75 = np.percentile(baseline, [25, 50, 75], axis=0)
+    tiny = 1e-9 + 1e-6 * np.abs(baseline).max(axis=0)
+    scale = np.maximum(np.maximum(q75 - q25, rel_floor * np.abs(med)), tiny)
     return med, scale
 
 
 def score(metrics: pd.DataFrame, onset: float, rel_floor: float = REL_FLOOR) -> Scores:
     """Score every metric of a prepared table against the baseline before `onset`."""
+    x = metrics.to_numpy(dtype=float)
     t = metrics.index.to_numpy(dtype=float)
-    pre = metrics[t < onset]
-    post = metrics[t >= onset]
-    if len(pre) < MIN_BASELINE:
+    split = int(np.searchsorted(t, onset, side="left"))  # first row at or after the onset
+    if split < MIN_BASELINE:
         # too little history before the onset: use the first rows as the baseline
-        n = min(MIN_BASELINE, max(1, len(metrics) // 3))
-        pre = metrics.iloc[:n]
-        post = metrics.iloc[n:]
-    if post.empty:
-        post = metrics.iloc[-1:]
+        split = min(MIN_BASELINE, max(1, len(x) // 3))
+    split = min(split, len(x) - 1)  # keep at least one row after the onset
+    pre, post = x[:split], x[split:]
     med, scale = robust_scale(pre, rel_floor)
-    z = (metrics - med) / scale
-    zpost = z.loc[post.index]
-    sustained = zpost.abs().median()
-    peak = zpost.abs().max()
-    cur = post.median()
+    z = (x - med) / scale
+    zpost = np.abs(z[split:])
+    sustained = np.median(zpost, axis=0)
+    peak = zpost.max(axis=0)
+    cur = np.median(post, axis=0)
     out = []
-    for col in metrics.columns:
-        delta = float(cur[col] - med[col])
+    for j, col in enumerate(metrics.columns):
+        delta = float(cur[j] - med[j])
         out.append(MetricScore(
             component=str(col[0]), metric=str(col[1]),
-            score=float(sustained[col]), peak=float(peak[col]),
-            baseline=float(med[col]), current=float(cur[col]),
+            score=float(sustained[j]), peak=float(peak[j]),
+            baseline=float(med[j]), current=float(cur[j]),
             direction=int(np.sign(delta)) if abs(delta) > 0 else 0,
         ))
-    return Scores(onset=onset, metrics=out, z=z)
+    return Scores(onset=onset, metrics=out, z=pd.DataFrame(z, index=metrics.index, columns=metrics.columns))
 
 
 def component_scores(scores: Scores, service_of: dict[str, str] | None = None) -> dict[str, float]:

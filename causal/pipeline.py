@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from causal import anomaly, changepoint, discovery, graph, rank
 from causal.case import Case, CaseError
 
+STRONG_FRACTION = 0.5  # change points weaker than this share of the strongest are not onset candidates
+
 
 @dataclass
 class Analysis:
@@ -46,10 +48,13 @@ def analyse(case: Case, onset: float | None = None, detect: bool = False, causal
     at = onset if onset is not None else (None if detect else case.onset)
     scores = None
     if at is None:
-        # several changes can share the window: take the one after which the incident is most visible
+        # several changes can share the window (a load shift, then the fault): among those at least half as
+        # strong as the strongest, take the one after which the incident is most visible
         found = changepoint.candidates(table)
         if found:
-            tried = [anomaly.score(table, cp.onset) for cp in found if cp.onset is not None]
+            strongest = max(c.strength for c in found)
+            kept = [c for c in found if c.onset is not None and c.strength >= STRONG_FRACTION * strongest]
+            tried = [anomaly.score(table, c.onset) for c in kept if c.onset is not None]
             scores = max(tried, key=lambda s: max(anomaly.component_scores(s).values(), default=0.0))
             at, source = scores.onset, "detected"
         else:

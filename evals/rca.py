@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from causal.baselines import BASELINES
 from causal.case import Case
 from causal.pipeline import analyse
@@ -138,6 +140,8 @@ def payload(dataset: str, path: str, mode: str, results: Sequence[CaseResult], m
             "path": path, "onset": mode, "methods": list(methods), "cases": len(results),
             "headline": "overall: faults visible in metrics (code-level faults in by_group.code_level)",
             "onset_error_s_median": statistics.median(errors) if errors else None,
+            "onset_error_s_p90": float(np.percentile(errors, 90)) if errors else None,
+            "onset_within_60s": sum(e <= 60 for e in errors) / len(errors) if errors else None,
             **(extra_config or {}),
         },
         "results": headline,

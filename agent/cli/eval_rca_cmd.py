@@ -68,7 +68,8 @@ def rca(
     console.print(table)
     cfg = data["config"]
     if cfg.get("onset_error_s_median") is not None:
-        console.print(f"median |onset used - labelled onset|: {cfg['onset_error_s_median']:.1f} s")
+        console.print(f"|onset used - labelled onset|: median {cfg['onset_error_s_median']:.1f} s, "
+                      f"p90 {cfg['onset_error_s_p90']:.1f} s, within 60 s in {cfg['onset_within_60s']:.0%} of cases")
     write_json(json_path, data)
     png_path = png or (json_path.with_suffix(".png") if json_path else
                        get_settings().home / "evals" / f"rca-{name}-{onset}.png")
