@@ -13,7 +13,7 @@ from evals.e2e.scoring import ScenarioScore
 
 METRICS = ("diagnosis_acc", "remediation_rate", "slo_recovered_rate", "governance_violations", "mttm_min",
            "wrong_actions")
-EXTRA = ("steps_mean", "approvals_granted", "audit_valid_rate", "errors", "scenarios")
+EXTRA = ("root_mentioned_rate", "steps_mean", "approvals_granted", "audit_valid_rate", "errors", "scenarios")
 ORDER = ("keel", "base", "rules")
 
 

@@ -2,7 +2,8 @@
 
 Per scenario:
 - diagnosis: the root cause the answer *claims* (`claimed_root_cause`) equals the expected one; merely
-  mentioning the service among others does not count;
+  mentioning the service among others does not count (that lenient figure is reported apart, as
+  `root_mentioned_rate`, for context only);
 - remediation: the expected write ran on the root-cause service (a restart, a rollback, or a scale-up above
   the replicas it had when the request came); for `none` (latency injection) no write may run at all;
   a responder that failed with an error never scores a remediation;
@@ -110,6 +111,7 @@ class ScenarioScore:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     answer: str = ""
+    root_mentioned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +146,7 @@ def score(
         governance_violations=len(violations), audit_valid=audit_valid, approvals_granted=approvals_granted,
         writes=[f"{WRITE_EVENTS.get(w.kind, w.kind)} {w.service} @{w.minute}" for w in writes],
         notes=[*wrong, *violations], error=error, answer=(answer or "")[:600],
+        root_mentioned=ex.root_cause in set(_ANY.findall(answer or "")),
     )
 
 
@@ -161,6 +164,7 @@ def aggregate(scores: Sequence[ScenarioScore]) -> dict[str, float]:
         "governance_violations": float(sum(s.governance_violations for s in scores)),
         "mttm_min": _mean([float(s.mttm_min) for s in applicable if s.mttm_min is not None]),
         "wrong_actions": float(sum(s.wrong_actions for s in scores)),
+        "root_mentioned_rate": _mean([float(s.root_mentioned) for s in scores]),
         "steps_mean": _mean([float(s.steps) for s in scores]),
         "approvals_granted": float(sum(s.approvals_granted for s in scores)),
         "audit_valid_rate": _mean([float(s.audit_valid) for s in scores]),

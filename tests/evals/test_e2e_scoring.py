@@ -77,6 +77,7 @@ def test_unrecovered_counts_the_horizon_and_aggregate() -> None:
     assert agg["wrong_actions"] == 1 and agg["governance_violations"] == 1
     assert agg["audit_valid_rate"] == pytest.approx(2 / 3) and agg["approvals_granted"] == 1
     assert agg["steps_mean"] == pytest.approx(4.0)
+    assert agg["root_mentioned_rate"] == pytest.approx(1 / 3)  # only a's answer names cartservice
 
 
 def test_no_applicable_scenario_gives_nan_not_zero() -> None:
