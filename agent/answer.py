@@ -117,8 +117,8 @@ def _action_line(a: Mapping[str, Any]) -> str:
         return f"{head}: not run, {a.get('error') or why or 'denied'} ({over})"
     if a["status"] == "ok":
         by = f", approved by {a['approved_by']}" if a.get("approved_by") else ""
-        detail = ", ".join(f"{k} {_num(v)}" for k, v in (a.get("data") or {}).items()) if isinstance(
-            a.get("data"), Mapping) else ""
+        detail = ", ".join(f"{k} {_num(v)}" for k, v in (a.get("data") or {}).items()  # scalars: not a run's steps
+                           if isinstance(v, str | int | float)) if isinstance(a.get("data"), Mapping) else ""
         return f"{head}: done ({over}{by})" + (f": {detail}" if detail else "")
     return f"{head}: failed: {a.get('error')}"
 

@@ -166,6 +166,8 @@ def test_agent_runs_a_runbook_pausing_on_its_own_and_on_the_inner_steps_approval
     assert step["tool"] == "run_runbook" and step["result"]["status"] == "ok" and step["approved_by"] == "abe"
     assert step["result"]["data"]["run_id"] == run_id
     assert step["result"]["data"]["status"] == "completed_with_failures"  # only the summary: no webhook
+    assert f"run_id {run_id}, runbook memory-leak, status completed_with_failures" in done.text
+    assert "'steps'" not in done.text  # the run's step list stays in the result, not in the answer
     assert _restarts(service2) == 1 and _restarts(service) == 0
     restart = [s for s in service2.runbook_run(run_id).steps if s.id == "restart"][0]
     assert restart.status == "ok" and restart.approved_by == "abe"
