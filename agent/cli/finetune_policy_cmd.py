@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -102,7 +103,8 @@ def write_card(grpo_path: Path, ppo_path: Path) -> None:
     _, meta = load_policy(grpo_path)
     ppo_meta = load_policy(ppo_path)[1] if ppo_path.exists() else None
     curve = card.plot_curve(meta, grpo_path.parent / "scaling_policy_curve.png")
-    evals, others = [], []
+    evals: list[tuple[str, dict[str, Any]]] = []
+    others: list[tuple[str, dict[str, Any]]] = []
     if ppo_meta and DEFAULT_TRACE.exists():
         cache = get_settings().home / "cache" / "scaling"
         for tr in (DEFAULT_TRACE, AZURE_TOTAL):
