@@ -67,7 +67,11 @@ def planner(
         with console.status("keel: multi-step next calls"):
             extra["keel_multistep"] = score_prompts(lambda p: keel.complete(p, 64), rows_t)  # type: ignore[attr-defined]
         console.print(f"multi-step next call (keel): {extra['keel_multistep']}")
-    config = {"backend": backend, "adapter": adapter, "cases": len(rows), "threads": 2,
+    import os
+
+    config = {"backend": backend, "adapter": adapter, "cases": len(rows),
+              "threads": int(os.environ.get("KEEL_PLANNER_THREADS", "2")),
+              "merged": backend == "llama" and os.environ.get("KEEL_PLANNER_MERGE", "1") != "0",
               "base": "no adapter, 6-shot prefix, same validation and grammar fallback"}
     if json_path:
         out = to_json(str(path), config, results)

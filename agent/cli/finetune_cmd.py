@@ -34,6 +34,9 @@ def slm(
     out: Path = typer.Option(ARTIFACTS / "keel-planner-lora.gguf", help="GGUF adapter to write"),
     limit: int | None = typer.Option(None, help="train on the first N examples only (smoke tests)"),
     init_from: Path | None = typer.Option(None, help="start from this run's checkpoint.pt (continued training)"),
+    card: list[str] = typer.Option([], help="only write MODEL_CARD.md next to --out from the run dir and "
+                                            "planner-eval JSONs given as TITLE=PATH (repeatable)"),
+    card_notes: Path | None = typer.Option(None, help="Markdown file appended to the model card as notes"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Generate data, LoRA-train Gemma 3 270M (resuming from the run dir), export the GGUF adapter."""
@@ -42,6 +45,17 @@ def slm(
     if steps < 1 or batch_size < 1:
         fail("--steps and --batch-size must be at least 1")
     rd = run_dir or get_settings().home / "finetune" / "slm" / "run"
+    if card:
+        from finetune.slm.card import model_card
+
+        pairs = [c.split("=", 1) for c in card]
+        if any(len(p) != 2 for p in pairs):
+            fail("--card takes TITLE=PATH")
+        notes = card_notes.read_text() if card_notes else ""
+        text = model_card(rd, {t: Path(p) for t, p in pairs}, out, notes)
+        (out.parent / "MODEL_CARD.md").write_text(text)
+        console.print(f"wrote {out.parent / 'MODEL_CARD.md'}")
+        return
     data_dir = rd / "data"
     if not export_only:
         if not (data_dir / "train.jsonl").exists():

@@ -79,6 +79,8 @@ def model_card(run_dir: Path, evals: dict[str, Path], adapter: Path, notes: str 
             continue
         lines += [f"### {name}", "", f"`{res['dataset']}`, config `{json.dumps(res['config'])}`", "",
                   *_eval_table(res), ""]
+        for k, v in (res.get("extra") or {}).items():
+            lines += [f"- {k}: {json.dumps(v)}", ""]
     if notes:
         lines += ["## Notes", "", notes.strip(), ""]
     return "\n".join(lines) + "\n"
