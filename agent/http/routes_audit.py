@@ -22,7 +22,7 @@ def query(
     conversation_id: str | None = Query(None, max_length=100),
     kind: str | None = Query(None, description=f"one of {', '.join(KINDS)}"),
     action_id: str | None = Query(None, max_length=100),
-    after_seq: int = Query(0, ge=0),
+    after_seq: int = Query(0, ge=0, le=2**63 - 1, description="sequence number to read after (a SQLite integer)"),
     limit: int = Query(200, ge=1, le=5000),
     _: Principal = Depends(require("viewer")),
     service: AgentService = Depends(get_service),

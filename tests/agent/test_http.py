@@ -122,6 +122,8 @@ def test_errors_are_json_and_say_what_was_wrong(server) -> None:
     assert r.status_code == 404 and "nope" in r.json()["error"]["message"]
     r = httpx.get(url + "/api/audit", headers=VIEW, params={"kind": "gossip"})
     assert r.status_code == 400 and "allowed" in r.json()["error"]["message"]
+    r = httpx.get(url + "/api/audit", headers=VIEW, params={"after_seq": 2**64})
+    assert 400 <= r.status_code < 500 and "after_seq" in r.text
     big = "x" * 70_000
     r = httpx.post(url + "/v1/chat/completions", headers=OP, json={"messages": [{"role": "user", "content": big}]})
     assert r.status_code == 413 and "max_request_bytes" in r.json()["error"]["message"]
