@@ -58,6 +58,11 @@ def select(scores: Scores, component_rank: list[str]) -> list[MetricScore]:
     return chosen
 
 
+def warm_up() -> None:
+    """Import pgmpy now (it imports torch: seconds on a small machine) so the first analysis does not pay it."""
+    import pgmpy.causal_discovery  # noqa: F401
+
+
 def _name(n: Node) -> str:
     return f"{n[0]}|{n[1]}"
 
