@@ -1,8 +1,9 @@
 """Merge a LoRA adapter into a copy of the base GGUF, so serving pays no per-token adapter cost.
 
 Each touched weight is dequantised with the `gguf` package, W += (alpha / r) * B @ A is added, and the
-result is quantised again: Q5_0 and Q8_0 tensors keep their type, K-quant tensors (which `gguf` can only
-read) become Q8_0. Every other tensor and all metadata are copied byte for byte. The merged file is cached
+result is quantised again as Q8_0 (re-quantising to 4-5 bits would add noise of the same size as the LoRA
+delta itself; Q8_0 keeps the merged model's calls identical to applying the adapter at run time). Every
+other tensor and all metadata are copied byte for byte. The merged file is cached
 keyed by the adapter's content hash, in `KEEL_MODEL_CACHE` or else next to the base GGUF (a cache shared by
 every KEEL_HOME, so isolated test homes do not rebuild it).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-_KEEP = {"Q5_0", "Q8_0", "Q4_0", "Q4_1", "Q5_1", "F16", "F32", "BF16"}
+_KEEP = {"Q8_0", "F16", "F32", "BF16"}
 
 
 def _sha(path: Path) -> str:
