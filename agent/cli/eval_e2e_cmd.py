@@ -48,7 +48,7 @@ def e2e(
     and counts them; wrong writes that were approved are still charged to the method.
     """
     from evals.e2e import harness
-    from evals.e2e.report import method_table, plot, scenario_table, to_json
+    from evals.e2e.report import fault_table, method_table, plot, scenario_table, to_json
     from evals.e2e.rules import RulesResponder
     from evals.e2e.scenarios import DEFAULT_DIR, ScenarioError, load_dir
     from evals.e2e.scoring import aggregate
@@ -121,6 +121,7 @@ def e2e(
     }
     if details:
         console.print(scenario_table(scores))
+    console.print(fault_table(scores, {c.name: c.fault for c in cases}))
     console.print(method_table(results))
     for name, why in skipped.items():
         console.print(f"[yellow]{name}: {why}[/]")

@@ -52,6 +52,24 @@ def scenario_table(scores: Mapping[str, Sequence[ScenarioScore]]) -> Table:
     return table
 
 
+def fault_table(scores: Mapping[str, Sequence[ScenarioScore]], fault_of: Mapping[str, str]) -> Table:
+    """Per fault type and method: scenarios, diagnosed, remediated, SLO recovered (counts)."""
+    methods = methods_in_order(scores)
+    table = Table("fault", "n", *(f"{m} diag/fix/slo" for m in methods), title="by fault type")
+    faults = sorted(set(fault_of.values()))
+    for f in faults:
+        cells = []
+        n = 0
+        for m in methods:
+            rows = [s for s in scores[m] if fault_of.get(s.scenario) == f]
+            n = len(rows)
+            slo = [s for s in rows if s.slo_recovered is not None]
+            cells.append(f"{sum(s.diagnosis_correct for s in rows)}/{sum(s.remediation_correct for s in rows)}/"
+                         + (f"{sum(bool(s.slo_recovered) for s in slo)}" if slo else "n/a"))
+        table.add_row(f, str(n), *cells)
+    return table
+
+
 def to_json(dataset: str, config: Mapping[str, Any], results: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
     """DESIGN.md's eval format; NaN (no applicable scenario) is written as null."""
     clean = {m: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
