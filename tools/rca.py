@@ -4,6 +4,11 @@ The case is built from whatever metrics backend is configured: every metric of e
 window (`ctx.metrics.series`), the call graph from `ctx.topology`; `causal.pipeline` detects the onset
 and ranks. The symptom is the service asked about, else the entry-most service whose `metric` moved the
 most (any metric when that one did not move).
+
+When nothing moved inside the window (an incident older than the window looks flat from inside it), the
+analysis is repeated over longer windows (x4, then x12, up to 6 h) and the result names the window used.
+Each ranked service carries its `signature` (`causal.signature`): the kind of problem its own metrics show
+and the write that usually mitigates it, as evidence for the planner; governance still decides every write.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 from causal.case import Case, CaseError, frame
 from causal.pipeline import Analysis, analyse
 from causal.rank import ANOMALOUS
+from causal.signature import classify
 from tools.backends.base import Point, ToolContext
 from tools.contract import METRICS, RootCauseArgs
 from tools.durations import parse_duration
@@ -25,6 +31,8 @@ from tools.services import SERVICES
 
 MIN_ROWS = 6
 TOP = 5
+WIDEN = (4, 12)  # longer windows tried, as multiples of the one asked for, when nothing moved inside it
+MAX_WINDOW_S = 6 * 3600
 
 
 def iso(ts: float) -> str:
@@ -61,7 +69,16 @@ def build_case(series: dict[tuple[str, str], list[Point]], edges: list[tuple[str
     return Case(name="live", metrics=table, graph=g)
 
 
-def _ranking(analysis: Analysis) -> list[dict[str, Any]]:
+def _signature(case: Case, service: str, onset: float) -> dict[str, str]:
+    table = case.metrics
+    if service not in table.columns.get_level_values(0):
+        return classify({}, 0).to_dict()
+    cols = table[service]
+    k = int(np.searchsorted(table.index.to_numpy(dtype=float), onset))
+    return classify({str(m): cols[m].to_numpy(dtype=float) for m in cols.columns}, k).to_dict()
+
+
+def _ranking(analysis: Analysis, case: Case) -> list[dict[str, Any]]:
     out = []
     for c in analysis.ranking[:TOP]:
         out.append({
@@ -73,29 +90,50 @@ def _ranking(analysis: Analysis) -> list[dict[str, Any]]:
                  "z": round(e.direction * e.score, 2)}
                 for e in c.evidence
             ],
+            "signature": _signature(case, c.service, analysis.onset),
         })
     return out
 
 
-def root_cause_analysis(args: RootCauseArgs, ctx: ToolContext) -> ToolResult:
-    window_s = parse_duration(args.window)
+def _analyse_window(args: RootCauseArgs, ctx: ToolContext, window_s: int) -> tuple[Analysis, Case] | str:
+    """The analysis over one window, or why there is none."""
+    label = _label(window_s)
     series = gather(ctx, window_s)
     case = build_case(series, ctx.topology.edges()) if series else None
     if case is None:
-        return ToolResult.empty(f"not enough metric data in the last {args.window} to analyse "
-                                f"(need at least {MIN_ROWS} samples)")
+        return f"not enough metric data in the last {label} to analyse (need at least {MIN_ROWS} samples)"
     try:
         result = analyse(case, detect=True, symptom=args.service, symptom_metric=args.metric)
     except CaseError:
-        return ToolResult.empty(f"no anomaly found in the last {args.window}: no metric varied")
+        return f"no anomaly found in the last {label}: no metric varied"
     if not result.anomalous:
-        return ToolResult.empty(f"no anomaly found in the last {args.window}: no service's metrics moved "
-                                f"by {ANOMALOUS:g} robust units or more (a problem older than the window shows "
-                                "no change inside it; a longer window includes its start)")
-    return ToolResult.ok({
-        "symptom": result.symptom,
-        "metric": args.metric,
-        "window": args.window,
-        "onset": iso(result.onset),
-        "ranking": _ranking(result),
-    })
+        return (f"no anomaly found in the last {label}: no service's metrics moved by {ANOMALOUS:g} robust units "
+                "or more")
+    return result, case
+
+
+def _label(window_s: int) -> str:
+    return f"{window_s // 3600}h" if window_s % 3600 == 0 else f"{window_s // 60}m"
+
+
+def root_cause_analysis(args: RootCauseArgs, ctx: ToolContext) -> ToolResult:
+    asked = parse_duration(args.window)
+    windows = [asked] + [w for f in WIDEN if (w := min(asked * f, MAX_WINDOW_S)) > asked]
+    reasons: list[str] = []
+    for window_s in dict.fromkeys(windows):
+        found = _analyse_window(args, ctx, window_s)
+        if isinstance(found, str):
+            reasons.append(found)
+            continue
+        result, case = found
+        data: dict[str, Any] = {
+            "symptom": result.symptom,
+            "metric": args.metric,
+            "window": args.window if window_s == asked else _label(window_s),
+            "onset": iso(result.onset),
+            "ranking": _ranking(result, case),
+        }
+        if window_s != asked:
+            data["widened_from"] = args.window
+        return ToolResult.ok(data)
+    return ToolResult.empty("; ".join(reasons) + " (an incident older than the window shows no change inside it)")

@@ -23,9 +23,12 @@ def slm(
     batch_size: int = typer.Option(16, help="examples per step"),
     lr: float = typer.Option(3e-4, help="peak learning rate"),
     rank: int = typer.Option(16, help="LoRA rank"),
+    max_len: int = typer.Option(256, help="tokens per example (longer prompts lose their oldest observations)"),
     seed: int = typer.Option(0, help="data and training seed"),
     n_single: int = typer.Option(6000, help="single-step examples to generate"),
-    n_traj: int = typer.Option(500, help="simulator investigations to record"),
+    n_traj: int = typer.Option(300, help="one-call-then-answer simulator scripts to record"),
+    n_investigations: int = typer.Option(700, help="whole simulated incidents to record (analysis, mitigation, "
+                                                   "answer)"),
     n_summary: int = typer.Option(300, help="incident-summary examples"),
     run_dir: Path | None = typer.Option(None, help="checkpoints and logs (default $KEEL_HOME/finetune/slm/run)"),
     max_minutes: float | None = typer.Option(None, help="stop (resumably) after this many minutes"),
@@ -59,7 +62,8 @@ def slm(
     data_dir = rd / "data"
     if not export_only:
         if not (data_dir / "train.jsonl").exists():
-            train_rows, dev_rows = build_dataset(seed, n_single=n_single, n_traj=n_traj, n_summary=n_summary)
+            train_rows, dev_rows = build_dataset(seed, n_single=n_single, n_traj=n_traj, n_summary=n_summary,
+                                                 n_investigations=n_investigations, progress=progress)
             write_jsonl(data_dir / "train.jsonl", train_rows)
             write_jsonl(data_dir / "dev.jsonl", dev_rows)
             console.print(f"data: {len(train_rows)} train, {len(dev_rows)} dev examples -> {data_dir}")
@@ -73,6 +77,7 @@ def slm(
         if limit:
             rows = rows[:limit]
         cfg = TrainConfig(run_dir=rd, steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
+                          max_len=max_len,
                           seed=seed, max_minutes=max_minutes, save_every=max(1, min(25, steps)),
                           init_from=init_from)
         summary = train(rows, cfg, progress=progress)

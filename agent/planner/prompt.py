@@ -96,13 +96,27 @@ def _observe_ok(tool: str, args: Mapping[str, Any], data: Any) -> str:
             return f"{len(data['services'])} services, {len(data.get('edges', []))} edges"
         return f"callers {','.join(data.get('callers', [])) or '-'}; callees {','.join(data.get('callees', [])) or '-'}"
     if tool == "root_cause_analysis":
-        ranking = data.get("ranking") or []
-        return ", ".join(f"{r.get('service')} {_num(float(r.get('score', 0)))}" for r in ranking[:3]) or "no ranking"
+        return _observe_rca(data)
     if tool == "recommend_scaling":
         return f"{data.get('current_replicas')}->{data.get('recommended_replicas')} replicas"
     if tool == "scale_service":
         return f"replicas {data.get('previous_replicas', '?')}->{data.get('replicas', '?')}"
     return "ok"
+
+
+def _observe_rca(data: Mapping[str, Any]) -> str:
+    """`paymentservice crash -> restart_service; then checkoutservice, frontend` (the top candidate's
+    signature when it has one; scores are left out: their scale means nothing to a reader)."""
+    ranking = [r for r in (data.get("ranking") or []) if isinstance(r, Mapping)]
+    if not ranking:
+        return "no ranking"
+    top = ranking[0]
+    sig = top.get("signature") if isinstance(top.get("signature"), Mapping) else None
+    head = str(top.get("service"))
+    if sig:
+        head += f" {sig.get('kind')} -> {sig.get('action')}"
+    rest = ", ".join(str(r.get("service")) for r in ranking[1:3])
+    return head + (f"; then {rest}" if rest else "")
 
 
 def render_observation(tool: str, args: Mapping[str, Any], result: ToolResult) -> str:

@@ -31,6 +31,7 @@ def load_float_model(threads: int = 2):  # type: ignore[no-untyped-def]
 
     torch.set_num_threads(threads)
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     path = base_gguf()
     tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)

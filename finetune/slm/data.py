@@ -120,9 +120,11 @@ def example(request: str, observations: list[str], tool: str, args: dict[str, An
     }
 
 
-def build_dataset(seed: int = 0, n_single: int = 6000, n_dev: int = 600, n_traj: int = 500,
-                  n_summary: int = 300) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Train and dev examples. Trajectories and summaries follow the same family split."""
+def build_dataset(seed: int = 0, n_single: int = 6000, n_dev: int = 600, n_traj: int = 300,
+                  n_summary: int = 300, n_investigations: int = 700,
+                  progress: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Train and dev examples. Trajectories, investigations and summaries follow the same family split."""
+    from finetune.slm.investigations import investigation_examples
     from finetune.slm.summaries import summary_examples
     from finetune.slm.trajectories import trajectory_examples
 
@@ -133,6 +135,8 @@ def build_dataset(seed: int = 0, n_single: int = 6000, n_dev: int = 600, n_traj:
     dev = [e for e in dev if e["prompt"] not in train_prompts]
     train += trajectory_examples(random.Random(seed + 1), n_traj, "train")
     dev += trajectory_examples(random.Random(seed + 2), max(1, n_traj // 10), "dev")
+    train += investigation_examples(random.Random(seed + 6), n_investigations, "train", progress)
+    dev += investigation_examples(random.Random(seed + 7), max(1, n_investigations // 10), "dev", progress)
     train += summary_examples(random.Random(seed + 3), n_summary)
     dev += summary_examples(random.Random(seed + 4), max(1, n_summary // 10))
     random.Random(seed + 5).shuffle(train)

@@ -28,7 +28,7 @@ class TrainConfig:
     warmup: int = 15
     rank: int = 16
     alpha: int = 32
-    max_len: int = 192
+    max_len: int = 256
     save_every: int = 25
     seed: int = 0
     threads: int = 2

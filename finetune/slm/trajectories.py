@@ -1,9 +1,10 @@
-"""Multi-step planner examples recorded by running scripted investigations on the simulator.
+"""Two-step planner examples recorded on the simulator: one call, its result, then the answer.
 
-Each script starts from a request rendered from the templates, runs the calls the planner should make on a
-faulty simulated cluster (`tools.registry.call_tool`), renders each result as a compact observation, and
-records (request + observations so far -> next call or `respond`). Results of root_cause_analysis and
-recommend_scaling are synthesised from the simulator's ground truth (the fault) in their data shape.
+Each script starts from a request rendered from the templates, runs the call on a faulty simulated cluster
+(`tools.registry.call_tool`), renders the result as a compact observation, and records (request +
+observations so far -> next call or `respond`). Some writes are shown as pending or denied (what governance
+can answer) and some recommend_scaling results are synthesised. Whole investigations (root-cause analysis,
+then mitigation) are in `finetune.slm.investigations`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from finetune.slm.data import FAMILIES, example, is_dev_family, render
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve
-from tools.backends.sim.topology import callers
 from tools.backends.sim_backend import sim_context
 from tools.contract import validate_call
 from tools.envelope import ToolResult
@@ -34,18 +34,6 @@ def _fault_sim(rng: random.Random) -> tuple[Simulator, Fault]:
                     [fault], seed=rng.randint(0, 10_000))
     sim.run_until(fault.start + rng.randint(8, 25))
     return sim, fault
-
-
-def _rca_result(rng: random.Random, root: str) -> ToolResult:
-    if rng.random() < 0.12:
-        return ToolResult.fail("root_cause_analysis is not available yet")
-    others = rng.sample([s for s in SERVICES if s != root], 2)
-    top = round(rng.uniform(0.55, 0.97), 2)
-    ranking = [{"service": root, "score": top, "path": [root]}]
-    scores = sorted((round(rng.uniform(0.05, top - 0.1), 2) for _ in others), reverse=True)
-    for s, sc in zip(others, scores, strict=True):
-        ranking.append({"service": s, "score": sc, "path": [s, root]})
-    return ToolResult.ok({"ranking": ranking})
 
 
 def _fmt(v: Any) -> str:
@@ -90,30 +78,6 @@ class _Run:
 def _pick(tool: str, rng: random.Random, split: str) -> tuple[int, Any]:
     fams = [(i, t) for i, t in enumerate(FAMILIES[tool]) if is_dev_family(tool, i) == (split == "dev")]
     return rng.choice(fams)
-
-
-def _investigate(rng: random.Random, split: str) -> list[dict[str, Any]]:
-    sim, fault = _fault_sim(rng)
-    up = callers(fault.service)
-    symptom = rng.choice(up) if up and rng.random() < 0.6 else fault.service
-    idx, tpl = _pick("root_cause_analysis", rng, split)
-    while "{svc}" not in tpl[0]:
-        idx, tpl = _pick("root_cause_analysis", rng, split)
-    request, args = render("root_cause_analysis", tpl, rng, service=symptom)
-    run = _Run(request, sim, f"root_cause_analysis.{idx}")
-    rca = run.step("root_cause_analysis", args, _rca_result(rng, fault.service), record=False)
-    metric = str(args.get("metric", "latency_p99"))
-    target = str(rca.data["ranking"][0]["service"]) if rca.status == "ok" else symptom
-    res = run.step("query_metrics", {"service": target, "metric": metric})
-    if rng.random() < 0.7:
-        run.step("search_logs", {"service": target, "level": "error" if metric == "error_rate" else "warn"})
-    if res.status == "ok" and rca.status == "ok":
-        run.respond(f"{target} looks like the root cause: {_metric_answer(res.data)}")
-    elif res.status == "ok":
-        run.respond(f"Root cause analysis is unavailable; {_metric_answer(res.data)}")
-    else:
-        run.respond(f"I could not get metrics for {target}: {res.error}")
-    return run.out
 
 
 def _single_then_respond(rng: random.Random, split: str) -> list[dict[str, Any]]:
@@ -190,6 +154,5 @@ def answer(tool: str, args: dict[str, Any], res: ToolResult) -> str:
 def trajectory_examples(rng: random.Random, n_scripts: int, split: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for _ in range(n_scripts):
-        script = _investigate if rng.random() < 0.45 else _single_then_respond
-        out.extend(script(rng, split))
+        out.extend(_single_then_respond(rng, split))
     return out
