@@ -5,8 +5,8 @@ Plain RED/USE rules an on-call engineer applies after root-cause ranking, in thi
 - crash: throughput fell to (almost) nothing while the error rate is high, or no replica is running
   -> restart_service;
 - memory_leak: memory climbed by 30% or more from its low point in the window -> restart_service;
-- saturation: CPU at 75% of its limit or more (or a growing request queue with busy CPU); `traffic` when
-  throughput rose by half or more, else `cpu` -> scale_service;
+- saturation: CPU at 75% of its limit or more, or up by 60% to at least 45% (or a growing request queue with
+  busy CPU); the reason names the traffic rise when throughput grew by half or more -> scale_service;
 - error_spike: the error rate rose by 5 points or more with traffic steady (a bad change is the usual
   cause) -> rollback_deployment;
 - latency: p50 or p99 at least doubled with none of the above (added delay: no write fixes it safely)
@@ -27,6 +27,7 @@ import numpy as np
 ACTIONS = {"crash": "restart_service", "memory_leak": "restart_service", "saturation": "scale_service",
            "error_spike": "rollback_deployment", "latency": "none", "unclear": "none"}
 CPU_BUSY = 75.0  # percent of the CPU limit
+CPU_RISE, CPU_RISEN_FLOOR = 1.6, 45.0  # or CPU up by 60% to at least 45% of the limit
 MEMORY_RISE = 1.3  # window max / window min
 ERROR_RISE = 0.05  # absolute rise of the error ratio
 TRAFFIC_RISE = 1.5
@@ -87,7 +88,7 @@ def classify(series: Mapping[str, np.ndarray], onset_index: int) -> Signature:
     if mem is not None and mem.low > 0 and mem.high >= MEMORY_RISE * mem.low:
         return Signature("memory_leak", ACTIONS["memory_leak"],
                          f"memory {_f(mem.low)}->{_f(mem.high)} MB in the window")
-    busy = cpu is not None and (cpu.now >= CPU_BUSY or
+    busy = cpu is not None and (cpu.now >= CPU_BUSY or cpu.now >= max(CPU_RISE * cpu.base, CPU_RISEN_FLOOR) or
                                 (queue is not None and queue.now >= 10 and cpu.now >= 0.9 * CPU_BUSY))
     if busy and cpu is not None:
         traffic = thr is not None and thr.base > 0 and thr.now >= TRAFFIC_RISE * thr.base
