@@ -102,6 +102,14 @@ def _largest_rise(symptoms: Sequence[Mapping[str, Any]]) -> dict[str, Any] | Non
     return best
 
 
+def _signature_text(c: Mapping[str, Any]) -> str:
+    """` (crash: replicas running 2->0)` from a candidate's signature, when it has one with a known kind."""
+    sig = c.get("signature")
+    if not isinstance(sig, Mapping) or sig.get("kind") in (None, "unclear"):
+        return ""
+    return f" ({str(sig['kind']).replace('_', ' ')}: {sig.get('because', '')})"
+
+
 def _args_text(args: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={_num(v)}" for k, v in args.items())
 
@@ -133,7 +141,8 @@ def headline(f: Mapping[str, Any]) -> str:
         a = denied[0]
         return f"I did not run {a['tool']}: {a.get('error') or 'it was denied'}."
     if f["root_causes"]:
-        return f"Most likely root cause: {f['root_causes'][0]['service']}."
+        top = f["root_causes"][0]
+        return f"Most likely root cause: {top['service']}{_signature_text(top)}."
     rise = _largest_rise(f["symptoms"])
     if rise:
         return f"{rise['service']} shows the largest {rise['metric']} rise among the services I checked."

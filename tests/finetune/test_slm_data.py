@@ -9,13 +9,14 @@ import pytest
 from agent.planner.prompt import decode_call
 from agent.planner.validate import check_call
 from finetune.slm.data import FAMILIES, build_dataset, is_dev_family, render
+from finetune.slm.investigations import SYMPTOMS, investigation_examples
 from finetune.slm.trajectories import trajectory_examples
 from tools.contract import TOOLS
 
 
 @pytest.fixture(scope="module")
 def data() -> tuple[list[dict], list[dict]]:
-    return build_dataset(seed=3, n_single=1500, n_dev=300, n_traj=40, n_summary=30)
+    return build_dataset(seed=3, n_single=1500, n_dev=300, n_traj=40, n_summary=30, n_investigations=30)
 
 
 def test_every_template_renders_a_valid_call() -> None:
@@ -62,8 +63,38 @@ def test_training_covers_every_tool_and_argument(data: tuple[list[dict], list[di
 
 
 def test_trajectories_follow_observations() -> None:
-    ex = trajectory_examples(random.Random(1), 12, "train")
+    ex = trajectory_examples(random.Random(1), 80, "train")
     multi = [e for e in ex if "\nSeen: " in e["prompt"]]
     assert multi, "scripts must record steps after observations"
     assert any(e["tool"] == "respond" for e in multi)
     assert any(e["tool"] != "respond" for e in multi)
+
+
+def test_investigations_act_on_the_analysis_and_name_the_root_cause() -> None:
+    """After root_cause_analysis, the next write is the one the top candidate's signature suggests, on that
+    service; the answer names it as the root cause."""
+    ex = investigation_examples(random.Random(4), 40, "train")
+    writes = 0
+    for e in ex:
+        seen = [line for line in e["prompt"].splitlines() if line.startswith("Seen: root_cause_analysis")]
+        if not seen or "->" not in seen[0]:
+            continue
+        top, _, rest = seen[0].split(": ", 2)[-1].partition(" ")
+        action = rest.split("->")[1].split(";")[0].strip()
+        if e["tool"] in ("restart_service", "rollback_deployment", "scale_service"):
+            writes += 1
+            assert e["tool"] == action and e["args"]["service"] == top, e
+        if e["tool"] == "respond":
+            assert e["args"]["text"].startswith(f"Root cause: {top} "), e
+    assert writes >= 10
+
+
+def test_investigation_request_families_split_train_and_dev() -> None:
+    def families(seed: int, split: str) -> set[str]:
+        return {e["family"] for e in investigation_examples(random.Random(seed), 30, split)
+                if e["family"].startswith("symptom")}
+
+    train, dev = families(5, "train"), families(6, "dev")
+    assert train and dev and not (train & dev)
+    assert all(is_dev_family("symptom", int(f.split(".")[1])) for f in dev)
+    assert len(SYMPTOMS) >= 30
