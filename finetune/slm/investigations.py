@@ -7,6 +7,9 @@ root_cause_analysis on the symptom, optionally the top candidate's logs, then th
 suggests (restart, rollback, or recommend_scaling followed by scale_service to the recommendation), and a
 short answer that names the root cause. The script follows what the tools say (not the injected truth), so
 the model learns to act on evidence. A write is sometimes shown as denied by governance or by a person.
+recommend_scaling results are synthesised in the tool's data shape (current replicas from the simulator, a
+proportional CPU rule for the target): the scaling policy is trained and shipped on its own schedule, and
+the planner only has to carry the recommended number over to scale_service.
 Request families split train/dev like the single-step templates (`is_dev_family`).
 """
 
@@ -22,7 +25,7 @@ from finetune.slm.trajectories import _Run
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve
-from tools.backends.sim.topology import callers
+from tools.backends.sim.topology import SPECS, callers
 from tools.envelope import ToolResult
 from tools.services import SERVICES
 
@@ -119,6 +122,18 @@ def _symptom_of(rng: random.Random, service: str) -> str:
     return rng.choice(chain)
 
 
+def _recommendation(sim: Simulator, service: str) -> ToolResult:
+    """A recommend_scaling result: ceil(replicas x CPU / 60%), at least one more, within the service's bounds."""
+    import math
+
+    from tools.backends.sim_backend import sim_context
+
+    now = int(sim_context(sim).metrics.series(service, "replicas", 120)[-1].value)
+    cpu = sim_context(sim).metrics.series(service, "cpu", 120)[-1].value
+    want = min(SPECS[service].max_replicas, max(now + 1, math.ceil(now * cpu / 60.0)))
+    return ToolResult.ok({"service": service, "current_replicas": now, "recommended_replicas": want})
+
+
 def _governed(rng: random.Random) -> ToolResult | None:
     """Usually None (the write runs); sometimes the denial the agent would see instead."""
     roll = rng.random()
@@ -156,7 +171,9 @@ def investigate(rng: random.Random, split: str) -> list[dict[str, Any]]:
         return run.out
     write_args: dict[str, Any] = {"service": svc}
     if action == "scale_service":
-        rec = run.step("recommend_scaling", {"service": svc})
+        rec = run.step("recommend_scaling", {"service": svc},
+                       _recommendation(sim, svc) if rng.random() > 0.05 else
+                       ToolResult.fail("no scaling policy loaded: train one with `keel finetune policy`"))
         if rec.status != "ok":
             run.respond(f"{headline} The scaling policy gave no recommendation: {rec.error}.")
             return run.out
