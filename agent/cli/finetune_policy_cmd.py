@@ -19,9 +19,10 @@ CARD_SERVICES = ("frontend", "cartservice", "checkoutservice", "recommendationse
 
 def policy(
     algo: str = typer.Option("grpo", "--algo", help="grpo (the shipped policy) | ppo (the baseline)"),
-    iterations: int = typer.Option(500, "--iterations", min=1, help="GRPO iterations (PPO runs to the budget)"),
+    iterations: int = typer.Option(1000, "--iterations", min=1,
+                                   help="most GRPO iterations (GRPO stops earlier once the budget is spent)"),
     budget: int | None = typer.Option(None, "--budget", min=1,
-                                      help="PPO simulator-minute budget (default: the shipped GRPO policy's)"),
+                                      help="simulated minutes each algorithm trains for (default 2,000,000)"),
     seed: int = typer.Option(0, "--seed", help="run seed (episodes, sampling, torch)"),
     trace: list[Path] = typer.Option([], "--trace", help="training trace(s) (default: NASA July 1995)"),
     work_dir: Path | None = typer.Option(None, "--work-dir", help="checkpoints (default $KEEL_HOME/finetune/policy)"),
@@ -44,12 +45,10 @@ def policy(
         missing = [p for p in traces if not Path(p).exists()]
         if missing:
             fail(f"--trace: file not found: {', '.join(missing)}")
-        if algo == "ppo" and budget is None:
-            if not grpo_out.exists():
-                fail(f"--budget: no GRPO policy at {grpo_out} to take the budget from; pass --budget")
-            from finetune.policy.inference import load_policy
+        if budget is None:
+            from finetune.policy.train import DEFAULT_BUDGET
 
-            budget = int(load_policy(grpo_out)[1]["sim_steps"])
+            budget = DEFAULT_BUDGET
         rollout_fn = None
         if ray:
             if algo != "grpo":

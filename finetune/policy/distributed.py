@@ -27,10 +27,11 @@ def ray_rollouts(address: str, chunks: int = 8) -> RolloutFn:
         ray.init(address=address)
     remote: Any = ray.remote(rollout_returns)
 
-    def run(starts: list[ScalingEnv], actions: list[int], policy: NumpyPolicy | None, horizon: int) -> np.ndarray:
+    def run(starts: list[ScalingEnv], actions: list[int], policy: NumpyPolicy | None, horizon: int,
+            continuation: str = "hold") -> np.ndarray:
         n = max(1, min(chunks, len(starts)))
         bounds = np.linspace(0, len(starts), n + 1).astype(int)
-        futures = [remote.remote(starts[a:b], actions[a:b], policy, horizon)
+        futures = [remote.remote(starts[a:b], actions[a:b], policy, horizon, continuation)
                    for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
         return np.concatenate(ray.get(futures))
 

@@ -6,7 +6,10 @@ trends of the CPU in use summed over replicas (utilisation x replicas), so a sca
 mistaken for a change of load; `load_volatility` is the standard deviation of its minute-to-minute log
 changes over the history, which tells the policy how much headroom the noise of this traffic needs;
 the peak and mean utilisation features re-express the recent CPU in use as utilisation of the current
-replica count (what the last minutes' load would do to the replicas about to serve).
+replica count (what the last minutes' load would do to the replicas about to serve). The hour-long
+features (load against its hour mean, the hour's peak as utilisation, the largest one-minute rise and the
+volatility over the hour) describe how bursty the traffic has been, so the headroom can follow it. All of
+them are observed history: nothing looks at future load.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from finetune.policy.reward import slo_ms
 from tools.backends.sim.model import METRIC_NAMES, M
 from tools.backends.sim.topology import SPECS
 
-HISTORY = 20  # minutes of metrics a decision looks at
+HISTORY = 60  # minutes of metrics a decision looks at
+SHORT = 20  # the window of the short-term features
 FEATURES: tuple[str, ...] = (
     "utilisation", "p99_over_slo", "p50_over_slo", "error_rate_x10", "load_share_of_max", "replicas_share_of_max",
     "replicas_div10", "cpu_in_use_div10", "queue_share_of_limit", "memory_share_of_limit", "tod_sin", "tod_cos",
     "cpu_trend_1m", "cpu_trend_5m", "p99_trend_1m", "p99_trend_5m", "replicas_above_min_share", "at_max",
     "load_volatility", "cpu_trend_10m", "peak_utilisation_5m", "peak_utilisation_10m", "mean_utilisation_10m",
-    "peak_utilisation_20m",
+    "peak_utilisation_20m", "load_vs_mean_60m", "peak_utilisation_60m", "max_rise_60m", "load_volatility_60m",
 )
 N_FEATURES = len(FEATURES)
 _CPU, _MEM, _P50, _P99 = M["cpu"], M["memory"], M["latency_p50"], M["latency_p99"]
@@ -89,11 +93,16 @@ def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute:
     x[15] = min(max(ratio[-1] - float(ratio[-6:-1].mean()), -2.0), 2.0)
     x[16] = (replicas - info.min_replicas) / info.max_replicas
     x[17] = 1.0 if replicas >= info.max_replicas else 0.0
-    x[18] = min(float(np.diff(log_use).std()), 1.0)
+    x[18] = min(float(np.diff(log_use[-SHORT:]).std()), 1.0)
     x[19] = min(max(in_use[-1] / prev10_use - 1.0, -1.0), 2.0)
     r_now = max(replicas, 1.0)  # the recent load as utilisation of the replicas about to serve
     x[20] = min(float(in_use[-5:].max()) / r_now, 3.0)
     x[21] = min(float(in_use[-10:].max()) / r_now, 3.0)
     x[22] = min(float(in_use[-10:].mean()) / r_now, 3.0)
-    x[23] = min(float(in_use.max()) / r_now, 3.0)
+    x[23] = min(float(in_use[-SHORT:].max()) / r_now, 3.0)
+    steps = np.diff(log_use)
+    x[24] = min(max(float(log_use[-1] - np.log(max(float(in_use.mean()), 0.05))), -2.0), 2.0)
+    x[25] = min(float(in_use.max()) / r_now, 3.0)
+    x[26] = min(max(float(steps.max()), 0.0), 2.0)
+    x[27] = min(float(steps.std()), 1.0)
     return x

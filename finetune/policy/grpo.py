@@ -2,8 +2,10 @@
 
 At each decision state of the training episodes: sample a group of G actions from the current policy;
 for every distinct action, clone the simulator, apply it and roll out H minutes under the same future
-load and metric noise (later minutes follow the current policy greedily); the group member's return is
-the sum of those H rewards. Advantage = (return - group mean) / group std (zero when the group is
+load and metric noise; the group member's return is the sum of those H rewards. After the first minute
+the replica count is held (`hold`), follows the load at the headroom the first action chose (`track`:
+replicas = round(first replicas x CPU in use now / CPU in use at the decision)), or follows the current
+policy greedily (`policy`). Advantage = (return - group mean) / group std (zero when the group is
 uniform). The update is PPO's clipped importance ratio on those advantages plus a KL penalty to a
 frozen reference policy; there is no value network. Identical actions in a group share one rollout,
 which is exact because a cloned simulator is deterministic.
@@ -22,6 +24,9 @@ from torch import nn
 from finetune.policy.env import ScalingEnv
 from finetune.policy.inference import NumpyPolicy
 from finetune.policy.model import MLP
+from tools.backends.sim.model import M
+
+_CPU, _REPLICAS = M["cpu"], M["replicas"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class GRPOConfig:
     epochs: int = 4
     envs: int = 12
     decisions_per_env: int = 8  # decision states per environment per iteration
-    continuation: str = "hold"  # after the first action: "hold" the replica count, or "policy" (greedy)
+    continuation: str = "hold"  # after the first minute: "hold", "track" or "policy" (see the module docstring)
     ref_update_every: int = 0  # iterations between reference-policy refreshes (0: the warm start throughout)
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,19 +58,35 @@ class GroupBatch:
     uniform_groups: int
 
 
+CONTINUATIONS = ("hold", "track", "policy")
+
+
+def _in_use(env: ScalingEnv) -> float:
+    row = env.rows(1)[-1]
+    return max(float(row[_CPU]) / 100.0 * max(float(row[_REPLICAS]), 1.0), 0.05)
+
+
 def rollout_returns(
-    starts: list[ScalingEnv], actions: list[int], policy: NumpyPolicy | None, horizon: int
+    starts: list[ScalingEnv], actions: list[int], policy: NumpyPolicy | None, horizon: int,
+    continuation: str = "hold",
 ) -> np.ndarray:
     """Return over `horizon` minutes of each (start state, first action); batched over the starts.
 
-    Later minutes follow `policy` greedily, or hold the replica count when `policy` is None.
+    Later minutes follow `continuation` (see the module docstring); `policy` is needed for "policy".
     """
+    if continuation not in CONTINUATIONS:
+        raise ValueError(f"continuation must be one of {', '.join(CONTINUATIONS)}; got {continuation!r}")
     clones = [env.clone() for env in starts]
+    headroom = [c.target(a) / _in_use(c) for c, a in zip(clones, actions, strict=True)]
     ret = np.array([c.step(a) for c, a in zip(clones, actions, strict=True)])
     for _ in range(horizon - 1):
-        if policy is None:
+        if continuation == "hold":
             ret += np.array([c.step(0) for c in clones])
             continue
+        if continuation == "track":
+            ret += np.array([c.run_minute(round(h * _in_use(c))) for c, h in zip(clones, headroom, strict=True)])
+            continue
+        assert policy is not None, "the policy continuation needs a policy"
         acts = policy.greedy(np.stack([c.observe() for c in clones]))
         ret += np.array([c.step(int(a)) for c, a in zip(clones, np.atleast_1d(acts), strict=True)])
     return ret
@@ -78,7 +99,7 @@ def group_advantages(returns: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return (returns - returns.mean()) / std
 
 
-RolloutFn = Callable[[list[ScalingEnv], list[int], NumpyPolicy | None, int], np.ndarray]
+RolloutFn = Callable[[list[ScalingEnv], list[int], NumpyPolicy | None, int, str], np.ndarray]
 
 
 def collect(
@@ -109,7 +130,8 @@ def collect(
                     starts.append(env)
                     firsts.append(int(a))
                     owner.append((e, n))
-        returns = rollouts(starts, firsts, policy if cfg.continuation == "policy" else None, cfg.horizon)
+        returns = rollouts(starts, firsts, policy if cfg.continuation == "policy" else None, cfg.horizon,
+                           cfg.continuation)
         steps += len(starts) * cfg.horizon
         by = dict(zip(owner, returns, strict=True))
         for e, (env, g) in enumerate(zip(envs, groups, strict=True)):

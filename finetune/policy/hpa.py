@@ -31,6 +31,7 @@ UP_WINDOW_S = 0
 UP_PERCENT, UP_PODS, DOWN_PERCENT = 100, 4, 100
 POLICY_PERIOD_S = 15
 DEFAULT_TARGET = 0.8  # `kubectl autoscale` default CPU target
+TUNING_GRID = tuple(round(0.3 + 0.05 * k, 2) for k in range(14))  # CPU targets 0.30 .. 0.95 tuned over
 
 
 @dataclass

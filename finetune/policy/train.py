@@ -4,8 +4,12 @@ A run is fully determined by its config: episodes are drawn per (seed, iteration
 generator seeded per (seed, iteration), torch runs on one thread with a fixed seed, and environments
 restart at checkpoint boundaries, so a run resumed from its checkpoint produces the same policy as an
 uninterrupted one. Validation (greedy policy, no augmentation, fixed days of the training split)
-is recorded every `eval_every` iterations for the training curve; the policy written at the end is the
-checkpoint with the best validation reward (`select="best"`, the default) or the last one.
+is recorded every `eval_every` iterations for the training curve. The policy written at the end is chosen
+on validation only: `select="hpa"` (the default) takes, among the checkpoints with no more SLO-violation
+minutes than the tuned HPA on the same validation days, the one with the fewest replica-hours (the
+lowest-violation checkpoint when none qualifies); `"best"` takes the best validation reward, `"last"`
+the last checkpoint. The tuned HPA of the validation is the HPA whose CPU target has the best mean
+evaluation reward (`RewardWeights()`, the eval's reward) on those days.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from finetune.policy import bc, grpo, ppo
 from finetune.policy.env import ScalingEnv
 from finetune.policy.episodes import EpisodeSource
 from finetune.policy.features import HISTORY
-from finetune.policy.hpa import DEFAULT_TARGET
+from finetune.policy.hpa import DEFAULT_TARGET, TUNING_GRID
 from finetune.policy.inference import NumpyPolicy
 from finetune.policy.model import MLP, numpy_policy, policy_net, save_policy, value_net
 from finetune.policy.reward import RewardWeights
@@ -32,6 +36,11 @@ from finetune.policy.rollout import HPAController, PolicyController, run
 from finetune.policy.traffic import Trace, entry_scale, load_trace, split_bounds
 
 ALGOS = ("grpo", "ppo")
+SELECTIONS = ("hpa", "best", "last")
+DEFAULT_BUDGET = 2_000_000  # simulated minutes (rollouts included) per training run, GRPO and PPO alike
+# Training reward: the default weights with a heavier SLO-violation term (chosen on the validation days:
+# with slo=2 no checkpoint had as few violation minutes as the tuned HPA there).
+TRAIN_WEIGHTS = RewardWeights(slo=4.0)
 VALIDATION_SERVICES = ("frontend", "cartservice", "checkoutservice", "recommendationservice")
 
 
@@ -43,22 +52,22 @@ class TrainConfig:
     episode_iters: int = 25  # environments restart every this many iterations
     checkpoint_every: int = 25
     eval_every: int = 25
-    budget: int | None = None  # simulator minutes; PPO runs until it has used this many
+    budget: int | None = DEFAULT_BUDGET  # simulator minutes each algorithm runs to (GRPO: at most `iterations`)
     bc_episodes: int = 48
     bc_minutes: int = 240
     validation_days: int = 8
     validation_minutes: int = 1440
-    select: str = "best"  # ship the "best" validation checkpoint or the "last" one
+    select: str = "hpa"  # see the module docstring
     traces: tuple[str, ...] = ()
     grpo: grpo.GRPOConfig = field(default_factory=grpo.GRPOConfig)
     ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
-    weights: RewardWeights = field(default_factory=RewardWeights)
+    weights: RewardWeights = field(default_factory=lambda: TRAIN_WEIGHTS)
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {', '.join(ALGOS)}; got {self.algo!r}")
-        if self.select not in ("best", "last"):
-            raise ValueError(f"select must be best or last; got {self.select!r}")
+        if self.select not in SELECTIONS:
+            raise ValueError(f"select must be one of {', '.join(SELECTIONS)}; got {self.select!r}")
         if self.checkpoint_every % self.episode_iters:
             raise ValueError("checkpoint_every must be a multiple of episode_iters")
 
@@ -94,13 +103,31 @@ class State:
     bc: dict[str, float] = field(default_factory=dict)
     curve: list[dict[str, float]] = field(default_factory=list)
     validation: list[dict[str, float]] = field(default_factory=list)
-    best: dict[str, Any] = field(default_factory=dict)  # iteration, mean_reward, state_dict
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # validated weights by iteration
 
     def record(self, it: int, figures: dict[str, float]) -> None:
         self.validation.append({"iteration": it, **figures})
-        if not self.best or figures["mean_reward"] > self.best["mean_reward"]:
-            sd = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-            self.best = {"iteration": it, "mean_reward": figures["mean_reward"], "state_dict": sd}
+        self.snapshots[it] = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+
+
+def select_iteration(validation: list[dict[str, float]], rule: str, reference: dict[str, float] | None) -> int:
+    """The validated iteration to ship under `rule` (see the module docstring)."""
+    if rule == "last":
+        return int(validation[-1]["iteration"])
+    if rule == "hpa" and reference is not None:
+        ok = [v for v in validation if v["slo_violation_min"] <= reference["slo_violation_min"]]
+        if ok:
+            return int(min(ok, key=lambda v: (v["replica_hours"], v["slo_violation_min"]))["iteration"])
+        return int(min(validation, key=lambda v: (v["slo_violation_min"], v["replica_hours"]))["iteration"])
+    return int(max(validation, key=lambda v: v["mean_reward"])["iteration"])
+
+
+def tuned_hpa(vset: list[tuple[np.ndarray, str, int]]) -> dict[str, float]:
+    """The HPA whose CPU target has the best mean evaluation reward on the validation days, and its figures."""
+    eval_w = RewardWeights()
+    scores = {t: validate(None, vset, eval_w, hpa_target=t) for t in TUNING_GRID}
+    target = max(TUNING_GRID, key=lambda t: scores[t]["mean_reward"])
+    return {"target": target, **scores[target]}
 
 
 def validation_set(traces: list[Trace], seed: int, days: int, minutes: int = 1440
@@ -119,11 +146,15 @@ def validation_set(traces: list[Trace], seed: int, days: int, minutes: int = 144
     return out
 
 
-def validate(policy: NumpyPolicy, vset: list[tuple[np.ndarray, str, int]], weights: RewardWeights,
+def validate(policy: NumpyPolicy | None, vset: list[tuple[np.ndarray, str, int]], weights: RewardWeights,
              hpa_target: float | None = None) -> dict[str, float]:
     sums = {"mean_reward": 0.0, "replica_hours": 0.0, "slo_violation_min": 0.0}
     for k, (load, svc, clock0) in enumerate(vset):
-        ctl = HPAController("hpa", hpa_target) if hpa_target else PolicyController("policy", policy)
+        if hpa_target:
+            ctl: HPAController | PolicyController = HPAController("hpa", hpa_target)
+        else:
+            assert policy is not None, "a policy or an HPA target is needed"
+            ctl = PolicyController("policy", policy)
         s = run(ctl, load, svc, HISTORY, clock0=clock0, seed=1000 + k, weights=weights).summary(weights)
         for m in sums:
             sums[m] += s[m] / (len(vset) if m == "mean_reward" else 1)
@@ -155,7 +186,7 @@ def save_checkpoint(path: Path, st: State, cfg: TrainConfig) -> None:
         "config": cfg.to_dict(), "net": st.net.state_dict(), "ref": st.ref.state_dict(),
         "vnet": st.vnet.state_dict() if st.vnet else None, "opt": st.opt.state_dict(),
         "iteration": st.iteration, "sim_steps": st.sim_steps, "wall_s": st.wall_s, "bc": st.bc,
-        "curve": st.curve, "validation": st.validation, "best": st.best,
+        "curve": st.curve, "validation": st.validation, "snapshots": st.snapshots,
     }, tmp)
     tmp.replace(path)
 
@@ -182,7 +213,7 @@ def load_checkpoint(path: Path, cfg: TrainConfig) -> State:
     opt = torch.optim.Adam(params)
     opt.load_state_dict(blob["opt"])
     return State(net, ref, vnet, opt, blob["iteration"], blob["sim_steps"], blob["wall_s"], blob["bc"],
-                 blob["curve"], blob["validation"], blob["best"])
+                 blob["curve"], blob["validation"], blob["snapshots"])
 
 
 def total_iterations(cfg: TrainConfig) -> int:
@@ -217,7 +248,12 @@ def train(
     total = total_iterations(cfg)
     envs: list[ScalingEnv] = []
     gen = torch.Generator()
-    while st.iteration < total:
+
+    def finished() -> bool:
+        spent = cfg.algo == "grpo" and cfg.budget is not None and st.sim_steps >= cfg.budget
+        return st.iteration >= total or spent
+
+    while not finished():
         it = st.iteration
         t0 = time.perf_counter()
         if it % cfg.episode_iters == 0 or not envs:
@@ -244,22 +280,21 @@ def train(
         st.wall_s += time.perf_counter() - t0
         stats = {"iteration": st.iteration, "sim_steps": st.sim_steps, **{k: round(v, 5) for k, v in stats.items()}}
         st.curve.append(stats)
-        if st.iteration % cfg.eval_every == 0 or st.iteration == total:
+        if st.iteration % cfg.eval_every == 0 or finished():
             v = validate(numpy_policy(st.net), vset, cfg.weights)
             st.record(st.iteration, v)
             log(f"iteration {st.iteration}: validation {v}")
-        if st.iteration % cfg.checkpoint_every == 0 or st.iteration == total:
+        if st.iteration % cfg.checkpoint_every == 0 or finished():
             save_checkpoint(ckpt, st, cfg)
         if on_iteration:
             on_iteration(st.iteration, total, stats)
-    hpa_val = validate(numpy_policy(st.net), vset, cfg.weights, hpa_target=DEFAULT_TARGET)
-    selected = st.iteration
-    if cfg.select == "best" and st.best:
-        st.net.load_state_dict(st.best["state_dict"])
-        selected = st.best["iteration"]
+    hpa_val = validate(None, vset, cfg.weights, hpa_target=DEFAULT_TARGET)
+    hpa_tuned_val = tuned_hpa(vset) if cfg.select == "hpa" else None
+    selected = select_iteration(st.validation, cfg.select, hpa_tuned_val)
+    st.net.load_state_dict(st.snapshots[selected])
     meta = {
         "algo": cfg.algo, "seed": cfg.seed, "config": cfg.to_dict(), "iterations": st.iteration,
-        "selected_iteration": selected,
+        "selected_iteration": selected, "select": cfg.select, "validation_tuned_hpa": hpa_tuned_val,
         "sim_steps": st.sim_steps, "train_wall_s": round(st.wall_s, 1), "bc": st.bc,
         "run_wall_s": round(time.perf_counter() - started, 1),
         "curve": st.curve, "validation": st.validation, "validation_default_hpa": hpa_val,

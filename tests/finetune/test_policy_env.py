@@ -75,6 +75,22 @@ def test_features_are_normalised_and_finite() -> None:
     assert f["replicas_share_of_max"] == pytest.approx(2 / SPECS["cartservice"].max_replicas)
 
 
+def test_hour_features_see_a_past_burst_the_short_window_has_forgotten() -> None:
+    info = ServiceInfo.of("frontend")
+    rows = np.zeros((HISTORY, 8))
+    rows[:, M["replicas"]] = 4
+    rows[:, M["cpu"]] = 50.0
+    rows[:, M["latency_p99"]] = info.slo_ms * 0.5
+    calm = dict(zip(FEATURES, features(rows, 4.0, info, 0.0), strict=True))
+    rows[HISTORY - 40, M["cpu"]] = 100.0  # a one-minute doubling 40 minutes ago
+    burst = dict(zip(FEATURES, features(rows, 4.0, info, 0.0), strict=True))
+    assert HISTORY >= 60
+    assert burst["max_rise_60m"] == pytest.approx(np.log(2.0), rel=1e-5) and calm["max_rise_60m"] == 0.0
+    assert burst["peak_utilisation_60m"] == pytest.approx(1.0) and calm["peak_utilisation_60m"] == pytest.approx(0.5)
+    assert burst["load_volatility_60m"] > 0.0 == calm["load_volatility_60m"]
+    assert burst["peak_utilisation_20m"] == calm["peak_utilisation_20m"]  # outside the short window
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

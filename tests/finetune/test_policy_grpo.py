@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from finetune.policy.env import ACTIONS, N_ACTIONS, ScalingEnv
 from finetune.policy.features import N_FEATURES
 from finetune.policy.inference import load_policy
 from finetune.policy.model import numpy_policy, policy_net
-from finetune.policy.train import TrainConfig, train
+from finetune.policy.train import TrainConfig, select_iteration, train
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +92,8 @@ def _trace(tmp_path: Path) -> Path:
 
 def _tiny(path: Path, algo: str = "grpo", iterations: int = 4) -> TrainConfig:
     return TrainConfig(
-        algo=algo, iterations=iterations, episode_iters=2, checkpoint_every=2, eval_every=4, budget=300,
+        algo=algo, iterations=iterations, episode_iters=2, checkpoint_every=2, eval_every=4,
+        budget=300 if algo == "ppo" else None,
         bc_episodes=2, bc_minutes=30, validation_days=1, validation_minutes=60, traces=(str(path),),
         grpo=grpo.GRPOConfig(group_size=8, horizon=3, envs=2, decisions_per_env=3),
         ppo=ppo.PPOConfig(envs=2, rollout=20),
@@ -117,6 +119,45 @@ def test_training_resumes_to_the_same_policy(tmp_path: Path) -> None:
     png = card.plot_curve(meta, tmp_path / "curve.png")
     text = card.render(meta, None, [], png.name)
     assert "GRPO" in text and "| 4 |" in text and "curve.png" in text
+
+
+def test_grpo_stops_once_its_budget_is_spent(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(_tiny(_trace(tmp_path), iterations=50), budget=200)
+    meta = train(cfg, tmp_path / "g", tmp_path / "g.pt", log=lambda _m: None)
+    assert meta["sim_steps"] >= 200 and meta["iterations"] < 50
+    assert meta["validation"][-1]["iteration"] == meta["iterations"]  # the last iteration is validated
+
+
+def test_selection_prefers_the_cheapest_checkpoint_within_the_tuned_hpa_violations() -> None:
+    val = [
+        {"iteration": 0, "mean_reward": -2.0, "replica_hours": 80.0, "slo_violation_min": 90},
+        {"iteration": 25, "mean_reward": -1.0, "replica_hours": 95.0, "slo_violation_min": 40},
+        {"iteration": 50, "mean_reward": -1.1, "replica_hours": 90.0, "slo_violation_min": 50},
+        {"iteration": 75, "mean_reward": -0.9, "replica_hours": 85.0, "slo_violation_min": 60},
+    ]
+    ref = {"replica_hours": 100.0, "slo_violation_min": 50}
+    assert select_iteration(val, "hpa", ref) == 50
+    assert select_iteration(val, "hpa", {"replica_hours": 100.0, "slo_violation_min": 10}) == 25  # none qualifies
+    assert select_iteration(val, "best", ref) == 75
+    assert select_iteration(val, "last", ref) == 75
+
+
+def test_track_continuation_keeps_the_chosen_headroom_as_load_moves() -> None:
+    load = np.concatenate([np.full(80, 300.0), np.full(40, 900.0)])
+    env = ScalingEnv(load, "frontend", seed=3, start_replicas=3, warmup=75)
+    noop = ACTIONS.index(0)
+    hold, track = env.clone(), env.clone()
+    r_hold = grpo.rollout_returns([hold], [noop], None, horizon=20, continuation="hold")
+    r_track = grpo.rollout_returns([track], [noop], None, horizon=20, continuation="track")
+    assert r_track[0] > r_hold[0]  # holding 3 replicas through a 3x rise violates the SLO; tracking scales
+    c = env.clone()
+    first = env.target(noop) / grpo._in_use(c)
+    c.step(noop)
+    for _ in range(10):
+        c.run_minute(round(first * grpo._in_use(c)))
+    assert c.replicas >= 8
+    with pytest.raises(ValueError, match="hold, track, policy"):
+        grpo.rollout_returns([env], [noop], None, horizon=2, continuation="guess")
 
 
 def test_ppo_runs_to_its_budget(tmp_path: Path) -> None:
