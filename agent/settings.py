@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(65_536, ge=1024, description="largest accepted HTTP request body")
     step_limit: int = Field(8, ge=1, le=64, description="tool calls per turn before the agent answers")
     checkpoint_db: Path | None = Field(None, description="LangGraph checkpoint SQLite file (default $KEEL_HOME)")
-    sim_tick_s: float = Field(2.0, gt=0, description="real seconds per simulated minute under `keel serve`")
+    sim_tick_s: float = Field(60.0, gt=0, description="real seconds per simulated minute under `keel serve` (real "
+                              "time by default; lower it to watch an incident unfold faster)")
     planner: str = Field("llama", description="planner backend passed to agent.planner.load_planner")
     planner_adapter: str = Field("default", description="planner adapter name")
 

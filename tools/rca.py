@@ -6,7 +6,7 @@ and ranks. The symptom is the service asked about, else the entry-most service w
 most (any metric when that one did not move).
 
 When nothing moved inside the window (an incident older than the window looks flat from inside it), the
-analysis is repeated over longer windows (x4, then x12, up to 6 h) and the result names the window used.
+analysis is repeated over longer windows (x4, x12, x48, up to 24 h) and the result names the window used.
 Each ranked service carries its `signature` (`causal.signature`): the kind of problem its own metrics show
 and the write that usually mitigates it, as evidence for the planner; governance still decides every write.
 """
@@ -31,8 +31,8 @@ from tools.services import SERVICES
 
 MIN_ROWS = 6
 TOP = 5
-WIDEN = (4, 12)  # longer windows tried, as multiples of the one asked for, when nothing moved inside it
-MAX_WINDOW_S = 6 * 3600
+WIDEN = (4, 12, 48)  # longer windows tried, as multiples of the one asked for, when nothing moved inside it
+MAX_WINDOW_S = 24 * 3600
 
 
 def iso(ts: float) -> str:
