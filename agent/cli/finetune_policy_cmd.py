@@ -32,6 +32,8 @@ def policy(
     card: bool = typer.Option(True, "--card/--no-card", help="write the model card (with evals) afterwards"),
     card_only: bool = typer.Option(False, "--card-only", help="only rebuild the model card from the saved policies"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+    card_service: list[str] = typer.Option([], "--card-service",
+                                           help=f"services the card evaluates (default: {', '.join(CARD_SERVICES)})"),
 ) -> None:
     """Train the replica-scaling policy on the simulator (checkpointed; rerun the same command to resume)."""
     from finetune.policy.train import ALGOS, TrainConfig
@@ -66,7 +68,12 @@ def policy(
         wd = work_dir or get_settings().home / "finetune" / "policy"
         _run(cfg, wd, target, resume, progress, rollout_fn)
     if card:
-        write_card(grpo_out, ARTIFACTS / "scaling_policy_ppo.pt")
+        from tools.services import SERVICES
+
+        bad = [s for s in card_service if s not in SERVICES]
+        if bad:
+            fail(f"--card-service: unknown {', '.join(bad)}; allowed: {', '.join(SERVICES)}")
+        write_card(grpo_out, ARTIFACTS / "scaling_policy_ppo.pt", tuple(card_service) or CARD_SERVICES)
 
 
 def _run(cfg: object, wd: Path, target: Path, resume: bool, progress: bool, rollout_fn: object) -> None:
@@ -91,7 +98,7 @@ def _run(cfg: object, wd: Path, target: Path, resume: bool, progress: bool, roll
     console.print(json.dumps({k: meta[k] for k in ("algo", "iterations", "sim_steps", "train_wall_s")}))
 
 
-def write_card(grpo_path: Path, ppo_path: Path) -> None:
+def write_card(grpo_path: Path, ppo_path: Path, services: tuple[str, ...] = CARD_SERVICES) -> None:
     """Model card + curve plot next to the GRPO policy; evals on the NASA test week and the Azure day."""
     from evals import scaling as ev
     from finetune.policy import card
@@ -109,7 +116,7 @@ def write_card(grpo_path: Path, ppo_path: Path) -> None:
         for tr in (DEFAULT_TRACE, AZURE_TOTAL):
             if not tr.exists():
                 continue
-            for svc in CARD_SERVICES:
+            for svc in services:
                 spec = ev.EvalSpec(trace=tr, split="test", service=svc, cache_dir=cache, policy=grpo_path,
                                    ppo_policy=ppo_path)
                 console.print(f"[dim]evaluating {svc} on {tr.name}...[/]")
