@@ -67,9 +67,6 @@ SYMPTOMS: list[tuple[str, str]] = [
     ("the latency alert is firing", "slow"), ("error rate alert fired, take a look", "errors"),
     ("{area} is crawling", "slow"), ("{area} returns 503s", "errors"), ("{area} hangs forever", "slow"),
     ("hey, {area} is super slow rn", "slow"), ("{area} keeps erroring, pls help", "errors"),
-    ("getting 5xx from {area}", "errors"), ("{area} is returning 500 errors", "errors"),
-    ("HTTP 500s everywhere", "errors"), ("seeing a bunch of 502s on {area}", "errors"),
-    ("{area} gives 500 internal server error", "errors"), ("tons of 5xx responses, what's up", "errors"),
 ]
 
 ACTION_WORDS = {"restart_service": "Restarted", "rollback_deployment": "Rolled back", "scale_service": "Scaled"}

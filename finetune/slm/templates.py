@@ -217,7 +217,7 @@ FAMILIES: dict[str, list[Template]] = {
 WEIGHTS: dict[str, float] = {
     "query_metrics": 2.2, "search_logs": 2.4, "get_topology": 0.9, "root_cause_analysis": 1.8,
     "recommend_scaling": 1.0, "scale_service": 1.4, "restart_service": 0.8, "rollback_deployment": 0.8,
-    "run_runbook": 1.1, "post_incident_summary": 0.9, "respond": 1.0,
+    "run_runbook": 1.1, "post_incident_summary": 0.9, "respond": 0.8,
 }
 
 IMPERATIVE_VERBS = frozenset(
@@ -301,13 +301,4 @@ RESPOND += [
     ("how's your day going", {"text": OFF_TOPIC}), ("write me a sql query", {"text": OFF_TOPIC}),
     ("what time is it", {"text": OFF_TOPIC}), ("scale something", {"text": WHICH_SERVICE}),
     ("restart the {x}", {"text": "There is no service called {x}."}),
-]
-# Third wave (capability questions were under-represented).
-RESPOND += [
-    ("which tools can you use?", {"text": CAPABILITIES}), ("what are you capable of", {"text": CAPABILITIES}),
-    ("what actions can you take?", {"text": CAPABILITIES}), ("show me what you can do", {"text": CAPABILITIES}),
-    ("what can keel do for me?", {"text": CAPABILITIES}),
-    ("what kinds of things can I ask you", {"text": CAPABILITIES}),
-    ("do you have a list of commands?", {"text": CAPABILITIES}), ("what do you know how to do", {"text": CAPABILITIES}),
-    ("what functions do you support?", {"text": CAPABILITIES}), ("what are your features", {"text": CAPABILITIES}),
 ]
