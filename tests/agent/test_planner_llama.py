@@ -39,10 +39,16 @@ def test_adapter_plans_the_right_call(keel, request_text: str, tool: str, args: 
 
 def test_planner_is_cached_and_reads_history(keel) -> None:  # type: ignore[no-untyped-def]
     assert load_planner("llama", adapter="default") is keel
-    ranking = [{"service": "paymentservice", "score": 0.9, "path": ["paymentservice"]}]
+    signature = {"kind": "crash", "action": "restart_service", "because": "replicas running 1->0"}
+    ranking = [{"service": "paymentservice", "score": 0.9, "path": ["paymentservice"], "signature": signature},
+               {"service": "checkoutservice", "score": 0.2, "path": ["checkoutservice"]}]
     history = [Step("root_cause_analysis", {"service": "checkoutservice"}, ToolResult.ok({"ranking": ranking}))]
+    call = keel.plan("why is checkout slow?", history)  # acts on the analysis: the top candidate's logs or its fix
+    assert call.ok and call.tool in ("search_logs", "restart_service"), call.raw
+    assert call.args["service"] == "paymentservice", call.raw
+    history.append(Step("restart_service", {"service": "paymentservice"}, ToolResult.ok({"service": "paymentservice"})))
     call = keel.plan("why is checkout slow?", history)
-    assert call.ok and call.tool == "query_metrics" and call.args["service"] == "paymentservice", call.raw
+    assert call.ok and call.tool == "respond" and "paymentservice" in call.args["text"], call.raw
 
 
 def test_grammar_decoding_always_yields_a_contract_call(keel) -> None:  # type: ignore[no-untyped-def]
