@@ -15,6 +15,7 @@ Request families split train/dev like the single-step templates (`is_dev_family`
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -26,6 +27,7 @@ from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve
 from tools.backends.sim.topology import SPECS, callers
+from tools.backends.sim_backend import sim_context
 from tools.envelope import ToolResult
 from tools.services import SERVICES
 
@@ -124,12 +126,9 @@ def _symptom_of(rng: random.Random, service: str) -> str:
 
 def _recommendation(sim: Simulator, service: str) -> ToolResult:
     """A recommend_scaling result: ceil(replicas x CPU / 60%), at least one more, within the service's bounds."""
-    import math
-
-    from tools.backends.sim_backend import sim_context
-
-    now = int(sim_context(sim).metrics.series(service, "replicas", 120)[-1].value)
-    cpu = sim_context(sim).metrics.series(service, "cpu", 120)[-1].value
+    metrics = sim_context(sim).metrics
+    now = int(metrics.series(service, "replicas", 120)[-1].value)
+    cpu = metrics.series(service, "cpu", 120)[-1].value
     want = min(SPECS[service].max_replicas, max(now + 1, math.ceil(now * cpu / 60.0)))
     return ToolResult.ok({"service": service, "current_replicas": now, "recommended_replicas": want})
 
