@@ -25,7 +25,7 @@ from causal.rank import ANOMALOUS
 from causal.signature import classify
 from tools.backends.base import Point, ToolContext
 from tools.contract import METRICS, RootCauseArgs
-from tools.durations import parse_duration
+from tools.durations import format_duration, parse_duration
 from tools.envelope import ToolResult
 from tools.services import SERVICES
 
@@ -97,7 +97,7 @@ def _ranking(analysis: Analysis, case: Case) -> list[dict[str, Any]]:
 
 def _analyse_window(args: RootCauseArgs, ctx: ToolContext, window_s: int) -> tuple[Analysis, Case] | str:
     """The analysis over one window, or why there is none."""
-    label = _label(window_s)
+    label = format_duration(window_s)
     series = gather(ctx, window_s)
     case = build_case(series, ctx.topology.edges()) if series else None
     if case is None:
@@ -110,10 +110,6 @@ def _analyse_window(args: RootCauseArgs, ctx: ToolContext, window_s: int) -> tup
         return (f"no anomaly found in the last {label}: no service's metrics moved by {ANOMALOUS:g} robust units "
                 "or more")
     return result, case
-
-
-def _label(window_s: int) -> str:
-    return f"{window_s // 3600}h" if window_s % 3600 == 0 else f"{window_s // 60}m"
 
 
 def root_cause_analysis(args: RootCauseArgs, ctx: ToolContext) -> ToolResult:
@@ -129,7 +125,7 @@ def root_cause_analysis(args: RootCauseArgs, ctx: ToolContext) -> ToolResult:
         data: dict[str, Any] = {
             "symptom": result.symptom,
             "metric": args.metric,
-            "window": args.window if window_s == asked else _label(window_s),
+            "window": args.window if window_s == asked else format_duration(window_s),
             "onset": iso(result.onset),
             "ranking": _ranking(result, case),
         }

@@ -22,7 +22,7 @@ from typing import Any
 from finetune.slm.data import is_dev_family, render
 from finetune.slm.styles import stylise
 from finetune.slm.templates import FAMILIES
-from finetune.slm.trajectories import _Run
+from finetune.slm.trajectories import ScriptRun
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve
@@ -151,7 +151,7 @@ def investigate(rng: random.Random, split: str) -> list[dict[str, Any]]:
     if found is None:
         return []
     request, args, family = found
-    run = _Run(request, sim, family)
+    run = ScriptRun(request, sim, family)
     rca = run.step("root_cause_analysis", args)
     if rca.status != "ok":
         run.respond(f"I found no root cause: {rca.error}." if rca.error else "I found no root cause.")

@@ -48,7 +48,7 @@ def _metric_answer(data: dict[str, Any]) -> str:
             f"(from {_fmt(data['start'])}{u}, max {_fmt(data['max'])}{u} over {data['window']}).")
 
 
-class _Run:
+class ScriptRun:
     """Collects examples while a script executes calls on the simulator."""
 
     def __init__(self, request: str, sim: Simulator, family: str) -> None:
@@ -90,7 +90,7 @@ def _single_then_respond(rng: random.Random, split: str) -> list[dict[str, Any]]
     request, args = render(tool, tpl, rng)
     if tool == "query_metrics" and "metric" not in args:
         return []
-    run = _Run(request, sim, f"{tool}.{idx}")
+    run = ScriptRun(request, sim, f"{tool}.{idx}")
     gate = rng.random()
     result: ToolResult | None = None
     if tool in ("scale_service", "restart_service", "rollback_deployment", "run_runbook") and gate < 0.35:
@@ -108,7 +108,7 @@ def _single_then_respond(rng: random.Random, split: str) -> list[dict[str, Any]]
         rec = res.data["recommended_replicas"]
         ask = rng.choice(["scale {s} to whatever the policy recommends", "apply the recommended replicas for {s}",
                           "ask the scaler about {s} and apply it"])
-        run2 = _Run(ask.format(s=args["service"]), sim, f"{tool}.{idx}")
+        run2 = ScriptRun(ask.format(s=args["service"]), sim, f"{tool}.{idx}")
         run2.step(tool, args, res)
         r2 = run2.step("scale_service", {"service": args["service"], "replicas": rec})
         run2.respond(answer("scale_service", {"service": args["service"], "replicas": rec}, r2))
