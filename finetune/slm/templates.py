@@ -302,3 +302,5 @@ RESPOND += [
     ("what time is it", {"text": OFF_TOPIC}), ("scale something", {"text": WHICH_SERVICE}),
     ("restart the {x}", {"text": "There is no service called {x}."}),
 ]
+
+from finetune.slm import templates_more  # noqa: E402, F401  (appends more families to the lists above, once)
