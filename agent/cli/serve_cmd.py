@@ -47,6 +47,9 @@ def serve(
         service = build_service(settings, scenario)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
+    warm = getattr(service.planner, "warm", None)
+    if callable(warm):  # the model's buffers exist before the first user request (and are not growth later)
+        console.print(f"planner warmed up in {warm():.1f} s")
     info = service.live.info
     url = f"http://{host}:{port}/"
     console.print(f"[bold]keel[/] serving on [link={url}]{url}[/link]  (planner {service.planner.name}, "

@@ -4,13 +4,19 @@ Decoding is greedy and unconstrained (stop at the newline that ends a call); the
 against the contract, and only when it does not validate is it decoded again under the GBNF grammar built
 from the schemas (a grammar on every token costs ~4x). If that still fails, the call is an honest "could
 not plan that". `fallbacks` counts how often the grammar was needed.
+
+Every llama.cpp call runs on one dedicated thread ("keel-llama"), which also serialises them. llama.cpp's
+per-call native buffers land in the calling thread's malloc arena; called from a server's many request
+threads, each thread's arena grew to hold them (glibc makes up to 8 arenas per core) and resident memory
+kept climbing for the whole of a soak. `warm()` runs a few fixed prompts so the buffers exist before the
+first user request.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +25,7 @@ from agent.planner.grammar import call_grammar
 from agent.planner.prompt import render_prompt, render_summary_prompt
 from agent.planner.summary import grounded, template_summary
 from agent.planner.validate import check_output
+from tools.envelope import ToolResult
 
 MAX_CALL_TOKENS = 64
 MAX_SUMMARY_TOKENS = 96
@@ -38,6 +45,9 @@ Request: thanks!
 Call: respond text="You're welcome."
 """
 
+# Fixed prompts for `warm()`: a one-liner and a longer multi-step prompt, so the buffers reach their size.
+WARM_REQUESTS = ("why is checkout slow?", "restart cartservice", "show me error logs from paymentservice")
+
 
 class LlamaPlanner:
     """Base GGUF (+ optional LoRA adapter GGUF) served by llama.cpp; `few_shot` prefixes example calls."""
@@ -54,7 +64,7 @@ class LlamaPlanner:
             self.llm = Llama(model_path=str(model_path), lora_path=str(adapter_path) if adapter_path else None,
                              n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=256, seed=0,
                              verbose=False)
-        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keel-llama")
         self._grammar: Any = None
         self.calls = 0
         self.fallbacks = 0
@@ -67,11 +77,27 @@ class LlamaPlanner:
             self._grammar = LlamaGrammar.from_string(call_grammar(), verbose=False)
         return self._grammar
 
-    def complete(self, prompt: str, max_tokens: int, grammar: Any = None) -> str:
-        with self._lock:
-            out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
-                                             stop=["\n"], grammar=grammar)
+    def _complete(self, prompt: str, max_tokens: int, grammar: Any) -> str:
+        out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
+                                         stop=["\n"], grammar=grammar)
         return str(out["choices"][0]["text"])  # type: ignore[index]
+
+    def complete(self, prompt: str, max_tokens: int, grammar: Any = None) -> str:
+        """Greedy completion up to the end of the line, run on the model thread (one call at a time)."""
+        return self._thread.submit(self._complete, prompt, max_tokens, grammar).result()
+
+    def warm(self) -> float:
+        """Plan a few fixed requests (one- and multi-step prompts, and once under the grammar) so llama.cpp's
+        buffers are allocated before the first user request; returns the seconds it took. Counters untouched."""
+        t0 = time.perf_counter()
+        rca = {"ranking": [{"service": "paymentservice", "signature": {"kind": "crash", "action": "restart_service"}},
+                           {"service": "checkoutservice"}, {"service": "frontend"}]}
+        history = [Step("root_cause_analysis", {"service": "checkoutservice"}, ToolResult.ok(rca))]
+        for text in WARM_REQUESTS:
+            self.complete(self.prompt_for(text), MAX_CALL_TOKENS)
+            self.complete(self.prompt_for(text, history), MAX_CALL_TOKENS)
+        self.complete(self.prompt_for(WARM_REQUESTS[0]), MAX_CALL_TOKENS, grammar=self._grammar_obj())
+        return time.perf_counter() - t0
 
     def prompt_for(self, request: str, history: Sequence[Step] = ()) -> str:
         p = render_prompt(request, history)

@@ -65,3 +65,31 @@ def test_summary_is_grounded(keel) -> None:  # type: ignore[no-untyped-def]
                      "unit": "ms"}, "root_cause": {"service": "paymentservice", "score": 0.82}}
     text = keel.summarize(f)
     assert text and grounded(text, f)
+
+
+def test_model_calls_run_on_one_thread_whatever_thread_asks(keel) -> None:  # type: ignore[no-untyped-def]
+    """llama.cpp's buffers stay in one malloc arena: every completion runs on the model thread."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen: set[str] = set()
+    real = keel.llm.create_completion
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        seen.add(threading.current_thread().name)
+        return real(*a, **k)
+
+    keel.llm.create_completion = spy
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            calls = list(pool.map(lambda t: keel.plan(t), ["restart cartservice", "hi"] * 3))
+    finally:
+        del keel.llm.create_completion
+    assert all(c.ok for c in calls)
+    assert len(seen) == 1 and next(iter(seen)).startswith("keel-llama"), seen
+
+
+def test_warm_up_plans_without_counting(keel) -> None:  # type: ignore[no-untyped-def]
+    before = (keel.calls, keel.fallbacks, keel.failures)
+    assert keel.warm() > 0
+    assert (keel.calls, keel.fallbacks, keel.failures) == before
