@@ -91,7 +91,7 @@ SHORT = {"query_metrics": "metrics", "search_logs": "logs", "get_topology": "top
          "respond": "respond", "(no plan)": "none"}
 
 
-def _print(results: list) -> None:  # type: ignore[type-arg]
+def _print(results: list) -> None:
     t = Table(title="planner")
     for col in ("method", "tool_acc", "args_acc", "p50_ms", "p95_ms", "fallback_rate", "no_plan_rate", "n"):
         t.add_column(col, justify="right" if col != "method" else "left")

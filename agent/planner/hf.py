@@ -29,7 +29,8 @@ def attach_gguf_adapter(model: Any, adapter: Path) -> Any:
     from finetune.slm.export_gguf import read_adapter
 
     tensors, alpha, rank = read_adapter(adapter)
-    conf = LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(LORA_TARGETS), lora_dropout=0.0)
+    conf = LoraConfig(r=rank, lora_alpha=int(alpha),  # peft types it int; ours is 2 x rank
+                       target_modules=list(LORA_TARGETS), lora_dropout=0.0)
     pm = get_peft_model(model, conf)
     set_peft_model_state_dict(pm, {k: torch.from_numpy(v) for k, v in tensors.items()})
     pm.eval()

@@ -27,9 +27,16 @@ _INT_ARGS = ("replicas", "limit")
 
 
 class StepLike(Protocol):
-    tool: str
-    args: Mapping[str, Any]
-    result: ToolResult
+    """Anything with a tool, its args and its result (read-only: frozen dataclasses qualify)."""
+
+    @property
+    def tool(self) -> str: ...
+
+    @property
+    def args(self) -> Mapping[str, Any]: ...
+
+    @property
+    def result(self) -> ToolResult: ...
 
 
 def _value(v: Any) -> str:

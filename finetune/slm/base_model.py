@@ -23,7 +23,7 @@ def base_gguf() -> Path:
     return Path(pkg.assemble(target))
 
 
-def load_float_model(threads: int = 2):  # type: ignore[no-untyped-def]
+def load_float_model(threads: int = 2):
     """(tokenizer, float32 model) dequantised from the base GGUF by transformers."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
