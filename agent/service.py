@@ -64,7 +64,7 @@ class AgentService:
                            runbooks=runbooks)
         self.graph = build_graph(self.nodes, checkpointer)
         self.notifications: deque[dict[str, Any]] = deque(maxlen=200)
-        self._conv_locks: dict[str, threading.Lock] = {}
+        self._conv_locks: dict[str, tuple[threading.Lock, int]] = {}  # lock and how many turns hold or wait
         self._locks_guard = threading.Lock()
         self._approval_threads: dict[str, str] = {}
 
@@ -130,6 +130,7 @@ class AgentService:
                                  "by": principal.name})
             resume = {"approved": approve, "by": principal.name, "note": note}
             yield from self._run(Command(resume=resume), cid)
+        self._approval_threads.pop(approval_id, None)  # decided: the approval store still knows its conversation
 
     def reply(self, conversation_id: str) -> Reply:
         """The conversation's latest turn as a Reply (answered, or waiting with its pending approval)."""
@@ -202,14 +203,25 @@ class AgentService:
 
     @contextmanager
     def _conversation(self, cid: str) -> Iterator[None]:
+        """One turn at a time per conversation. The lock is dropped when no turn holds or waits for it, so the
+        map does not grow with every conversation ever seen."""
         with self._locks_guard:
-            lock = self._conv_locks.setdefault(cid, threading.Lock())
-        if not lock.acquire(timeout=CONVERSATION_WAIT_S):  # a turn that is just finishing gets to finish
-            raise ConversationBusy(f"a turn is already running in conversation {cid}")
+            lock, users = self._conv_locks.get(cid, (threading.Lock(), 0))
+            self._conv_locks[cid] = (lock, users + 1)
         try:
-            yield
+            if not lock.acquire(timeout=CONVERSATION_WAIT_S):  # a turn that is just finishing gets to finish
+                raise ConversationBusy(f"a turn is already running in conversation {cid}")
+            try:
+                yield
+            finally:
+                lock.release()
         finally:
-            lock.release()
+            with self._locks_guard:
+                lock, users = self._conv_locks[cid]
+                if users <= 1:
+                    del self._conv_locks[cid]
+                else:
+                    self._conv_locks[cid] = (lock, users - 1)
 
     def _audit_request(self, text: str, principal: Principal, cid: str, channel: str) -> None:
         self.gate.record_request(text, principal, conversation_id=cid, channel=channel)

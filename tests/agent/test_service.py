@@ -89,3 +89,15 @@ def test_approval_decided_through_another_channel_resumes_the_conversation(tmp_p
     done = service.decide(aid, Principal("ann", "approver"), approve=True)
     assert done.status == "answered" and done.steps[-1]["approved_by"] == "abe"
     assert len([e for e in service.live.tools.sim.events if e.kind == "restart"]) == 1
+
+
+def test_per_conversation_bookkeeping_does_not_grow_with_finished_turns(tmp_path: Path) -> None:
+    service, _ = make_service(tmp_path, ScriptedPlanner())
+    op = Principal("olga", "operator")
+    for i in range(5):
+        service.ask("why is checkout slow?", op, f"c-many-{i}")
+    pending = service.ask("restart cartservice", op, "c-wait")
+    assert pending.status == "waiting_approval"
+    assert service._conv_locks == {}  # no turn running: no lock kept for any of the six conversations
+    service.decide(pending.pending[0]["approval_id"], APPROVER, approve=True)
+    assert service._conv_locks == {} and service._approval_threads == {}
