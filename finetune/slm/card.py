@@ -53,8 +53,9 @@ def model_card(run_dir: Path, evals: dict[str, Path], adapter: Path, notes: str 
         f"| train | {train_c['single']} | {train_c['multi']} | {train_c['summary']} | {sum(train_c.values())} |",
         f"| dev | {dev_c['single']} | {dev_c['multi']} | {dev_c['summary']} | {sum(dev_c.values())} |",
         "",
-        "Generated from the tool contract (`finetune/slm/templates.py`, `vocab.py`, `styles.py`): compositional "
-        "templates per intent with aliases, typos, emoji, Slack-isms, numbers in words and durations in many forms; "
+        "Generated from the tool contract (`finetune/slm/templates.py`, `templates_more.py`, `vocab.py`, "
+        "`styles.py`): compositional templates per intent with aliases, typos, emoji, Slack-isms, numbers in "
+        "words and durations in many forms; "
         "multi-step examples are recorded by scripted investigations on the simulator (`trajectories.py`); "
         "summaries map findings JSON to grounded sentences (`summaries.py`). Dev holds out every fifth template "
         "family of each tool, so dev phrasings never occur in training.",
