@@ -69,10 +69,10 @@ class _FakeLlm:
 
 
 def _planner(outputs: list[str]) -> LlamaPlanner:
-    p = LlamaPlanner.__new__(LlamaPlanner)
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
-    p.name, p.few_shot, p._lock, p._grammar = "keel", False, threading.Lock(), object()
+    p = LlamaPlanner.__new__(LlamaPlanner)  # a fake llm instead of loading the model
+    p.name, p.few_shot, p._thread, p._grammar = "keel", False, ThreadPoolExecutor(1), object()
     p.calls = p.fallbacks = p.failures = 0
     p.llm = _FakeLlm(outputs)
     return p
