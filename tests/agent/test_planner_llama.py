@@ -82,7 +82,7 @@ def test_model_calls_run_on_one_thread_whatever_thread_asks(keel) -> None:  # ty
     keel.llm.create_completion = spy
     try:
         with ThreadPoolExecutor(4) as pool:
-            calls = list(pool.map(lambda t: keel.plan(t), ["restart cartservice", "hi"] * 3))
+            calls = list(pool.map(keel.plan, ["restart cartservice", "hi"] * 3))
     finally:
         del keel.llm.create_completion
     assert all(c.ok for c in calls)
