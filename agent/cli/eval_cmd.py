@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import eval_all_cmd, eval_e2e_cmd, eval_planner_cmd, eval_rca_cmd, eval_scaling_cmd
+from agent.cli import (
+    eval_all_cmd,
+    eval_e2e_cmd,
+    eval_planner_cmd,
+    eval_rca_cmd,
+    eval_scaling_cmd,
+    eval_scaling_frontier_cmd,
+)
 
 app = typer.Typer(help="Evaluations (planner, RCA, scaling, end-to-end); each prints a table and writes JSON.",
                   no_args_is_help=True)
 app.command("e2e")(eval_e2e_cmd.e2e)
 app.command("scaling")(eval_scaling_cmd.scaling)
+app.command("scaling-frontier")(eval_scaling_frontier_cmd.scaling_frontier)
 app.command("all")(eval_all_cmd.run_all)
 app.command("planner")(eval_planner_cmd.planner)
 app.command("rca")(eval_rca_cmd.rca)

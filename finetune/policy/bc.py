@@ -1,6 +1,7 @@
 """Warm start: behaviour cloning of a proportional target-tracking rule, the reference policy for the KL term.
 
-The rule asks for ceil(replicas x utilisation / 0.6) replicas every minute (no tolerance band, no
+The rule asks for ceil(demand / 0.6) replicas every minute (demand in replicas' worth of capacity, see
+`features.demand`; it is CPU in use unless the service is saturated) (no tolerance band, no
 stabilisation) and takes the action that lands closest to it. Rolling it out with 30 % random actions
 covers states off its own path. Cross-entropy on those states gives a sensible starting policy, which
 GRPO then improves on the reward while a KL penalty keeps it close (the role of the SFT model in GRPO).
@@ -16,16 +17,15 @@ from torch import nn
 
 from finetune.policy.env import ACTIONS, N_ACTIONS, ScalingEnv, clamp
 from finetune.policy.episodes import EpisodeSource
+from finetune.policy.features import demand
 from finetune.policy.model import MLP, policy_net
-from tools.backends.sim.model import M
 
 RULE_TARGET = 0.6
 
 
 def rule_action(env: ScalingEnv, target: float = RULE_TARGET) -> int:
-    row = env.rows(1)[-1]
-    in_use = row[M["cpu"]] / 100.0 * max(row[M["replicas"]], 1.0)
-    want = clamp(math.ceil(in_use / target), env.info)
+    need = float(demand(env.rows(1), env.info.capacity)[-1])
+    want = clamp(math.ceil(need / target), env.info)
     return min(range(N_ACTIONS), key=lambda a: (abs(env.target(a) - want), abs(ACTIONS[a])))
 
 

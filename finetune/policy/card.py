@@ -119,10 +119,12 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         f"{meta.get('selected_iteration', meta['iterations'])} ({_selection(meta)}).",
         f"- Data: training splits of {', '.join(cfg['traces'])} (NASA July 1995: weeks 1-3; week 4 is never "
         "seen). Each episode controls a random service (all eleven) on a random segment, with training-only "
-        "augmentation (load level x0.5-1.3, short bursts, flash crowds). No Azure data is used.",
+        "augmentation (load level x0.5-1.3, short bursts, flash crowds, scheduled spikes every 15/20/30/60 "
+        "minutes). No Azure data is used.",
         f"- Rescaling: the trace's p{REFERENCE_QUANTILE:g} minute offers the service {PEAK_FRACTION:.0%} of its "
         "capacity at max replicas; other services are provisioned statically for the peak at 50 %.",
-        f"- Warm start: behaviour cloning of a proportional rule (ceil(replicas x CPU / 0.6)), "
+        f"- Warm start: behaviour cloning of a proportional rule (ceil(demand / 0.6), demand = CPU in use "
+        "unless the service is saturated, then what it was asked to serve), "
         f"{meta['bc']['states']} states, accuracy {meta['bc']['accuracy']}; it is also the KL reference"
         + (f" (refreshed to the current policy every {g['ref_update_every']} iterations)."
            if g.get("ref_update_every") else "."),
@@ -185,7 +187,13 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "- Most SLO-violation minutes on these traces follow one-minute load jumps of about 2x (NASA's per-minute "
         "counts are small and bursty; Azure has top-of-the-hour spikes). A controller acting on the last "
         "minute's metrics cannot see them coming, so every causal method pays for them with idle headroom; "
-        "this, not the learning, bounds how far below the tuned HPA's replica-hours the policy can go.",
+        "this, not the learning, bounds how far below the tuned HPA's replica-hours the policy can go. "
+        "`keel eval scaling-frontier` measures that bound: controllers sized each minute to a forecast of the "
+        "next minute's load (fit on the training weeks; past load, hour and day before) swept over their risk "
+        "setting on the test week.",
+        "- The policy sees demand (served plus queued requests) and the load one hour before the coming "
+        "minute, so it can size a saturated service in one step and meet load that recurs every hour; how much "
+        "it uses them is learned from the training episodes, where saturation and scheduled spikes are rare.",
         "- GRPO's per-group standardised advantage weighs a rare SLO violation like a common small saving, so a "
         "group whose returns cover one minute ranks actions almost regardless of the reward weights. Holding the "
         "first action for the whole 30-minute horizon puts cost and violations in most groups; measured on the "

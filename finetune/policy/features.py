@@ -8,8 +8,15 @@ changes over the history, which tells the policy how much headroom the noise of 
 the peak and mean utilisation features re-express the recent CPU in use as utilisation of the current
 replica count (what the last minutes' load would do to the replicas about to serve). The hour-long
 features (load against its hour mean, the hour's peak as utilisation, the largest one-minute rise and the
-volatility over the hour) describe how bursty the traffic has been, so the headroom can follow it. All of
-them are observed history: nothing looks at future load.
+volatility over the hour) describe how bursty the traffic has been, so the headroom can follow it.
+
+Demand: CPU in use stops at the replicas' capacity, so a saturated service hides how much load it is
+refusing. Demand per minute = requests served + queue growth, grossed up for the requests dropped as
+errors, in replicas' worth of capacity; `demand_utilisation` is it over the replicas about to serve, so
+a policy can size a saturated service in one step. The hour-ago features compare the demand of the
+minute one hour before the coming one with now and with the minutes that followed it, so load that
+recurs every hour (or every 30, 20, 15 minutes: periods dividing the hour), such as scheduled jobs, can
+be met before it arrives. All of them are observed history: nothing looks at future load.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ FEATURES: tuple[str, ...] = (
     "cpu_trend_1m", "cpu_trend_5m", "p99_trend_1m", "p99_trend_5m", "replicas_above_min_share", "at_max",
     "load_volatility", "cpu_trend_10m", "peak_utilisation_5m", "peak_utilisation_10m", "mean_utilisation_10m",
     "peak_utilisation_20m", "load_vs_mean_60m", "peak_utilisation_60m", "max_rise_60m", "load_volatility_60m",
+    "demand_utilisation", "peak_demand_utilisation_5m", "hour_ago_vs_now", "hour_ago_step",
 )
 N_FEATURES = len(FEATURES)
 _CPU, _MEM, _P50, _P99 = M["cpu"], M["memory"], M["latency_p50"], M["latency_p99"]
@@ -53,6 +61,14 @@ class ServiceInfo:
     def of(cls, service: str) -> ServiceInfo:
         s = SPECS[service]
         return cls(service, s.capacity_rps, s.min_replicas, s.max_replicas, s.memory_limit_mb, slo_ms(service))
+
+
+def demand(rows: np.ndarray, capacity: float) -> np.ndarray:
+    """Per-minute demand in replicas' worth of capacity (see the module docstring); one value per row."""
+    queue = rows[:, _Q]
+    growth = np.diff(queue, prepend=queue[:1]) / 60.0
+    served = rows[:, _THR] + np.maximum(growth, 0.0)
+    return served / (1.0 - np.minimum(rows[:, _ERR], 0.9)) / capacity
 
 
 def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute: float) -> np.ndarray:
@@ -105,4 +121,10 @@ def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute:
     x[25] = min(float(in_use.max()) / r_now, 3.0)
     x[26] = min(max(float(steps.max()), 0.0), 2.0)
     x[27] = min(float(steps.std()), 1.0)
+    need = demand(rows, info.capacity)
+    log_need = np.log(np.maximum(need, 0.05))
+    x[28] = min(float(need[-1]) / r_now, 5.0)
+    x[29] = min(float(need[-5:].max()) / r_now, 5.0)
+    x[30] = min(max(float(log_need[0] - log_need[-1]), -2.0), 2.0)  # rows[0] is the coming minute, an hour ago
+    x[31] = min(max(float(log_need[0] - log_need[1:4].mean()), -2.0), 2.0)
     return x

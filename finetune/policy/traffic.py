@@ -108,8 +108,15 @@ def describe_scaling(service: str, scale: float, peak_fraction: float = PEAK_FRA
             f"{SPECS[service].capacity_rps:g} rps)")
 
 
+PERIODS = (15, 20, 30, 60)  # minutes between scheduled spikes (periods dividing the hour)
+
+
 def augment(load: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Training-only variations: level, random bursts and flash crowds (no knowledge of any test trace)."""
+    """Training-only variations: level, random bursts, flash crowds and scheduled spikes.
+
+    Scheduled spikes stand for cron-like jobs: every `PERIODS` minutes at a random phase, each occurrence
+    present with a random probability, one to three minutes at 1.5-4x. None of this is fitted to a test trace.
+    """
     x = load * rng.uniform(0.5, 1.3)
     n = len(x)
     t = np.arange(n)
@@ -123,4 +130,10 @@ def augment(load: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         dt = t - s
         shape = np.where(dt < 0, 0.0, np.where(dt < rise, dt / rise, np.exp(-(dt - rise) / decay)))
         x = x * (1.0 + amp * shape)
+    if rng.random() < 0.3:  # scheduled spikes
+        period = int(rng.choice(PERIODS))
+        keep, width = rng.uniform(0.5, 1.0), int(rng.integers(1, 4))
+        for s in range(int(rng.integers(period)), n, period):
+            if rng.random() < keep:
+                x[s : s + width] *= rng.uniform(1.5, 4.0)
     return x

@@ -280,12 +280,18 @@ def train(
         st.wall_s += time.perf_counter() - t0
         stats = {"iteration": st.iteration, "sim_steps": st.sim_steps, **{k: round(v, 5) for k, v in stats.items()}}
         st.curve.append(stats)
-        if st.iteration % cfg.eval_every == 0 or finished():
+        scheduled = st.iteration % cfg.eval_every == 0
+        if scheduled or finished():
             v = validate(numpy_policy(st.net), vset, cfg.weights)
-            st.record(st.iteration, v)
             log(f"iteration {st.iteration}: validation {v}")
+        if scheduled:
+            st.record(st.iteration, v)
         if st.iteration % cfg.checkpoint_every == 0 or finished():
             save_checkpoint(ckpt, st, cfg)
+        if finished() and not scheduled:
+            # off-schedule final validation: selectable in this run, but kept out of the checkpoint so that a
+            # run resumed from it validates exactly the iterations an uninterrupted run does
+            st.record(st.iteration, v)
         if on_iteration:
             on_iteration(st.iteration, total, stats)
     hpa_val = validate(None, vset, cfg.weights, hpa_target=DEFAULT_TARGET)

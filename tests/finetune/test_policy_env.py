@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from finetune.policy.env import ACTIONS, ScalingEnv, background_replicas
-from finetune.policy.features import FEATURES, HISTORY, N_FEATURES, ServiceInfo, features
+from finetune.policy.features import FEATURES, HISTORY, N_FEATURES, ServiceInfo, demand, features
 from finetune.policy.reward import RewardWeights, minute_reward, reward_series, slo_ms
 from finetune.policy.traffic import (
     PEAK_FRACTION,
+    PERIODS,
     augment,
     entry_scale,
     has_train_split,
@@ -89,6 +90,50 @@ def test_hour_features_see_a_past_burst_the_short_window_has_forgotten() -> None
     assert burst["peak_utilisation_60m"] == pytest.approx(1.0) and calm["peak_utilisation_60m"] == pytest.approx(0.5)
     assert burst["load_volatility_60m"] > 0.0 == calm["load_volatility_60m"]
     assert burst["peak_utilisation_20m"] == calm["peak_utilisation_20m"]  # outside the short window
+
+
+def test_demand_sees_the_load_a_saturated_service_refuses() -> None:
+    info = ServiceInfo.of("frontend")
+    env = ScalingEnv(np.full(HISTORY + 5, 4.0 * info.capacity), "frontend", warmup=HISTORY, start_replicas=4)
+    env.run_minute(4)
+    calm = dict(zip(FEATURES, env.observe(), strict=True))
+    assert calm["demand_utilisation"] == pytest.approx(calm["utilisation"], rel=0.05)
+    sat = ScalingEnv(np.full(HISTORY + 5, 8.0 * info.capacity), "frontend", warmup=0, start_replicas=4)
+    sat.run_minute(4)
+    sat.run_minute(4)
+    f = dict(zip(FEATURES, sat.observe(), strict=True))
+    assert f["utilisation"] <= 1.05  # CPU stops at capacity (plus the metrics' 2 % noise)
+    assert f["demand_utilisation"] == pytest.approx(2.0, rel=0.1)  # twice what 4 replicas can serve
+    assert float(demand(sat.rows(1), info.capacity)[-1]) == pytest.approx(8.0, rel=0.1)
+
+
+def test_hour_ago_features_see_a_spike_recurring_at_the_coming_minute() -> None:
+    info = ServiceInfo.of("frontend")
+    rows = np.zeros((HISTORY, 8))
+    rows[:, M["replicas"]] = 4
+    rows[:, M["cpu"]] = 50.0
+    rows[:, M["throughput"]] = 2.0 * info.capacity
+    rows[:, M["latency_p99"]] = info.slo_ms * 0.5
+    flat = dict(zip(FEATURES, features(rows, 4.0, info, 0.0), strict=True))
+    rows[0, M["throughput"]] = 6.0 * info.capacity  # an hour before the coming minute: three times the load
+    spike = dict(zip(FEATURES, features(rows, 4.0, info, 0.0), strict=True))
+    assert flat["hour_ago_vs_now"] == pytest.approx(0.0, abs=1e-6)
+    assert flat["hour_ago_step"] == pytest.approx(0.0, abs=1e-6)
+    assert spike["hour_ago_vs_now"] == pytest.approx(np.log(3.0), rel=1e-5)
+    assert spike["hour_ago_step"] == pytest.approx(np.log(3.0), rel=1e-5)
+
+
+def test_augment_adds_scheduled_spikes_at_a_fixed_period() -> None:
+    load = np.full(600, 50.0)
+    found = set()
+    for seed in range(60):
+        x = augment(load, np.random.default_rng(seed))
+        ratio = x / np.median(x)
+        high = np.nonzero(ratio > 1.45)[0]
+        if len(high) >= 6:
+            gaps = np.diff(high)
+            found.update(int(g) for g in gaps if g in PERIODS)
+    assert found, "no seed produced spikes at one of the scheduled periods"
 
 
 def _write(path: Path, text: str) -> Path:

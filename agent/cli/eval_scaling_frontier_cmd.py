@@ -1,0 +1,71 @@
+"""`keel eval scaling-frontier`: how cheap a controller sized to a past-only load forecast gets, against the targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from agent.cli.common import console, fail, write_json
+from agent.settings import get_settings
+
+
+def scaling_frontier(
+    trace: Path | None = typer.Option(None, "--trace", help="per-minute trace with a training split "
+                                      "(at least 14 days; default: NASA July 1995)"),
+    column: str | None = typer.Option(None, "--column", help="one function of a one-column-per-function trace"),
+    service: str = typer.Option("frontend", "--service", help="the service whose replicas are controlled"),
+    json_path: Path | None = typer.Option(None, "--json", help="write {eval, dataset, config, results} here"),
+    png: Path | None = typer.Option(None, "--png", help="replica-hours vs violations plot (default: next to --json)"),
+    seed: int = typer.Option(0, "--seed", help="simulator and forecaster seed"),
+    with_policies: bool = typer.Option(True, "--with-policies/--no-policies",
+                                       help="also run the shipped GRPO/PPO policies and the default HPA"),
+) -> None:
+    """Sweep a forecast-sized controller over the test split and show it beside the tuned HPA and the target box.
+
+    The forecaster is fit on the training split and reads only the past; see evals/scaling_frontier.py.
+    """
+    from evals import scaling as ev
+    from evals.scaling_frontier import frontier, plot_frontier
+    from tools.services import resolve_service
+
+    try:
+        service = resolve_service(service)
+    except ValueError as e:
+        fail(f"--service: {e}")
+    path = trace or ev.DEFAULT_TRACE
+    if not path.exists():
+        fail(f"--trace: file not found: {path}")
+    spec = ev.EvalSpec(trace=path, column=column, service=service, seed=seed,
+                       cache_dir=get_settings().home / "cache" / "scaling")
+    try:
+        policies = ev.evaluate(spec).payload["results"] if with_policies else None
+        p = frontier(spec, policies)
+    except (ValueError, FileNotFoundError) as e:
+        fail(str(e))
+    res = p["results"]
+    box = res["target_box"]
+    table = Table("controller", "replica-hours", "SLO-violation min", "vs tuned HPA replica-hours",
+                  title=f"keel eval scaling-frontier: {p['dataset']}, {service}")
+    tuned = res["hpa_tuned"]["replica_hours"]
+    rows = [(f"forecast {q['controller']}", q) for q in res["forecast"]] + [("hpa_tuned", res["hpa_tuned"])]
+    rows += [(k, v) for k, v in res.get("policies", {}).items()]
+    for name, r in rows:
+        inside = (r["replica_hours"] <= box["replica_hours_max"]
+                  and r["slo_violation_min"] <= box["slo_violation_min_max"])
+        table.add_row(("[green]" if inside else "") + name, f"{r['replica_hours']:.1f}", str(r["slo_violation_min"]),
+                      f"{100 * (r['replica_hours'] / tuned - 1):+.1f} %")
+    console.print(table)
+    console.print(f"target box: <= {box['slo_violation_min_max']} violation minutes and <= "
+                  f"{box['replica_hours_max']:.1f} replica-hours; forecast points inside: {res['points_in_box']}")
+    best = res["cheapest_within_violations"]
+    if best:
+        console.print(f"cheapest forecast point within the tuned HPA's violations: {best['controller']}, "
+                      f"{best['replica_hours']:.1f} replica-hours ({res['cheapest_vs_hpa_tuned_pct']:+.2f} %)")
+    write_json(json_path, p)
+    png_path = png or (json_path.with_suffix(".png") if json_path else None)
+    if png_path is None:
+        png_path = get_settings().home / "evals" / f"scaling-frontier-{path.stem}-{service}.png"
+    plot_frontier(p, png_path)
+    console.print(f"plot: {png_path}" + (f"; json: {json_path}" if json_path else ""))
