@@ -116,11 +116,19 @@ def _num(v: Any) -> str:
     return str(v)
 
 
+WIDE = 8  # more methods than this: one row per method instead of one column
+
+
 def results_table(results: dict[str, dict[str, Any]]) -> list[str]:
     metrics: list[str] = []
     for r in results.values():
         metrics += [k for k in r if k not in metrics]
     methods = list(results)
+    if len(methods) > WIDE:
+        lines = ["| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+        for m in methods:
+            lines.append(f"| {m} | " + " | ".join(_num(results[m].get(k)) for k in metrics) + " |")
+        return lines
     lines = ["| metric | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for k in metrics:
         lines.append(f"| {k} | " + " | ".join(_num(results[m].get(k)) for m in methods) + " |")
@@ -185,7 +193,7 @@ def build(names: Sequence[str], to_run: set[str], results_dir: Path = RESULTS_DI
         if progress is not None:
             progress(n, "running" if n in to_run else "reading")
         entries.append(run_eval(n, results_dir) if n in to_run else read_eval(n, results_dir))
-        entries += [read_eval(v, results_dir) for v in variants(n, results_dir)]
+        entries += [read_eval(v, results_dir) for v in variants(n, results_dir) if v not in names]
     text = render(entries, read_benches(results_dir), datetime.now(UTC).isoformat(timespec="seconds"),
                   report_path.parent)
     report_path.write_text(text + "\n")

@@ -148,10 +148,18 @@ def trace_log_load(tr: Trace, scale: float, service: str) -> np.ndarray:
     return np.log(np.maximum(service_load(tr.counts, scale, service), 0.02))
 
 
-def frontier(spec: EvalSpec, grpo_results: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
-    """Forecast-controller points on the split, with the tuned HPA's and the target box; DESIGN.md's eval JSON.
+def _row(s: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]:
+    pct = round(100.0 * (s["replica_hours"] / tuned["replica_hours"] - 1.0), 2)
+    return {"replica_hours": s["replica_hours"], "slo_violation_min": s["slo_violation_min"],
+            "replica_hours_vs_hpa_tuned_pct": pct, "p99_ms": s["p99_ms"], "actions": s["actions"]}
 
-    `grpo_results` (e.g. `evaluate(spec).payload["results"]`) adds the learned policies' points.
+
+def frontier(spec: EvalSpec, policies: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+    """Forecast-controller points on the split beside the tuned HPA and the target box; DESIGN.md's eval JSON.
+
+    `results` maps each controller ("q<tau>", "price<p>", "hpa_tuned", and with `policies`, e.g.
+    `evaluate(spec).payload["results"]`, also "grpo", "ppo", "hpa") to its figures; `summary` holds the
+    target box and the cheapest forecast point within the tuned HPA's violations.
     """
     tr = load_trace(spec.trace, spec.column)
     if not has_train_split(len(tr)):
@@ -183,12 +191,13 @@ def frontier(spec: EvalSpec, grpo_results: dict[str, dict[str, float]] | None = 
                    f"fit on minutes {max(tlo, DAY + 1)}-{thi}", "sizing_utilisation": SIZING_UTILISATION,
                    "taus": list(TAUS), "prices": list(PRICES),
                    "hpa_tuned_target": target},
-        "results": {"forecast": points, "hpa_tuned": tuned, "target_box": box, "points_in_box": len(inside),
-                    "cheapest_within_violations": best,
+        "results": {
+            **{p["controller"]: _row(p, tuned) for p in points}, "hpa_tuned": _row(tuned, tuned),
+            **{k: _row(v, tuned) for k, v in (policies or {}).items() if k in ("grpo", "ppo", "hpa")},
+        },
+        "summary": {"target_box": box, "points_in_box": len(inside), "cheapest_within_violations": best,
                     "cheapest_vs_hpa_tuned_pct": None if best is None else
-                    round(100.0 * (best["replica_hours"] / tuned["replica_hours"] - 1.0), 2),
-                    **({"policies": {k: grpo_results[k] for k in ("grpo", "ppo", "hpa") if k in grpo_results}}
-                       if grpo_results else {})},
+                    round(100.0 * (best["replica_hours"] / tuned["replica_hours"] - 1.0), 2)},
     }
 
 
@@ -200,7 +209,7 @@ def plot_frontier(payload: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     res = payload["results"]
-    pts = res["forecast"]
+    pts = [{"controller": k, **v} for k, v in res.items() if k.startswith(("q", "price"))]
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for prefix, style, label in (("q", "o-", "sized to forecast quantile q"),
                                  ("price", "^--", "violation priced at p replica-minutes")):
@@ -213,9 +222,9 @@ def plot_frontier(payload: dict[str, Any], path: Path) -> Path:
     t = res["hpa_tuned"]
     ax.plot(t["slo_violation_min"], t["replica_hours"], "s", color="tab:green", ms=9, label="tuned HPA")
     colors = {"grpo": "tab:red", "ppo": "tab:purple", "hpa": "tab:blue"}
-    for name, s in res.get("policies", {}).items():
+    for name, s in ((k, v) for k, v in res.items() if k in ("grpo", "ppo", "hpa")):
         ax.plot(s["slo_violation_min"], s["replica_hours"], "D", color=colors.get(name, "k"), ms=8, label=name)
-    box = res["target_box"]
+    box = payload["summary"]["target_box"]
     ax.fill_between([0, box["slo_violation_min_max"]], 0, box["replica_hours_max"], color="tab:green", alpha=0.12,
                     label="target: <= tuned HPA's violations, >= 10 % fewer replica-hours")
     ys = [p["replica_hours"] for p in pts] + [t["replica_hours"]]

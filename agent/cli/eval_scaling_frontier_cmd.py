@@ -44,13 +44,12 @@ def scaling_frontier(
         p = frontier(spec, policies)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
-    res = p["results"]
-    box = res["target_box"]
+    res, summary = p["results"], p["summary"]
+    box = summary["target_box"]
     table = Table("controller", "replica-hours", "SLO-violation min", "vs tuned HPA replica-hours",
                   title=f"keel eval scaling-frontier: {p['dataset']}, {service}")
     tuned = res["hpa_tuned"]["replica_hours"]
-    rows = [(f"forecast {q['controller']}", q) for q in res["forecast"]] + [("hpa_tuned", res["hpa_tuned"])]
-    rows += [(k, v) for k, v in res.get("policies", {}).items()]
+    rows = [(k if k in ("hpa_tuned", "grpo", "ppo", "hpa") else f"forecast {k}", v) for k, v in res.items()]
     for name, r in rows:
         inside = (r["replica_hours"] <= box["replica_hours_max"]
                   and r["slo_violation_min"] <= box["slo_violation_min_max"])
@@ -58,11 +57,11 @@ def scaling_frontier(
                       f"{100 * (r['replica_hours'] / tuned - 1):+.1f} %")
     console.print(table)
     console.print(f"target box: <= {box['slo_violation_min_max']} violation minutes and <= "
-                  f"{box['replica_hours_max']:.1f} replica-hours; forecast points inside: {res['points_in_box']}")
-    best = res["cheapest_within_violations"]
+                  f"{box['replica_hours_max']:.1f} replica-hours; forecast points inside: {summary['points_in_box']}")
+    best = summary["cheapest_within_violations"]
     if best:
         console.print(f"cheapest forecast point within the tuned HPA's violations: {best['controller']}, "
-                      f"{best['replica_hours']:.1f} replica-hours ({res['cheapest_vs_hpa_tuned_pct']:+.2f} %)")
+                      f"{best['replica_hours']:.1f} replica-hours ({summary['cheapest_vs_hpa_tuned_pct']:+.2f} %)")
     write_json(json_path, p)
     png_path = png or (json_path.with_suffix(".png") if json_path else None)
     if png_path is None:

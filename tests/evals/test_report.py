@@ -60,3 +60,15 @@ def test_report_says_where_each_figure_comes_from(tmp_path: Path) -> None:
     assert "earlier run: `results/e2e.json`" in text and "![e2e](results/e2e.png)" in text
     assert "no results yet" in text and "failed" in text
     assert "| soak | errors | 0 | `results/bench-soak.json`" in text
+
+
+def test_many_methods_get_one_row_each_and_registered_evals_are_not_variants(tmp_path: Path) -> None:
+    wide = {f"m{i}": {"a": i, "b": 2 * i} for i in range(rep.WIDE + 1)}
+    lines = rep.results_table(wide)
+    assert lines[0] == "| method | a | b |" and len(lines) == 2 + len(wide) and lines[-1] == "| m8 | 8 | 16 |"
+    narrow = rep.results_table({"x": {"a": 1}, "y": {"a": 2}})
+    assert narrow[0] == "| metric | x | y |" and narrow[2] == "| a | 1 | 2 |"
+    for name in ("scaling", "scaling-azure", "scaling-frontier"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"dataset": "d", "results": {"x": {"a": 1}}}))
+    _, entries = rep.build(["scaling", "scaling-frontier"], set(), tmp_path, tmp_path / "R.md")
+    assert [e.name for e in entries] == ["scaling", "scaling-azure", "scaling-frontier"]

@@ -93,3 +93,26 @@ def test_cli_writes_json_and_png(files: dict[str, Path], tmp_path: Path) -> None
     assert bad.exit_code == 2 and "allowed: test, all" in bad.output
     bad_grid = CliRunner().invoke(app, ["eval", "scaling", "--trace", str(files["day"]), "--hpa-grid", "x"])
     assert bad_grid.exit_code == 2 and "--hpa-grid" in bad_grid.output
+
+
+def test_frontier_runs_every_forecast_controller_beside_the_tuned_hpa(files: dict[str, Path], tmp_path: Path) -> None:
+    from evals.scaling_frontier import PRICES, TAUS, frontier, plot_frontier
+
+    spec = _spec(files, trace=files["train"])
+    p = frontier(spec, {"grpo": {"replica_hours": 1.0, "slo_violation_min": 0, "p99_ms": 1.0, "actions": 0}})
+    res, summary = p["results"], p["summary"]
+    assert set(res) == {f"q{t:g}" for t in TAUS} | {f"price{x:g}" for x in PRICES} | {"hpa_tuned", "grpo"}
+    tuned = res["hpa_tuned"]
+    assert summary["target_box"]["replica_hours_max"] == pytest.approx(0.9 * tuned["replica_hours"], abs=1e-3)
+    # a higher forecast quantile never gets fewer replicas, so its replica-hours are at least as high
+    rh = [res[f"q{t:g}"]["replica_hours"] for t in TAUS]
+    assert rh == sorted(rh) and rh[0] < rh[-1]
+    inside = [k for k, v in res.items() if k.startswith(("q", "price"))
+              and v["replica_hours"] <= summary["target_box"]["replica_hours_max"]
+              and v["slo_violation_min"] <= summary["target_box"]["slo_violation_min_max"]]
+    assert summary["points_in_box"] == len(inside)
+    assert plot_frontier(p, tmp_path / "f.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="no training split"):
+        frontier(_spec(files))
+    bad = CliRunner().invoke(app, ["eval", "scaling-frontier", "--trace", str(files["day"]), "--no-policies"])
+    assert bad.exit_code == 2 and "no training split" in bad.output
