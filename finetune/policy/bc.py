@@ -24,7 +24,7 @@ RULE_TARGET = 0.6
 
 
 def rule_action(env: ScalingEnv, target: float = RULE_TARGET) -> int:
-    need = float(demand(env.rows(1), env.info.capacity)[-1])
+    need = float(demand(env.rows(2))[-1])
     want = clamp(math.ceil(need / target), env.info)
     return min(range(N_ACTIONS), key=lambda a: (abs(env.target(a) - want), abs(ACTIONS[a])))
 

@@ -11,9 +11,9 @@ features (load against its hour mean, the hour's peak as utilisation, the larges
 volatility over the hour) describe how bursty the traffic has been, so the headroom can follow it.
 
 Demand: CPU in use stops at the replicas' capacity, so a saturated service hides how much load it is
-refusing. Demand per minute = requests served + queue growth, grossed up for the requests dropped as
-errors, in replicas' worth of capacity; `demand_utilisation` is it over the replicas about to serve, so
-a policy can size a saturated service in one step. The hour-ago features compare the demand of the
+refusing. Demand per minute is the CPU in use scaled by requests arriving over requests served (see
+`demand`); `demand_utilisation` is it over the replicas about to serve, so a policy can size a saturated
+service in one step. The hour-ago features compare the demand of the
 minute one hour before the coming one with now and with the minutes that followed it, so load that
 recurs every hour (or every 30, 20, 15 minutes: periods dividing the hour), such as scheduled jobs, can
 be met before it arrives. All of them are observed history: nothing looks at future load.
@@ -42,7 +42,9 @@ FEATURES: tuple[str, ...] = (
 )
 N_FEATURES = len(FEATURES)
 _CPU, _MEM, _P50, _P99 = M["cpu"], M["memory"], M["latency_p50"], M["latency_p99"]
-_ERR, _THR, _Q = M["error_rate"], M["throughput"], M["queue_depth"]
+_ERR, _THR, _Q, _REPLICAS = M["error_rate"], M["throughput"], M["queue_depth"], M["replicas"]
+SATURATED_CPU = 95.0
+MAX_DEMAND_RATIO = 10.0
 assert len(METRIC_NAMES) == 8
 
 
@@ -63,12 +65,21 @@ class ServiceInfo:
         return cls(service, s.capacity_rps, s.min_replicas, s.max_replicas, s.memory_limit_mb, slo_ms(service))
 
 
-def demand(rows: np.ndarray, capacity: float) -> np.ndarray:
-    """Per-minute demand in replicas' worth of capacity (see the module docstring); one value per row."""
+def demand(rows: np.ndarray) -> np.ndarray:
+    """CPU needed per minute, in replicas' worth: CPU in use x (requests arriving / requests served).
+
+    Arriving = served + queue growth, grossed up by the error rate while the service is saturated (CPU at 95 %
+    or more), when its errors are its own dropped requests. Below saturation it is the CPU in use, whatever
+    each request costs (a CPU hog raises it too). One value per row of `rows` (oldest first).
+    """
     queue = rows[:, _Q]
-    growth = np.diff(queue, prepend=queue[:1]) / 60.0
-    served = rows[:, _THR] + np.maximum(growth, 0.0)
-    return served / (1.0 - np.minimum(rows[:, _ERR], 0.9)) / capacity
+    growth = np.maximum(np.diff(queue, prepend=queue[:1]) / 60.0, 0.0)
+    served = rows[:, _THR]
+    dropped = np.where(rows[:, _CPU] >= SATURATED_CPU, np.minimum(rows[:, _ERR], 0.9), 0.0)
+    arriving = (served + growth) / (1.0 - dropped)
+    ratio = np.divide(arriving, served, out=np.ones_like(served), where=served > 1e-6)
+    in_use = rows[:, _CPU] / 100.0 * np.maximum(rows[:, _REPLICAS], 1.0)
+    return in_use * np.clip(ratio, 1.0, MAX_DEMAND_RATIO)
 
 
 def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute: float) -> np.ndarray:
@@ -121,7 +132,7 @@ def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute:
     x[25] = min(float(in_use.max()) / r_now, 3.0)
     x[26] = min(max(float(steps.max()), 0.0), 2.0)
     x[27] = min(float(steps.std()), 1.0)
-    need = demand(rows, info.capacity)
+    need = demand(rows)
     log_need = np.log(np.maximum(need, 0.05))
     x[28] = min(float(need[-1]) / r_now, 5.0)
     x[29] = min(float(need[-5:].max()) / r_now, 5.0)

@@ -104,18 +104,27 @@ def test_demand_sees_the_load_a_saturated_service_refuses() -> None:
     f = dict(zip(FEATURES, sat.observe(), strict=True))
     assert f["utilisation"] <= 1.05  # CPU stops at capacity (plus the metrics' 2 % noise)
     assert f["demand_utilisation"] == pytest.approx(2.0, rel=0.1)  # twice what 4 replicas can serve
-    assert float(demand(sat.rows(1), info.capacity)[-1]) == pytest.approx(8.0, rel=0.1)
+    assert float(demand(sat.rows(2))[-1]) == pytest.approx(8.0, rel=0.1)
+
+
+def test_demand_follows_cpu_in_use_when_requests_cost_more_cpu() -> None:
+    rows = np.zeros((3, 8))
+    rows[:, M["replicas"]] = 3
+    rows[:, M["throughput"]] = 300.0
+    rows[:, M["cpu"]] = [30.0, 30.0, 80.0]  # a CPU hog: the same requests now use 80 % CPU
+    rows[:, M["error_rate"]] = 0.5  # errors from callees: the service itself is not saturated
+    np.testing.assert_allclose(demand(rows), [0.9, 0.9, 2.4])
 
 
 def test_hour_ago_features_see_a_spike_recurring_at_the_coming_minute() -> None:
     info = ServiceInfo.of("frontend")
     rows = np.zeros((HISTORY, 8))
     rows[:, M["replicas"]] = 4
-    rows[:, M["cpu"]] = 50.0
+    rows[:, M["cpu"]] = 25.0
     rows[:, M["throughput"]] = 2.0 * info.capacity
     rows[:, M["latency_p99"]] = info.slo_ms * 0.5
     flat = dict(zip(FEATURES, features(rows, 4.0, info, 0.0), strict=True))
-    rows[0, M["throughput"]] = 6.0 * info.capacity  # an hour before the coming minute: three times the load
+    rows[0, M["cpu"]] = 75.0  # an hour before the coming minute: three times the load
     spike = dict(zip(FEATURES, features(rows, 4.0, info, 0.0), strict=True))
     assert flat["hour_ago_vs_now"] == pytest.approx(0.0, abs=1e-6)
     assert flat["hour_ago_step"] == pytest.approx(0.0, abs=1e-6)
