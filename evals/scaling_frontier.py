@@ -148,10 +148,14 @@ def trace_log_load(tr: Trace, scale: float, service: str) -> np.ndarray:
     return np.log(np.maximum(service_load(tr.counts, scale, service), 0.02))
 
 
+def _vs_tuned(s: dict[str, Any], tuned: dict[str, Any]) -> float:
+    """Replica-hours relative to the tuned HPA's, in percent."""
+    return round(100.0 * (s["replica_hours"] / tuned["replica_hours"] - 1.0), 2)
+
+
 def _row(s: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]:
-    pct = round(100.0 * (s["replica_hours"] / tuned["replica_hours"] - 1.0), 2)
     return {"replica_hours": s["replica_hours"], "slo_violation_min": s["slo_violation_min"],
-            "replica_hours_vs_hpa_tuned_pct": pct, "p99_ms": s["p99_ms"], "actions": s["actions"]}
+            "replica_hours_vs_hpa_tuned_pct": _vs_tuned(s, tuned), "p99_ms": s["p99_ms"], "actions": s["actions"]}
 
 
 def frontier(spec: EvalSpec, policies: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
@@ -159,7 +163,8 @@ def frontier(spec: EvalSpec, policies: dict[str, dict[str, float]] | None = None
 
     `results` maps each controller ("q<tau>", "price<p>", "hpa_tuned", and with `policies`, e.g.
     `evaluate(spec).payload["results"]`, also "grpo", "ppo", "hpa") to its figures; `summary` holds the
-    target box and the cheapest forecast point within the tuned HPA's violations.
+    target box and the cheapest forecast point within the tuned HPA's violations. The tuned HPA's run is
+    taken from `policies` when they hold it (the same run on the same split), else run here.
     """
     tr = load_trace(spec.trace, spec.column)
     if not has_train_split(len(tr)):
@@ -171,8 +176,9 @@ def frontier(spec: EvalSpec, policies: dict[str, dict[str, float]] | None = None
     fc = fit_forecaster(log_load, tr.clock0, tlo, thi, seed=spec.seed)
     load, clock0 = _window(tr, lo, hi, scale)
     target, _ = tune_hpa(spec, tr)
-    tuned = run(HPAController("hpa_tuned", target), load, spec.service, HISTORY, clock0, spec.seed,
-                spec.weights).summary(spec.weights)
+    tuned = (policies or {}).get("hpa_tuned") or run(
+        HPAController("hpa_tuned", target), load, spec.service, HISTORY, clock0, spec.seed, spec.weights
+    ).summary(spec.weights)
     points: list[dict[str, Any]] = []
     for label, plan in plans(fc, log_load, tr.clock0, lo, hi, HISTORY).items():
         s = run(ForecastController(label, plan), load, spec.service, HISTORY, clock0, spec.seed,
@@ -196,8 +202,7 @@ def frontier(spec: EvalSpec, policies: dict[str, dict[str, float]] | None = None
             **{k: _row(v, tuned) for k, v in (policies or {}).items() if k in ("grpo", "ppo", "hpa")},
         },
         "summary": {"target_box": box, "points_in_box": len(inside), "cheapest_within_violations": best,
-                    "cheapest_vs_hpa_tuned_pct": None if best is None else
-                    round(100.0 * (best["replica_hours"] / tuned["replica_hours"] - 1.0), 2)},
+                    "cheapest_vs_hpa_tuned_pct": None if best is None else _vs_tuned(best, tuned)},
     }
 
 

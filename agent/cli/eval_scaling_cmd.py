@@ -28,17 +28,10 @@ def scaling(
 ) -> None:
     """Run every method on one trace split; print replica-hours, SLO-violation minutes, p99 and actions."""
     from evals import scaling as ev
-    from tools.services import resolve_service
 
     if split not in ("test", "all"):
         fail(f"--split: got {split!r}; allowed: test, all")
-    try:
-        service = resolve_service(service)
-    except ValueError as e:
-        fail(f"--service: {e}")
-    path = trace or ev.DEFAULT_TRACE
-    if not path.exists():
-        fail(f"--trace: file not found: {path}")
+    service, path = checked_inputs(service, trace)
     grid = ev.HPA_GRID
     if hpa_grid:
         try:
@@ -73,8 +66,30 @@ def scaling(
     for k, ok in out.checks.items():
         console.print(f"  {'[green]met[/]' if ok else '[red]missed[/]'}  {k}")
     write_json(json_path, p)
-    png_path = png or (json_path.with_suffix(".png") if json_path else None)
-    if png_path is None:
-        png_path = get_settings().home / "evals" / f"scaling-{path.stem}-{service}.png"
+    png_path = plot_path(png, json_path, f"scaling-{path.stem}-{service}.png")
     ev.plot(out, png_path, f"{p['dataset']} - {service}")
     console.print(f"plot: {png_path}" + (f"; json: {json_path}" if json_path else ""))
+
+
+def checked_inputs(service: str, trace: Path | None) -> tuple[str, Path]:
+    """The canonical service name and the trace path (default: NASA July 1995); exits naming a bad field."""
+    from evals import scaling as ev
+    from tools.services import resolve_service
+
+    try:
+        service = resolve_service(service)
+    except ValueError as e:
+        fail(f"--service: {e}")
+    path = trace or ev.DEFAULT_TRACE
+    if not path.exists():
+        fail(f"--trace: file not found: {path}")
+    return service, path
+
+
+def plot_path(png: Path | None, json_path: Path | None, default_name: str) -> Path:
+    """--png, else next to --json, else under KEEL_HOME/evals."""
+    if png:
+        return png
+    if json_path:
+        return json_path.with_suffix(".png")
+    return get_settings().home / "evals" / default_name

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from agent.cli.common import console, fail, write_json
+from agent.cli.eval_scaling_cmd import checked_inputs, plot_path
 from agent.settings import get_settings
 
 
@@ -28,15 +29,8 @@ def scaling_frontier(
     """
     from evals import scaling as ev
     from evals.scaling_frontier import frontier, plot_frontier
-    from tools.services import resolve_service
 
-    try:
-        service = resolve_service(service)
-    except ValueError as e:
-        fail(f"--service: {e}")
-    path = trace or ev.DEFAULT_TRACE
-    if not path.exists():
-        fail(f"--trace: file not found: {path}")
+    service, path = checked_inputs(service, trace)
     spec = ev.EvalSpec(trace=path, column=column, service=service, seed=seed,
                        cache_dir=get_settings().home / "cache" / "scaling")
     try:
@@ -48,13 +42,12 @@ def scaling_frontier(
     box = summary["target_box"]
     table = Table("controller", "replica-hours", "SLO-violation min", "vs tuned HPA replica-hours",
                   title=f"keel eval scaling-frontier: {p['dataset']}, {service}")
-    tuned = res["hpa_tuned"]["replica_hours"]
     rows = [(k if k in ("hpa_tuned", "grpo", "ppo", "hpa") else f"forecast {k}", v) for k, v in res.items()]
     for name, r in rows:
         inside = (r["replica_hours"] <= box["replica_hours_max"]
                   and r["slo_violation_min"] <= box["slo_violation_min_max"])
         table.add_row(("[green]" if inside else "") + name, f"{r['replica_hours']:.1f}", str(r["slo_violation_min"]),
-                      f"{100 * (r['replica_hours'] / tuned - 1):+.1f} %")
+                      f"{r['replica_hours_vs_hpa_tuned_pct']:+.1f} %")
     console.print(table)
     console.print(f"target box: <= {box['slo_violation_min_max']} violation minutes and <= "
                   f"{box['replica_hours_max']:.1f} replica-hours; forecast points inside: {summary['points_in_box']}")
@@ -63,8 +56,6 @@ def scaling_frontier(
         console.print(f"cheapest forecast point within the tuned HPA's violations: {best['controller']}, "
                       f"{best['replica_hours']:.1f} replica-hours ({summary['cheapest_vs_hpa_tuned_pct']:+.2f} %)")
     write_json(json_path, p)
-    png_path = png or (json_path.with_suffix(".png") if json_path else None)
-    if png_path is None:
-        png_path = get_settings().home / "evals" / f"scaling-frontier-{path.stem}-{service}.png"
+    png_path = plot_path(png, json_path, f"scaling-frontier-{path.stem}-{service}.png")
     plot_frontier(p, png_path)
     console.print(f"plot: {png_path}" + (f"; json: {json_path}" if json_path else ""))

@@ -1,8 +1,8 @@
 """Warm start: behaviour cloning of a proportional target-tracking rule, the reference policy for the KL term.
 
-The rule asks for ceil(demand / 0.6) replicas every minute (demand in replicas' worth of capacity, see
-`features.demand`; it is CPU in use unless the service is saturated) (no tolerance band, no
-stabilisation) and takes the action that lands closest to it. Rolling it out with 30 % random actions
+The rule asks for ceil(demand / 0.6) replicas every minute (`features.demand`: the CPU in use, scaled up
+when the service cannot serve what arrives; no tolerance band, no stabilisation) and takes the action
+that lands closest to it. Rolling it out with 30 % random actions
 covers states off its own path. Cross-entropy on those states gives a sensible starting policy, which
 GRPO then improves on the reward while a KL penalty keeps it close (the role of the SFT model in GRPO).
 """

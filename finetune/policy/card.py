@@ -191,7 +191,8 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "`keel eval scaling-frontier` measures that bound: controllers sized each minute to a forecast of the "
         "next minute's load (fit on the training weeks; past load, hour and day before) swept over their risk "
         "setting on the test week.",
-        "- The policy sees demand (served plus queued requests) and the load one hour before the coming "
+        "- The policy sees demand (CPU in use scaled by requests arriving over requests served) and the load one "
+        "hour before the coming "
         "minute, so it can size a saturated service in one step and meet load that recurs every hour; how much "
         "it uses them is learned from the training episodes, where saturation and scheduled spikes are rare.",
         "- GRPO's per-group standardised advantage weighs a rare SLO violation like a common small saving, so a "

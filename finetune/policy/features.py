@@ -13,10 +13,10 @@ volatility over the hour) describe how bursty the traffic has been, so the headr
 Demand: CPU in use stops at the replicas' capacity, so a saturated service hides how much load it is
 refusing. Demand per minute is the CPU in use scaled by requests arriving over requests served (see
 `demand`); `demand_utilisation` is it over the replicas about to serve, so a policy can size a saturated
-service in one step. The hour-ago features compare the demand of the
-minute one hour before the coming one with now and with the minutes that followed it, so load that
-recurs every hour (or every 30, 20, 15 minutes: periods dividing the hour), such as scheduled jobs, can
-be met before it arrives. All of them are observed history: nothing looks at future load.
+service in one step. The hour-ago features compare the demand of the minute one hour before the coming
+one with now and with the minutes that followed it, so load that recurs every hour (or every 30, 20, 15
+minutes: periods dividing the hour), such as scheduled jobs, can be met before it arrives. All of them
+are observed history: nothing looks at future load.
 """
 
 from __future__ import annotations
