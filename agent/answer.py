@@ -13,12 +13,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tools.contract import WRITE_TOOLS
+from tools.results import (
+    CallGraph,
+    LogMatches,
+    MetricSeries,
+    Neighbours,
+    ResultData,
+    RootCauseRanking,
+    ScalingRecommendation,
+    typed,
+)
 from tools.services import SERVICES
 
 _NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
 _SERVICE = re.compile(r"\b(" + "|".join(sorted((re.escape(s) for s in SERVICES), key=len, reverse=True)) + r")\b")
-_RANK_KEYS = ("ranking", "candidates", "root_causes", "ranked")
 _SCORE_KEYS = ("score", "probability", "confidence", "rank_score")
+_FINDINGS_KEY: dict[type[ResultData], str] = {MetricSeries: "symptoms", CallGraph: "topology", Neighbours: "topology",
+                                              ScalingRecommendation: "scaling"}
 
 
 def numbers_in(text: str) -> set[str]:
@@ -34,24 +45,15 @@ def _num(v: Any) -> str:
     return json.dumps(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
 
 
-def _ranking(data: Any) -> list[Mapping[str, Any]]:
-    """Ranked candidates from a root_cause_analysis result, whatever list key it uses."""
-    if isinstance(data, Mapping):
-        for key in _RANK_KEYS:
-            if isinstance(data.get(key), list):
-                return [c for c in data[key] if isinstance(c, Mapping) and "service" in c]
-    if isinstance(data, list):
-        return [c for c in data if isinstance(c, Mapping) and "service" in c]
-    return []
-
-
 def collect_findings(request: str, steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Group the turn's step results by what they tell: symptoms, causes, logs, topology, actions, errors."""
+    """Group the turn's step results by what they tell: symptoms, causes, logs, topology, actions, errors.
+    Each read contributes its typed result's `facts()` (`tools.results`)."""
     f: dict[str, Any] = {"request": request, "symptoms": [], "root_causes": [], "logs": [], "topology": [],
                          "scaling": [], "actions": [], "errors": []}
     for s in steps:
         tool, res = s["tool"], s.get("result") or {}
         status, data = res.get("status"), res.get("data") or {}
+        view = typed(tool, data)
         if tool in WRITE_TOOLS or tool == "post_incident_summary":
             f["actions"].append({
                 "tool": tool, "args": s.get("args", {}), "status": status, "oversight": s.get("oversight"),
@@ -61,21 +63,12 @@ def collect_findings(request: str, steps: Sequence[Mapping[str, Any]]) -> dict[s
             })
         elif status == "error":
             f["errors"].append({"tool": tool, "error": res.get("error")})
-        elif tool == "query_metrics" and status == "ok":
-            keys = ("service", "metric", "unit", "window", "start", "current", "max")
-            f["symptoms"].append({k: data[k] for k in keys})
-        elif tool == "root_cause_analysis" and status == "ok":
-            f["root_causes"] = [dict(c) for c in _ranking(data)]
-        elif tool == "search_logs" and data:
-            lines = data.get("lines") or []
-            f["logs"].append({"service": data.get("service"), "level": data.get("level"), "query": data.get("query"),
-                              "total_matches": data.get("total_matches", 0),
-                              "latest": lines[0]["message"] if lines else None,
-                              "latest_service": lines[0]["service"] if lines else None})
-        elif tool == "get_topology" and status == "ok":
-            f["topology"].append(data)
-        elif tool == "recommend_scaling" and status == "ok":
-            f["scaling"].append(data)
+        elif status == "ok" and isinstance(view, RootCauseRanking):
+            f["root_causes"] = [c.to_data() for c in view.ranking]
+        elif status == "ok" and isinstance(view, MetricSeries | CallGraph | Neighbours | ScalingRecommendation):
+            f[_FINDINGS_KEY[type(view)]].append(view.facts())
+        elif isinstance(view, LogMatches) and data:
+            f["logs"].append(view.facts())
     return f
 
 

@@ -125,8 +125,8 @@ def run_bench(conversations: int = 20, *, settings: Settings | None = None, plan
     """Start a server over a fresh KEEL_HOME, run `conversations` turns at once, stop it, verify the audit."""
     import uvicorn
 
+    from agent.composition import build_service
     from agent.http.app import create_app
-    from agent.service import build_service
 
     home = home or Path(tempfile.mkdtemp(prefix="keel-bench-"))
     base = settings or get_settings()

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from agent.settings import Settings
-from tools.backends.base import ToolContext
+from tools.backends.base import ToolContext, ToolDeps
 from tools.backends.factory import build_backends
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.scenario import Scenario, load_scenario
-from tools.backends.sim_backend import SimBackend
+from tools.backends.sim_backend import SimBackend, sim_context
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "evals" / "scenarios" / "serve-checkout-incident.yaml"
 
@@ -99,6 +99,22 @@ class LiveContext:
             self.ticker.stop()
 
 
+def tool_deps(**changes: Any) -> ToolDeps:
+    """The deps every tool context of keel carries: the summary poster and the shipped scaling policy (plus
+    `changes`)."""
+    from agent.summary.post import post_summary
+    from finetune.policy.recommend import PolicyAdvisor
+
+    return ToolDeps(post_summary=post_summary, scaling=PolicyAdvisor(), **changes)
+
+
+def sim_tools(sim: Simulator) -> ToolContext:
+    """A tool context over an in-process simulator (no lock, no ticker) with keel's deps."""
+    ctx = sim_context(sim)
+    ctx.deps = tool_deps()
+    return ctx
+
+
 def resolve_scenario(scenario: Scenario | str | Path | None) -> tuple[Scenario, Path | None]:
     """A Scenario object and the folder its relative paths are resolved against (default: the shipped one)."""
     if isinstance(scenario, Scenario):
@@ -119,6 +135,7 @@ def build_context(settings: Settings, scenario: Scenario | str | Path | None = N
     if all(r == "sim" for r in roles):
         tools = ToolContext(metrics=backend, logs=backend, topology=backend, actions=backend, sim=Locked(sim, lock))
         names: Any = "sim"
+        backends: dict[str, str] = {}
     else:
         # Real backends where the settings name them; the simulator (locked) fills the remaining roles.
         tools = build_backends(settings, sim)
@@ -127,8 +144,8 @@ def build_context(settings: Settings, scenario: Scenario | str | Path | None = N
                 setattr(tools, role, backend)
         if tools.sim is not None:
             tools.sim = Locked(sim, lock)
-        names = tools.extras.get("backends", {})
-    tools.extras["lock"] = lock
+        names = backends = dict(tools.deps.backends)
+    tools.deps = tool_deps(lock=lock, backends=backends)
     ticker = SimTicker(sim, lock, settings.sim_tick_s).start() if live and "sim" in roles else None
     info = {"backend": names, "scenario": sc.name, "start_minute": sim.minute, "tick_s": settings.sim_tick_s}
     return LiveContext(tools=tools, lock=lock, scenario=sc, ticker=ticker, info=info)

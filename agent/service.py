@@ -2,9 +2,8 @@
 
 It holds the planner, the gate, the checkpointer, the live tool context and the runbook host. Channels
 (HTTP, web page, CLI, Slack, the runbook engine) call `ask`, `stream` and `decide`; nothing else touches
-the graph. `decide` takes any pending approval: one a conversation waits on resumes that conversation; one
-only a runbook run waits on (a run started by `/api/runbooks`, Slack, or a resumed run's later step) is
-decided through the gate and the run is resumed at once.
+the graph. `decide` hands the decision to the `ApprovalRouter`, which resumes the conversation or runbook run
+waiting on it. `agent.composition.build_service` builds the service from the settings.
 """
 
 from __future__ import annotations
@@ -15,32 +14,30 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.types import Command, StreamMode
+from langgraph.types import StreamMode
 
 from agent.admission import Admission, Busy
 from agent.answer import collect_findings, compose
-from agent.context import LiveContext, build_context
+from agent.approval_router import ApprovalRouter, UnknownApproval
+from agent.context import LiveContext
 from agent.graph import Event, Reply
 from agent.graph.graph import build_graph
 from agent.graph.nodes import Nodes
 from agent.planner.base import Planner
-from agent.settings import Settings
 from governance.gate import Gate, Principal
-from tools.backends.sim.scenario import Scenario
+from tools.errors import InvalidInput
 
 if TYPE_CHECKING:
     from agent.runbooks.host import RunbookHost
     from agent.runbooks.store import RunRecord
-    from governance.approvals import Approval
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AgentService", "Busy", "ConversationBusy", "UnknownApproval", "build_service"]
+__all__ = ["AgentService", "Busy", "ConversationBusy", "UnknownApproval"]
 
 
 CONVERSATION_WAIT_S = 10.0  # how long a new turn waits for the conversation's running turn to end
@@ -48,10 +45,6 @@ CONVERSATION_WAIT_S = 10.0  # how long a new turn waits for the conversation's r
 
 class ConversationBusy(RuntimeError):
     """A turn is already running in this conversation, or it waits for an approval."""
-
-
-class UnknownApproval(KeyError):
-    """No such approval, or the conversation that asked for it no longer waits for it."""
 
 
 class AgentService:
@@ -66,7 +59,8 @@ class AgentService:
         self.notifications: deque[dict[str, Any]] = deque(maxlen=200)
         self._conv_locks: dict[str, tuple[threading.Lock, int]] = {}  # lock and how many turns hold or wait
         self._locks_guard = threading.Lock()
-        self._approval_threads: dict[str, str] = {}
+        self.approval_threads: dict[str, str] = {}  # approval id -> the conversation that paused on it
+        self.approvals = ApprovalRouter(self)
 
     # ------------------------------------------------------------------ public API
     def ask(self, text: str, principal: Principal, conversation_id: str | None = None, channel: str = "") -> Reply:
@@ -83,11 +77,11 @@ class AgentService:
         cid = conversation_id or new_conversation_id()
         text = text.strip()
         if not text:
-            raise ValueError("the request text is empty")
+            raise InvalidInput("the request text is empty")
         started = self.admission.enter()
         try:
-            with self._conversation(cid):
-                waiting = self._waiting_on(cid)
+            with self.conversation_lock(cid):
+                waiting = self.waiting_on(cid)
                 if waiting:
                     raise ConversationBusy(f"conversation {cid} waits for approval {waiting}; approve or deny it first")
                 self._audit_request(text, principal, cid, channel)
@@ -96,41 +90,17 @@ class AgentService:
                 inp: dict[str, Any] = {"request": text, "principal": {"name": principal.name, "role": principal.role},
                        "conversation_id": cid, "steps": [], "call": None, "outcome": None, "stop": None,
                        "stop_detail": "", "planner_text": "", "answer": ""}
-                yield from self._run(inp, cid)
+                yield from self.run_graph(inp, cid)
         finally:
             self.admission.leave(started)
 
     def decide(self, approval_id: str, principal: Principal, approve: bool, note: str = "") -> Reply:
-        """Approve or deny a pending action (the gate checks the role), then resume what waits on it: its
-        conversation (the Reply is the conversation's), else its runbook run (the Reply describes the run)."""
-        cid, decided = None, None
-        for ev in self.decide_stream(approval_id, principal, approve, note):
-            cid = ev.data.get("conversation_id", cid)
-            decided = ev if ev.kind == "decision" else decided
-        if decided is not None:
-            return Reply(**decided.data["reply"])
-        return self.reply(cid or self.conversation_of(approval_id))
+        """Approve or deny a pending action and resume what waits on it (`ApprovalRouter.decide`)."""
+        return self.approvals.decide(approval_id, principal, approve, note)
 
     def decide_stream(self, approval_id: str, principal: Principal, approve: bool, note: str = "") -> Iterator[Event]:
-        """Decide, then yield what resuming produces. Unknown approval id -> UnknownApproval. No conversation
-        waits on it -> one `decision` event (its data: approval_id, approved, by, conversation_id, text, run,
-        reply) after resuming the runbook run that waits on it, if any."""
-        approval = self.gate.approvals.get(approval_id)
-        if approval is None:
-            raise UnknownApproval(f"no approval {approval_id!r}")
-        cid = self._approval_threads.get(approval_id) or self._approval_conversation(approval_id)
-        if cid is None or self._waiting_on(cid) != approval_id:
-            yield self._decide_detached(approval, principal, approve, note)
-            return
-        principal, note = self._record_decision(approval, principal, approve, note)
-        with self._conversation(cid):
-            if self._waiting_on(cid) != approval_id:
-                raise UnknownApproval(f"conversation {cid} no longer waits for approval {approval_id}")
-            yield Event("turn", {"conversation_id": cid, "approval_id": approval_id, "approved": approve,
-                                 "by": principal.name})
-            resume = {"approved": approve, "by": principal.name, "note": note}
-            yield from self._run(Command(resume=resume), cid)
-        self._approval_threads.pop(approval_id, None)  # decided: the approval store still knows its conversation
+        """Decide, then yield what resuming produces (`ApprovalRouter.decide_stream`)."""
+        return self.approvals.decide_stream(approval_id, principal, approve, note)
 
     def reply(self, conversation_id: str) -> Reply:
         """The conversation's latest turn as a Reply (answered, or waiting with its pending approval)."""
@@ -154,13 +124,8 @@ class AgentService:
                 "current": self.reply(conversation_id).to_dict()}
 
     def conversation_of(self, approval_id: str) -> str:
-        """The conversation paused on `approval_id` (remembered, else found in the approval store)."""
-        cid = self._approval_threads.get(approval_id)
-        if cid is None:
-            cid = self._approval_conversation(approval_id)
-        if cid is None:
-            raise UnknownApproval(f"no conversation waits for approval {approval_id!r}")
-        return cid
+        """The conversation paused on `approval_id` (`ApprovalRouter.conversation_of`)."""
+        return self.approvals.conversation_of(approval_id)
 
     def runbook_run(self, run_id: str) -> RunRecord | None:
         """A runbook run record by id (None when unknown or no runbook host is attached)."""
@@ -182,27 +147,27 @@ class AgentService:
         self.live.close()
 
     # ------------------------------------------------------------------ internals
-    def _run(self, inp: Any, cid: str) -> Iterator[Event]:
+    def run_graph(self, inp: Any, cid: str) -> Iterator[Event]:
         modes: list[StreamMode] = ["custom", "updates"]
         for mode, chunk in self.graph.stream(inp, _config(cid), stream_mode=modes, durability="sync"):
             if mode == "custom":
                 custom = cast(dict[str, Any], chunk)
                 ev = Event(custom["kind"], {"conversation_id": cid, **custom["data"]})
                 if ev.kind == "approval" and ev.data.get("approval_id"):
-                    self._approval_threads[ev.data["approval_id"]] = cid
+                    self.approval_threads[ev.data["approval_id"]] = cid
                 yield ev
         reply = self.reply(cid)
         if reply.status == "waiting_approval":
             yield Event("paused", {"conversation_id": cid, "text": reply.text, "pending": reply.pending})
 
-    def _waiting_on(self, cid: str) -> str | None:
+    def waiting_on(self, cid: str) -> str | None:
         snap = self.graph.get_state(_config(cid))
         for i in snap.interrupts:
             return str(i.value.get("approval_id"))
         return None
 
     @contextmanager
-    def _conversation(self, cid: str) -> Iterator[None]:
+    def conversation_lock(self, cid: str) -> Iterator[None]:
         """One turn at a time per conversation. The lock is dropped when no turn holds or waits for it, so the
         map does not grow with every conversation ever seen."""
         with self._locks_guard:
@@ -226,57 +191,6 @@ class AgentService:
     def _audit_request(self, text: str, principal: Principal, cid: str, channel: str) -> None:
         self.gate.record_request(text, principal, conversation_id=cid, channel=channel)
 
-    def _approval_conversation(self, approval_id: str) -> str | None:
-        """The conversation recorded with the approval; for a runbook step's approval (its conversation id is
-        the run id) the conversation that started the run, if one did."""
-        approval = self.gate.approvals.get(approval_id)
-        cid = approval.conversation_id if approval is not None else None
-        if cid and cid.startswith("rb-"):
-            run = self.runbook_run(cid)
-            return run.context.get("conversation_id") if run is not None else None
-        return cid
-
-    def _record_decision(self, approval: Approval, principal: Principal, approve: bool, note: str,
-                         waited_on: bool = True) -> tuple[Principal, str]:
-        """Decide through the gate (role, self-approval and expiry checks; audited). An approval something
-        still waits on, already decided the same way (CLI, Slack), is taken as it stands, with its approver
-        and note; deciding it again when nothing waits on it is the gate's `already_decided` error."""
-        wanted = "approved" if approve else "denied"
-        if waited_on and approval.status == wanted and principal.role == "approver":
-            return Principal(approval.decided_by or principal.name, principal.role), note or approval.note
-        if approve:
-            self.gate.approve(approval.id, principal, note)
-        else:
-            self.gate.deny(approval.id, principal, note)
-        return principal, note
-
-    def _decide_detached(self, approval: Approval, principal: Principal, approve: bool, note: str) -> Event:
-        """Decide an approval no conversation waits on; resume the runbook run that waits on it at once (the
-        watcher would otherwise pick it up on its next sweep). A run started by `keel runbook run` replays
-        its own simulator, so it is left for `keel runbook resume`."""
-        from agent.runbooks.engine import run_summary
-        from agent.runbooks.replies import decision_reply
-
-        cid = approval.conversation_id or ""
-        record = self.runbook_run(cid) if cid.startswith("rb-") else None
-        waits = record is not None and record.pending is not None and record.pending.approval_id == approval.id
-        principal, note = self._record_decision(approval, principal, approve, note, waited_on=waits)
-        run, extra = None, ""
-        if record is not None and record.context.get("backend") == "sim":
-            extra = f"Runbook run {record.id} was started by `keel runbook run`; continue it with " \
-                    f"`keel runbook resume {record.id}`."
-        elif record is not None and self.runbooks is not None:
-            run = self.runbooks.engine.resume(record.id, self.runbooks.ctx())
-        elif cid.startswith("rb-"):
-            extra = f"No runbook engine in this process resumes run {cid}."
-        else:
-            extra = "No conversation or runbook run waits on it."
-        reply = decision_reply(self.gate.approvals.get(approval.id) or approval, approve, principal.name, run, extra)
-        return Event("decision", {"conversation_id": reply.conversation_id, "approval_id": approval.id,
-                                  "approved": approve, "by": principal.name, "text": reply.text,
-                                  "run": run_summary(run) if run is not None else None,
-                                  "reply": reply.to_dict()})
-
 
 def new_conversation_id() -> str:
     return "c-" + uuid.uuid4().hex[:12]
@@ -284,47 +198,3 @@ def new_conversation_id() -> str:
 
 def _config(cid: str) -> RunnableConfig:
     return {"configurable": {"thread_id": cid}}
-
-
-def planner_from_settings(settings: Settings) -> Planner:
-    """The planner the settings name. A missing adapter file is a FileNotFoundError that says how to fix it."""
-    from agent.planner import load_planner, resolve_adapter
-
-    if settings.planner != "keyword":
-        try:
-            resolve_adapter(settings.planner_adapter)
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"the planner adapter {settings.planner_adapter!r} was not found (looked for "
-                f"{_adapter_path(settings.planner_adapter)}). Train it with `keel finetune slm`, or set "
-                "KEEL_PLANNER_ADAPTER=none to run the base model with few-shot examples "
-                "(planner_adapter = \"none\" in keel.toml).") from None
-    return load_planner(settings.planner, adapter=settings.planner_adapter)
-
-
-def _adapter_path(adapter: str | None) -> Path:
-    from agent.planner import default_adapter
-
-    return default_adapter() if adapter == "default" else Path(str(adapter))
-
-
-def build_service(settings: Settings, scenario: Scenario | str | Path | None = None, *, planner: Planner | None = None,
-                  context: LiveContext | None = None, live: bool = True) -> AgentService:
-    """The process's service from settings: planner, gate (SQLite audit and approvals), SQLite checkpoints,
-    and the tool context (`context`, else `build_context`: the embedded simulator running `scenario`)."""
-    from agent.checkpoint import checkpointer_from_settings
-    from governance.gate import gate_from_settings
-
-    settings.ensure_home()
-    if planner is None:
-        planner = planner_from_settings(settings)
-    ctx = context or build_context(settings, scenario, live=live)
-    holder: list[AgentService] = []
-    gate = gate_from_settings(settings, notify=lambda m: holder[0].on_notify(m) if holder else None)
-    saver = checkpointer_from_settings(settings)
-    service = AgentService(planner, gate, ctx, saver, step_limit=settings.step_limit, queue_size=settings.queue_size)
-    holder.append(service)
-    from agent.runbooks.host import service_host
-
-    service.attach_runbooks(service_host(service, settings))
-    return service

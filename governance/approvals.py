@@ -18,7 +18,6 @@ import builtins
 import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,15 +58,12 @@ class Approval:
     note: str = ""
     claimed_at: float | None = None
     result: Mapping[str, Any] | None = field(default=None)
+    run_id: str | None = None  # the runbook run whose step this is (None: a conversation's own call)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["args"], d["reasons"] = dict(self.args), list(self.reasons)
         return d
-
-
-def new_approval_id() -> str:
-    return uuid.uuid4().hex
 
 
 class ApprovalStore(Protocol):
@@ -118,17 +114,18 @@ CREATE TABLE IF NOT EXISTS approvals (
     decided_at REAL,
     note TEXT NOT NULL DEFAULT '',
     claimed_at REAL,
-    result TEXT
+    result TEXT,
+    run_id TEXT
 );
 CREATE INDEX IF NOT EXISTS approvals_status ON approvals(status, expires_at);
 """
 _FIELDS = ("id", "tool", "args", "service", "risk", "oversight", "reasons", "requested_by", "requested_role",
            "rationale", "conversation_id", "created_at", "expires_at", "status", "decided_by", "decided_role",
-           "decided_at", "note", "claimed_at", "result")
+           "decided_at", "note", "claimed_at", "result", "run_id")
 _SELECT = f"SELECT {', '.join(_FIELDS)} FROM approvals"
 
 
-def _from_row(r: tuple) -> Approval:
+def _from_row(r: tuple[Any, ...]) -> Approval:
     d = dict(zip(_FIELDS, r, strict=True))
     d["args"] = json.loads(d["args"])
     d["reasons"] = tuple(json.loads(d["reasons"]))
@@ -149,6 +146,9 @@ class SqliteApprovalStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(approvals)")}
+        if "run_id" not in columns:  # a file written before approvals named their runbook run
+            self._conn.execute("ALTER TABLE approvals ADD COLUMN run_id TEXT")
 
     def _tx(self, fn: Any) -> Any:
         with self._lock:
@@ -189,7 +189,7 @@ class SqliteApprovalStore:
         if status not in ("approved", "denied"):
             raise ValueError(f"status: got {status!r}; allowed: approved, denied")
 
-        def tx(c: sqlite3.Connection) -> tuple | None:
+        def tx(c: sqlite3.Connection) -> tuple[Any, ...] | None:
             cur = c.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_role = ?, decided_at = ?, note = ? "
                 "WHERE id = ? AND status = 'pending' AND expires_at > ?",
@@ -212,7 +212,7 @@ class SqliteApprovalStore:
                             f"approval {approval_id} was already {current.status} by {current.decided_by}")
 
     def expire_due(self, now: float) -> builtins.list[Approval]:
-        def tx(c: sqlite3.Connection) -> builtins.list[tuple]:
+        def tx(c: sqlite3.Connection) -> builtins.list[tuple[Any, ...]]:
             return c.execute(
                 f"UPDATE approvals SET status = 'expired', decided_at = ? WHERE status = 'pending' "
                 f"AND expires_at <= ? RETURNING {', '.join(_FIELDS)}", (now, now),

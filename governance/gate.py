@@ -30,15 +30,19 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from pydantic import BaseModel
+
 from governance.approvals import Approval, ApprovalError, ApprovalStore
 from governance.audit import AuditStore
 from governance.chain import NewRecord, canonical_json
 from governance.policy import RISKS, Policy, load_policy
 from governance.risk import Action, Decision, DecisionContext, decide
 from tools.backends.base import ToolContext
+from tools.backends.sim_backend import sim_replica_state
 from tools.contract import TOOLS, WRITE_TOOLS, ContractError, canonical_args, validate_call
 from tools.envelope import ToolResult
 from tools.registry import run_validated
+from tools.results import PendingApproval
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,14 @@ MAX_RESULT_BYTES = 16_000
 class Principal:
     name: str
     role: Role
+
+
+@dataclass(frozen=True)
+class Governed:
+    """A governed call's result and the decision taken on it (None when the call never reached a decision)."""
+
+    result: ToolResult
+    decision: Decision | None = None
 
 
 def _digest(result: ToolResult, full: bool) -> dict[str, Any]:
@@ -66,7 +78,7 @@ def _digest(result: ToolResult, full: bool) -> dict[str, Any]:
 
 class Gate:
     def __init__(self, audit: AuditStore, approvals: ApprovalStore, policy: Policy, autonomy: int = 3,
-                 notify: Callable[[dict], None] | None = None, *, approval_ttl_minutes: float = 30.0,
+                 notify: Callable[[dict[str, Any]], None] | None = None, *, approval_ttl_minutes: float = 30.0,
                  clock: Callable[[], float] = time.time) -> None:
         if autonomy not in range(6):
             raise ValueError(f"autonomy: got {autonomy!r}; allowed: 0..5")
@@ -94,31 +106,44 @@ class Gate:
 
     # ------------------------------------------------------------------ execute
 
-    def execute(self, tool: str, args: dict, ctx: ToolContext, principal: Principal, rationale: str,
-                conversation_id: str | None = None) -> ToolResult:
+    def execute(self, tool: str, args: Mapping[str, Any], ctx: ToolContext, principal: Principal, rationale: str,
+                conversation_id: str | None = None, run_id: str | None = None) -> ToolResult:
         """Validate, decide, audit, then run / park for approval / refuse. Never raises."""
+        return self.govern(tool, args, ctx, principal, rationale, conversation_id, run_id).result
+
+    def govern(self, tool: str, args: Mapping[str, Any], ctx: ToolContext, principal: Principal, rationale: str,
+               conversation_id: str | None = None, run_id: str | None = None) -> Governed:
+        """`execute`, returning the decision with the result: the call is validated once and decided once.
+        The decision is None when the call did not validate or governance failed before deciding."""
         try:
-            model = validate_call(tool, args)
+            model = validate_call(tool, dict(args))
         except ContractError as e:
-            return ToolResult.fail(str(e))
+            return Governed(ToolResult.fail(str(e), code=e.code))
         action = Action(tool, canonical_args(model), TOOLS[tool].kind)
         action_id = uuid.uuid4().hex
         try:
-            if action.kind == "read":
-                return self._execute_read(action, model, ctx, principal, rationale, conversation_id, action_id)
             decision = decide(action, self.context(action, ctx, principal, rationale), self.policy)
+            if action.kind == "read":
+                return Governed(self._execute_read(action, decision, model, ctx, principal, rationale,
+                                                   conversation_id, action_id), decision)
         except (sqlite3.Error, OSError) as e:
             log.exception("audit store failed")
-            return ToolResult.fail(f"audit log unavailable ({tool}): {e}")
+            return Governed(ToolResult.fail(f"audit log unavailable ({tool}): {e}", code="audit_unavailable"))
         except Exception as e:
             log.exception("gate failed")
-            return ToolResult.fail(f"governance failed on {tool}: {type(e).__name__}: {e}")
+            return Governed(ToolResult.fail(f"governance failed on {tool}: {type(e).__name__}: {e}", code="internal"))
+        return Governed(self._execute_write(action, decision, model, ctx, principal, rationale, conversation_id,
+                                            action_id, run_id), decision)
 
+    def _execute_write(self, action: Action, decision: Decision, model: BaseModel, ctx: ToolContext,
+                       principal: Principal, rationale: str, conversation_id: str | None,
+                       action_id: str, run_id: str | None) -> ToolResult:
+        tool = action.tool
         rec = _Recorder(action, action_id, principal, conversation_id)
         proposal = rec.make("proposal", {"args": dict(action.args), "rationale": rationale,
                                          "role": principal.role, "kind": action.kind})
         try:
-            if decision.oversight in ("logging", "notification"):
+            if decision.runs_without_person:
                 self.audit.append_many([proposal, rec.decision(decision), rec.make("action_started", {
                     "args": dict(action.args), "oversight": decision.oversight})])
                 if decision.oversight == "notification":
@@ -133,32 +158,31 @@ class Gate:
                     oversight=decision.oversight, reasons=decision.reasons, requested_by=principal.name,
                     requested_role=principal.role, rationale=rationale, created_at=now,
                     expires_at=now + self.approval_ttl_s, service=action.service,
-                    conversation_id=conversation_id,
+                    conversation_id=conversation_id, run_id=run_id,
                 ))
                 summary = self._summary(action, action_id, decision, principal, conversation_id)
                 self._notify({"event": "approval_requested", "approval_id": approval.id,
                               "expires_at": approval.expires_at, **summary}, rec)
-                return ToolResult(status="pending_approval", data={
-                    "approval_id": approval.id, "tool": tool, "args": dict(action.args), "risk": decision.risk,
-                    "oversight": decision.oversight, "reasons": list(decision.reasons),
-                    "expires_at": approval.expires_at,
-                })
+                return ToolResult.waiting(PendingApproval(
+                    approval_id=approval.id, tool=tool, args=dict(action.args), risk=decision.risk,
+                    oversight=decision.oversight, reasons=list(decision.reasons), expires_at=approval.expires_at,
+                ))
             self.audit.append_many([proposal, rec.decision(decision)])
             return ToolResult(status="denied", error="; ".join(decision.reasons), data=decision.to_dict())
         except (sqlite3.Error, OSError) as e:
             log.exception("audit store failed")
-            return ToolResult.fail(f"audit log unavailable, {tool} not run: {e}")
+            return ToolResult.fail(f"audit log unavailable, {tool} not run: {e}", code="audit_unavailable")
         except Exception as e:  # never raise into the agent; nothing below runs a tool without its record
             log.exception("gate failed")
-            return ToolResult.fail(f"governance failed on {tool}: {type(e).__name__}: {e}")
+            return ToolResult.fail(f"governance failed on {tool}: {type(e).__name__}: {e}", code="internal")
 
-    def _execute_read(self, action: Action, model: Any, ctx: ToolContext, principal: Principal, rationale: str,
-                      conversation_id: str | None, action_id: str) -> ToolResult:
-        decision = decide(action, self.context(action, ctx, principal, rationale), self.policy)
+    def _execute_read(self, action: Action, decision: Decision, model: BaseModel, ctx: ToolContext,
+                      principal: Principal, rationale: str, conversation_id: str | None,
+                      action_id: str) -> ToolResult:
         rec = _Recorder(action, action_id, principal, conversation_id)
         proposal = rec.make("proposal", {"args": dict(action.args), "rationale": rationale,
                                          "role": principal.role, "kind": action.kind})
-        if decision.oversight not in ("logging", "notification"):
+        if not decision.runs_without_person:
             self.audit.append_many([proposal, rec.decision(decision)], durable=False)
             return ToolResult(status="denied", error="; ".join(decision.reasons), data=decision.to_dict())
         result = run_validated(action.tool, model, ctx)
@@ -278,7 +302,7 @@ class Gate:
                 if again is not None and again.result is not None:
                     return ToolResult.model_validate(again.result)
                 return ToolResult.fail(f"approval {a.id} is already running or was interrupted; "
-                                       f"see audit action {a.id}")
+                                       f"see audit action {a.id}", code="approval_conflict")
             self.audit.append_many([
                 rec.decision(decision, approval_id=a.id, recheck=True),
                 rec.make("action_started", {"args": dict(action.args), "approval_id": a.id,
@@ -288,10 +312,11 @@ class Gate:
             self.approvals.record_result(a.id, result.to_dict())
             return result
         except ContractError as e:
-            return ToolResult.fail(f"stored approval {approval_id} no longer validates: {e}")
+            return ToolResult.fail(f"stored approval {approval_id} no longer validates: {e}", code="approval_conflict")
         except (sqlite3.Error, OSError) as e:
             log.exception("governance store failed")
-            return ToolResult.fail(f"governance store unavailable, approval {approval_id} not run: {e}")
+            return ToolResult.fail(f"governance store unavailable, approval {approval_id} not run: {e}",
+                                   code="audit_unavailable")
 
     # ------------------------------------------------------------------ records for the layers above
 
@@ -349,11 +374,7 @@ def gather_context(action: Action, ctx: ToolContext | None, principal: Principal
 def current_replicas(ctx: ToolContext, service: str) -> tuple[int | None, tuple[int, int] | None]:
     """(current replicas, backend bounds): the simulator's state and specs, else a replicas metrics read."""
     if ctx.sim is not None:
-        from tools.backends.sim.model import IDX
-        from tools.backends.sim.topology import SPECS
-
-        spec = SPECS[service]
-        return int(round(float(ctx.sim.replicas[IDX[service]]))), (spec.min_replicas, spec.max_replicas)
+        return sim_replica_state(ctx.sim, service)
     try:
         points = ctx.metrics.series(service, "replicas", 300)
     except Exception:  # unknown replicas make the step unbounded (high risk); the reason says so
@@ -362,7 +383,7 @@ def current_replicas(ctx: ToolContext, service: str) -> tuple[int | None, tuple[
     return (int(round(points[-1].value)) if points else None), None
 
 
-def gate_from_settings(settings: Any = None, notify: Callable[[dict], None] | None = None,
+def gate_from_settings(settings: Any = None, notify: Callable[[dict[str, Any]], None] | None = None,
                        autonomy: int | None = None) -> Gate:
     """A gate over the stores (SQLite under KEEL_HOME, or PostgreSQL when `database_url` says so) and the
     policy named by the settings (KEEL_* / keel.toml)."""

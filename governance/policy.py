@@ -208,7 +208,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise PolicyError(f"policy file {path} is not valid YAML: {e}") from None
     if not isinstance(data, Mapping):
         raise PolicyError(f"policy file {path} must hold a mapping at the top level")
-    return _str_keys(data)
+    return {str(k): _str_keys(v) for k, v in data.items()}
 
 
 def _describe(e: ValidationError) -> str:

@@ -85,8 +85,10 @@ CREATE TABLE IF NOT EXISTS approvals (
     decided_at DOUBLE PRECISION,
     note TEXT NOT NULL DEFAULT '',
     claimed_at DOUBLE PRECISION,
-    result TEXT
+    result TEXT,
+    run_id TEXT
 );
+ALTER TABLE approvals ADD COLUMN IF NOT EXISTS run_id TEXT;
 CREATE INDEX IF NOT EXISTS approvals_status ON approvals(status, expires_at);
 """
 

@@ -97,6 +97,7 @@ class Decision:
 
     @property
     def runs_without_person(self) -> bool:
+        """Logging and notification run at once; approval waits for a person; blocking never runs."""
         return self.oversight in ("logging", "notification")
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.durations import normalise_duration
+from tools.errors import InvalidInput
 from tools.services import SERVICES, resolve_service
 
 Service = Literal[
@@ -158,8 +159,13 @@ TOOLS: dict[str, ToolSpec] = {
 WRITE_TOOLS = frozenset(n for n, s in TOOLS.items() if s.kind == "write")
 
 
-class ContractError(ValueError):
-    """A tool name or argument set that does not satisfy the contract; the message names field and allowed values."""
+class ContractError(InvalidInput):
+    """A tool name or argument set that does not satisfy the contract; the message names field and allowed values.
+    `code` is `unknown_service` when a service name did not resolve, else `invalid_args`."""
+
+    def __init__(self, message: str, code: Literal["invalid_args", "unknown_service"] = "invalid_args") -> None:
+        super().__init__(message)
+        self.code: Literal["invalid_args", "unknown_service"] = code
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -187,7 +193,10 @@ def validate_call(tool: str, args: Any) -> BaseModel:
     try:
         return spec.args.model_validate(args)
     except ValidationError as e:
-        raise ContractError(f"{tool}: " + "; ".join(_describe(dict(d)) for d in e.errors())) from None
+        errors = [dict(d) for d in e.errors()]
+        unknown = any(d["loc"][:1] == ("service",) and "unknown service" in str(d["msg"]) for d in e.errors())
+        raise ContractError(f"{tool}: " + "; ".join(_describe(d) for d in errors),
+                            "unknown_service" if unknown else "invalid_args") from None
 
 
 def canonical_args(model: BaseModel) -> dict[str, Any]:

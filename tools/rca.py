@@ -27,6 +27,7 @@ from tools.backends.base import Point, ToolContext
 from tools.contract import METRICS, RootCauseArgs
 from tools.durations import format_duration, parse_duration
 from tools.envelope import ToolResult
+from tools.results import Candidate, Evidence, ProblemSignature, RootCauseRanking
 from tools.services import SERVICES
 
 MIN_ROWS = 6
@@ -69,30 +70,27 @@ def build_case(series: dict[tuple[str, str], list[Point]], edges: list[tuple[str
     return Case(name="live", metrics=table, graph=g)
 
 
-def _signature(case: Case, service: str, onset: float) -> dict[str, str]:
+def _signature(case: Case, service: str, onset: float) -> ProblemSignature:
     table = case.metrics
     if service not in table.columns.get_level_values(0):
-        return classify({}, 0).to_dict()
+        return ProblemSignature(**classify({}, 0).to_dict())
     cols = table[service]
     k = int(np.searchsorted(table.index.to_numpy(dtype=float), onset))
-    return classify({str(m): cols[m].to_numpy(dtype=float) for m in cols.columns}, k).to_dict()
+    return ProblemSignature(**classify({str(m): cols[m].to_numpy(dtype=float) for m in cols.columns}, k).to_dict())
 
 
-def _ranking(analysis: Analysis, case: Case) -> list[dict[str, Any]]:
-    out = []
-    for c in analysis.ranking[:TOP]:
-        out.append({
-            "service": c.service,
-            "score": round(float(c.score), 3),
-            "path": c.path,
-            "evidence": [
-                {"metric": e.metric, "baseline": round(e.baseline, 4), "current": round(e.current, 4),
-                 "z": round(e.direction * e.score, 2)}
-                for e in c.evidence
-            ],
-            "signature": _signature(case, c.service, analysis.onset),
-        })
-    return out
+def _ranking(analysis: Analysis, case: Case) -> list[Candidate]:
+    return [
+        Candidate(
+            service=c.service,
+            score=round(float(c.score), 3),
+            path=c.path,
+            evidence=[Evidence(metric=e.metric, baseline=round(e.baseline, 4), current=round(e.current, 4),
+                               z=round(e.direction * e.score, 2)) for e in c.evidence],
+            signature=_signature(case, c.service, analysis.onset),
+        )
+        for c in analysis.ranking[:TOP]
+    ]
 
 
 def _analyse_window(args: RootCauseArgs, ctx: ToolContext, window_s: int) -> tuple[Analysis, Case] | str:
@@ -122,14 +120,13 @@ def root_cause_analysis(args: RootCauseArgs, ctx: ToolContext) -> ToolResult:
             reasons.append(found)
             continue
         result, case = found
-        data: dict[str, Any] = {
-            "symptom": result.symptom,
-            "metric": args.metric,
-            "window": args.window if window_s == asked else format_duration(window_s),
-            "onset": iso(result.onset),
-            "ranking": _ranking(result, case),
-        }
-        if window_s != asked:
-            data["widened_from"] = args.window
-        return ToolResult.ok(data)
+        fields: dict[str, Any] = {"widened_from": args.window} if window_s != asked else {}
+        return ToolResult.ok(RootCauseRanking(
+            symptom=result.symptom,
+            metric=args.metric,
+            window=args.window if window_s == asked else format_duration(window_s),
+            onset=iso(result.onset),
+            ranking=_ranking(result, case),
+            **fields,
+        ))
     return ToolResult.empty("; ".join(reasons) + " (an incident older than the window shows no change inside it)")

@@ -1,6 +1,7 @@
 """Dispatch a tool call: validate against the contract, run the implementation, always return an envelope.
 
-This runs the tool as asked. Write tools must pass `governance` first; `agent.executor` does both.
+This runs the tool as asked. Write tools must pass `governance` first: `governance.gate.Gate.execute` decides,
+audits and then calls `run_validated`.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ def run_validated(tool: str, args: BaseModel, ctx: ToolContext) -> ToolResult:
     try:
         return IMPLEMENTATIONS[tool](args, ctx)
     except BackendError as e:
-        return ToolResult.fail(str(e))
+        return ToolResult.fail(str(e), code=e.code)
+    except NotImplementedError as e:
+        return ToolResult.fail(f"{tool} is not available on this backend: {e}", code="not_implemented")
     except Exception as e:  # a tool never raises into the agent
         log.exception("tool %s failed", tool)
-        return ToolResult.fail(f"{tool} failed: {type(e).__name__}: {e}")
+        return ToolResult.fail(f"{tool} failed: {type(e).__name__}: {e}", code="internal")
 
 
 def call_tool(tool: str, args: Any, ctx: ToolContext) -> ToolResult:
@@ -51,5 +54,5 @@ def call_tool(tool: str, args: Any, ctx: ToolContext) -> ToolResult:
     try:
         model = validate_call(tool, args)
     except ContractError as e:
-        return ToolResult.fail(str(e))
+        return ToolResult.fail(str(e), code=e.code)
     return run_validated(tool, model, ctx)

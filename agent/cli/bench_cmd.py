@@ -137,7 +137,7 @@ def bench_policy(
 ) -> None:
     """One scaling decision of the shipped policy: features from the simulator plus the forward pass."""
     from finetune.policy.bench import time_decisions
-    from tools.scaling import DEFAULT_POLICY
+    from finetune.policy.recommend import DEFAULT_POLICY
 
     figures = time_decisions(policy or DEFAULT_POLICY, repeats)
     console.print(f"decision: median {figures['decision_ms']:.4f} ms over {repeats} "

@@ -110,7 +110,7 @@ def investigate(
         except (RuntimeError, httpx.HTTPError) as e:
             fail(str(e), 1)
         return
-    from agent.service import build_service
+    from agent.composition import build_service
     from agent.settings import get_settings
     from governance.gate import Principal
 

@@ -13,7 +13,6 @@ from rich.console import Console
 from tools.backends.base import ToolContext
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.scenario import Scenario, load_scenario
-from tools.backends.sim_backend import sim_context
 
 console = Console()
 err_console = Console(stderr=True)
@@ -53,4 +52,6 @@ def simulate(path: Path | None, at: int | None) -> tuple[Scenario, Simulator, To
     if minute < 1:
         fail(f"--at must be at least 1 minute, got {minute}")
     sim.run_until(minute)
-    return scenario, sim, sim_context(sim)
+    from agent.context import sim_tools
+
+    return scenario, sim, sim_tools(sim)

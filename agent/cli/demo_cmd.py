@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from rich.panel import Panel
 from rich.table import Table
 
 import evals
-from agent.cli.common import console, simulate
+from agent.cli.common import console, fail, simulate
+from tools.backends.base import ToolContext
 from tools.registry import call_tool
+from tools.results import LogMatches, MetricSeries, Neighbours, ResultData
+
+R = TypeVar("R", bound=ResultData)
 
 DEMO = Path(evals.__file__).parent / "scenarios" / "demo-payment-latency.yaml"
 
 
-def _metric_table(title: str, rows: list[tuple[str, dict]]) -> Table:
+def _metric_table(title: str, rows: list[tuple[str, MetricSeries]]) -> Table:
     table = Table("service", "metric", "start", "mean", "max", "current", "unit", title=title)
     for svc, d in rows:
-        table.add_row(svc, d["metric"], str(d["start"]), str(d["mean"]), str(d["max"]), str(d["current"]), d["unit"])
+        table.add_row(svc, str(d.metric), str(d.start), str(d.mean), str(d.max), str(d.current), str(d.unit))
     return table
+
+
+def _read(tool: str, args: dict[str, Any], ctx: ToolContext, kind: type[R]) -> R:
+    """A read tool's typed result; exits with the tool's error when it has none."""
+    result = call_tool(tool, args, ctx)
+    view = result.view(tool)
+    if result.status != "ok" or not isinstance(view, kind):
+        fail(f"{tool} {args}: {result.status}: {result.error}")
+    return view
 
 
 def demo(
@@ -31,24 +45,22 @@ def demo(
     console.print(Panel(f"[bold]{sc.request or 'something is wrong'}[/]\nscenario {sc.name}, minute {sim.minute}, "
                         f"load {sim.load.description}", title="incident"))
     symptom = "checkoutservice"
-    r = call_tool("query_metrics", {"service": symptom, "metric": "latency_p99", "window": "30m"}, ctx)
-    console.print(_metric_table("1. the symptom", [(symptom, r.data)]))
-    topo = call_tool("get_topology", {"service": symptom}, ctx).data
-    console.print(f"2. {symptom} calls: {', '.join(topo['callees'])}")
-    rows = []
-    for callee in topo["callees"]:
-        res = call_tool("query_metrics", {"service": callee, "metric": "latency_p99", "window": "30m"}, ctx)
-        rows.append((callee, res.data))
+    window = {"metric": "latency_p99", "window": "30m"}
+    symptom_series = _read("query_metrics", {"service": symptom, **window}, ctx, MetricSeries)
+    console.print(_metric_table("1. the symptom", [(symptom, symptom_series)]))
+    topo = _read("get_topology", {"service": symptom}, ctx, Neighbours)
+    console.print(f"2. {symptom} calls: {', '.join(topo.callees)}")
+    rows = [(callee, _read("query_metrics", {"service": callee, **window}, ctx, MetricSeries))
+            for callee in topo.callees]
     console.print(_metric_table("3. its dependencies", rows))
-    worst = max(rows, key=lambda kv: kv[1]["current"] / max(kv[1]["start"], 1e-6))[0]
+    worst, series = max(rows, key=lambda kv: float(kv[1].current or 0) / max(float(kv[1].start or 0), 1e-6))
     logs = call_tool("search_logs", {"service": worst, "level": "warn", "window": "15m", "limit": 5}, ctx)
     table = Table("time", "service", "level", "message", title=f"4. warnings from {worst}")
-    for line in (logs.data or {}).get("lines", []):
-        table.add_row(line["ts"], line["service"], line["level"], line["message"])
+    found = logs.view("search_logs")
+    for line in found.lines if isinstance(found, LogMatches) else []:
+        table.add_row(line.ts, line.service, line.level, line.message)
     console.print(table)
     rca = call_tool("root_cause_analysis", {"service": symptom}, ctx)
     console.print(f"5. root_cause_analysis: status {rca.status}" + (f" ({rca.error})" if rca.error else ""))
     console.print(Panel(f"{worst}'s p99 rose the most relative to its own start of window "
-                        f"({rows[[s for s, _ in rows].index(worst)][1]['start']} -> "
-                        f"{rows[[s for s, _ in rows].index(worst)][1]['current']} ms); it is the likely cause.",
-                        title="finding"))
+                        f"({series.start} -> {series.current} ms); it is the likely cause.", title="finding"))

@@ -154,7 +154,7 @@ def run(
             console.print(table)
             console.print("nothing was run.")
             return
-        ctx.extras["summarizer"] = LazySummarizer(get_settings().planner, get_settings().planner_adapter)
+        ctx = ctx.with_deps(summarizer=LazySummarizer(get_settings().planner, get_settings().planner_adapter))
         context = {"backend": "sim", "scenario": str(scenario.resolve()) if scenario else None, "at": sim.minute}
         record = engine.start(name, params, principal, ctx, context)
     except RunbookError as e:
@@ -181,7 +181,7 @@ def resume(
     path = record.context.get("scenario")
     _, sim, ctx = simulate(Path(path) if path else None, int(record.context["at"]))
     replay(sim, record)
-    ctx.extras["summarizer"] = LazySummarizer(get_settings().planner, get_settings().planner_adapter)
+    ctx = ctx.with_deps(summarizer=LazySummarizer(get_settings().planner, get_settings().planner_adapter))
     _finish(engine.resume(run_id, ctx), as_json)
 
 

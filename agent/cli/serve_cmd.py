@@ -29,8 +29,8 @@ def serve(
     """Serve the OpenAI-compatible API, approvals, audit, incidents and the web chat page."""
     import uvicorn
 
+    from agent.composition import build_service
     from agent.http.app import create_app
-    from agent.service import build_service
     from agent.settings import get_settings
 
     overrides: dict[str, object] = {}

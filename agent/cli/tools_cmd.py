@@ -69,9 +69,10 @@ def call(
 
         result = gate_from_settings().execute(name, parsed, ctx, Principal("cli", "operator"), rationale)
     print_json(result.to_dict())
-    if result.status == "pending_approval":
-        err_console.print(f"pending approval {result.data['approval_id']}: "
-                          f"keel approvals approve {result.data['approval_id']} --as NAME")
+    pending = result.pending()
+    if pending is not None:
+        err_console.print(f"pending approval {pending.approval_id}: "
+                          f"keel approvals approve {pending.approval_id} --as NAME")
     if result.status in ("error", "denied"):
         raise typer.Exit(1)
 

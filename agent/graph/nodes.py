@@ -13,7 +13,6 @@ step, once) and the conversation pauses again if a later step needs approval.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,7 @@ from tools.envelope import ToolResult
 if TYPE_CHECKING:
     from agent.runbooks.host import RunbookHost
 
-CONTEXT_TOOLS = ("run_runbook", "post_incident_summary")  # tools that need per-call extras (and no context lock)
+CONTEXT_TOOLS = ("run_runbook", "post_incident_summary")  # tools that need per-call deps (and no context lock)
 
 
 def _emit(kind: str, data: dict[str, Any]) -> None:
@@ -55,19 +54,21 @@ def principal_of(state: AgentState) -> Principal:
 
 def governance_view(result: ToolResult) -> dict[str, Any]:
     """Risk, oversight, reasons and approval id carried by a pending or denied gate result."""
-    if result.status not in ("pending_approval", "denied") or not isinstance(result.data, dict):
+    pending = result.pending()
+    if pending is not None:
+        return {"risk": pending.risk, "oversight": pending.oversight, "reasons": list(pending.reasons),
+                "approval_id": pending.approval_id}
+    if result.status != "denied" or not isinstance(result.data, dict):
         return {"risk": None, "oversight": None, "reasons": [], "approval_id": None}
-    d = result.data
+    d = result.data  # the decision the gate refused with (governance.risk.Decision.to_dict)
     return {"risk": d.get("risk"), "oversight": d.get("oversight"), "reasons": list(d.get("reasons") or []),
             "approval_id": d.get("approval_id")}
 
 
 def run_of(result: ToolResult) -> str | None:
     """The runbook run a pending result waits in (a run_runbook step needing approval), if any."""
-    if result.status == "pending_approval" and isinstance(result.data, dict):
-        run_id = result.data.get("run_id")
-        return str(run_id) if run_id else None
-    return None
+    pending = result.pending()
+    return pending.run_id if pending is not None and pending.run_id else None
 
 
 @dataclass
@@ -83,23 +84,23 @@ class Nodes:
     # ------------------------------------------------------------------ per-call context
     def call_context(self, state: AgentState, tool: str) -> ToolContext:
         """The tool context for one call: the shared one, or for run_runbook / post_incident_summary a shallow
-        copy with this call's extras (the engine bound to the conversation's principal, the turn's findings).
-        The shared context is never changed, so concurrent conversations cannot see each other's extras."""
+        copy with this call's deps (the engine bound to the conversation's principal, the turn's findings).
+        The shared context is never changed, so concurrent conversations cannot see each other's deps."""
         if tool not in CONTEXT_TOOLS:
             return self.ctx
         base = self.runbooks.ctx() if self.runbooks is not None else self.ctx
-        extras = dict(base.extras)
         if tool == "run_runbook" and self.runbooks is not None:
-            extras["runbooks"] = self.runbooks.engine.bind(
-                principal_of(state), {"host": "agent", "conversation_id": state.get("conversation_id")})
+            return base.with_deps(runbooks=self.runbooks.engine.bind(
+                principal_of(state), {"host": "agent", "conversation_id": state.get("conversation_id")}))
         if tool == "post_incident_summary":
             from agent.summary.findings import findings_from_agent_steps
             from agent.summary.narrative import LockedSummarizer
 
-            extras["incident"] = findings_from_agent_steps(state["request"], list(state.get("steps") or []),
-                                                           state.get("conversation_id"))
-            extras.setdefault("summarizer", LockedSummarizer(self.planner, self.model_lock))
-        return dataclasses.replace(base, extras=extras)
+            incident = findings_from_agent_steps(state["request"], list(state.get("steps") or []),
+                                                 state.get("conversation_id"))
+            return base.with_deps(incident=incident, summarizer=base.deps.summarizer or LockedSummarizer(
+                self.planner, self.model_lock))
+        return base
 
     def _lock_for(self, tool: str) -> Any:
         """The context lock around a governed call; a runbook run (which locks per step, and may wait for
@@ -125,7 +126,7 @@ class Nodes:
         if pc.tool == "respond":
             return {"call": None, "stop": "respond", "planner_text": str(pc.args.get("text", ""))}
         args = _canonical(pc.tool, dict(pc.args))
-        if any(s["tool"] == pc.tool and _canonical(s["tool"], s["args"]) == args for s in steps):
+        if any(s["tool"] == pc.tool and s["args"] == args for s in steps):  # recorded args are canonical
             return {"call": None, "stop": "repeat", "stop_detail": pc.tool}
         return {"call": {"tool": pc.tool, "args": args, "n": n, "planner_latency_ms": pc.latency_ms}, "stop": None}
 
@@ -136,16 +137,12 @@ class Nodes:
         principal = principal_of(state)
         ctx = self.call_context(state, call["tool"])
         with self._lock_for(call["tool"]):
-            try:  # the decision as it stands (for display); the gate decides again, authoritatively, and records
-                decision = self.gate.explain(call["tool"], call["args"], ctx, principal, rationale).to_dict()
-            except ContractError:
-                decision = {}
-            result = self.gate.execute(call["tool"], call["args"], ctx, principal, rationale,
-                                       conversation_id=state.get("conversation_id"))
+            governed = self.gate.govern(call["tool"], call["args"], ctx, principal, rationale,
+                                        conversation_id=state.get("conversation_id"))
+        result, decision = governed.result, governed.decision
         view = governance_view(result)
-        if view["oversight"] is None and decision:
-            view.update(risk=decision.get("risk"), oversight=decision.get("oversight"),
-                        reasons=list(decision.get("reasons") or []))
+        if view["oversight"] is None and decision is not None:
+            view.update(risk=decision.risk, oversight=decision.oversight, reasons=list(decision.reasons))
         rec: dict[str, Any] = {"tool": call["tool"], "args": call["args"], "rationale": rationale, **view,
                            "result": result.to_dict(), "approved_by": None}
         if run_of(result):
@@ -196,11 +193,11 @@ class Nodes:
         run_id = rec["run_id"]
         if self.runbooks is None:
             return ToolResult.fail(f"runbook run {run_id} waits for approval {rec['approval_id']}, but no runbook "
-                                   "engine is attached to this service to resume it")
+                                   "engine is attached to this service to resume it", code="not_configured")
         try:
             result = run_envelope(self.runbooks.engine.resume(run_id, self.runbooks.ctx()))
         except RunbookError as e:
-            return ToolResult.fail(str(e))
+            return ToolResult.fail(str(e), code="run_failed")
         refused = rec.get("result") or {}
         if refused.get("status") == "denied" and result.status == "error":  # the run stopped on the denial
             return ToolResult(status="denied", error=refused.get("error"), data=result.data)

@@ -6,7 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from agent.graph.events import Event
+from tools.envelope import ToolResult
 
 
 def args_text(args: Mapping[str, Any]) -> str:
@@ -14,26 +17,11 @@ def args_text(args: Mapping[str, Any]) -> str:
 
 
 def result_text(tool: str, result: Mapping[str, Any]) -> str:
-    """A short description of a result envelope."""
-    status, data, error = result.get("status"), result.get("data"), result.get("error")
-    if status not in ("ok", "no_data"):
-        return f"{status}: {error}" if error else str(status)
-    if not isinstance(data, Mapping):
-        return str(status)
-    if tool == "query_metrics" and "current" in data:
-        return f"{data['current']} {data['unit']} now (start {data['start']}, max {data['max']})"
-    if tool == "search_logs":
-        lines = data.get("lines") or []
-        top = f'; latest "{lines[0]["message"]}"' if lines else ""
-        return f"{data.get('total_matches', 0)} matching lines{top}"
-    if tool == "get_topology":
-        if "services" in data:
-            return f"{len(data['services'])} services"
-        return f"calls {', '.join(data.get('callees', [])) or 'nothing'}"
-    if tool == "root_cause_analysis":
-        ranking = data.get("ranking") or []
-        return "ranking: " + ", ".join(str(r.get("service")) for r in ranking[:3]) if ranking else "no ranking"
-    return ", ".join(f"{k} {v}" for k, v in data.items() if isinstance(v, str | int | float))[:200] or str(status)
+    """A short description of a result envelope (its typed result's own `line()`)."""
+    try:
+        return ToolResult.model_validate(result).line(tool)
+    except ValidationError:  # not an envelope: say what its status is
+        return str(result.get("status"))
 
 
 def step_line(step: Mapping[str, Any]) -> str:

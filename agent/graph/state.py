@@ -11,28 +11,15 @@ from typing import Annotated, Any, Literal, TypedDict
 StopReason = Literal["respond", "step_limit", "repeat", "plan_failed"]
 
 
-class StepRecord(TypedDict, total=False):
-    """One governed tool call of the turn."""
-
-    tool: str
-    args: dict[str, Any]
-    rationale: str
-    risk: str | None
-    oversight: str | None
-    reasons: list[str]
-    approval_id: str | None
-    result: dict[str, Any]  # the ToolResult envelope: status, data, error
-    approved_by: str | None
-    summary: str  # one line for people (render.result_text)
-
-
 class AgentState(TypedDict, total=False):
     request: str
     principal: dict[str, str]  # {"name", "role"}
     conversation_id: str
-    steps: list[dict[str, Any]]  # this turn's StepRecords (a new turn starts with [])
+    # this turn's governed calls (a new turn starts with []): tool, args, rationale, risk, oversight, reasons,
+    # approval_id, approved_by, result (the ToolResult envelope) and summary (its `line()`)
+    steps: list[dict[str, Any]]
     call: dict[str, Any] | None  # the planned call waiting to be governed
-    outcome: dict[str, Any] | None  # the governed call (a StepRecord) waiting to be observed
+    outcome: dict[str, Any] | None  # the governed call (a step, as above) waiting to be observed
     stop: StopReason | None
     stop_detail: str
     planner_text: str

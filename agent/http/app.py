@@ -28,7 +28,7 @@ WEB = Path(__file__).resolve().parents[1] / "web"
 def create_app(settings: Settings, service: AgentService | None = None) -> FastAPI:
     """The app over `service` (built from settings with the default scenario when not given)."""
     if service is None:
-        from agent.service import build_service
+        from agent.composition import build_service
 
         service = build_service(settings)
     app = FastAPI(title="keel", version="0.1.0", description="Local-first ops assistant: chat, approvals, audit.")

@@ -1,7 +1,10 @@
-"""JSON errors that say what was wrong: {"error": {"message", "type", "code", "param"}} (OpenAI's shape)."""
+"""JSON errors that say what was wrong: {"error": {"message", "type", "code", "param"}} (OpenAI's shape).
+
+Only keel's own error types are client errors (400 and up); any other exception is a bug: 500, traceback logged."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -9,8 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from agent.admission import Busy
-from agent.service import ConversationBusy, UnknownApproval
+from agent.approval_router import UnknownApproval
+from agent.service import ConversationBusy
 from governance.approvals import ApprovalError
+from tools.errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
           409: "conflict_error", 413: "request_too_large", 429: "rate_limit_error"}
@@ -59,6 +66,11 @@ def install(app: FastAPI) -> None:
     async def _approval(_: Request, e: ApprovalError) -> JSONResponse:
         return error_response(_APPROVAL_STATUS.get(e.code, 400), str(e), e.code)
 
-    @app.exception_handler(ValueError)
-    async def _value(_: Request, e: ValueError) -> JSONResponse:
-        return error_response(400, str(e), "invalid_value")
+    @app.exception_handler(InvalidInput)
+    async def _invalid_input(_: Request, e: InvalidInput) -> JSONResponse:
+        return error_response(400, str(e), getattr(e, "code", None) or "invalid_value")
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, e: Exception) -> JSONResponse:  # anything else is ours to fix, not the client's
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=e)
+        return error_response(500, f"internal error ({type(e).__name__}); see the server log", "internal_error")

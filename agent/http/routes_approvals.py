@@ -44,7 +44,8 @@ async def _decide(service: AgentService, approval_id: str, principal: Principal,
     note = body.note if body else ""
     reply = await run_in_threadpool(service.decide, approval_id, principal, approve, note)
     approval = service.gate.approvals.get(approval_id)
-    run = service.runbook_run(reply.conversation_id) if reply.conversation_id.startswith("rb-") else None
+    run_id = approval.run_id if approval is not None else None  # the reply describes the run it resumed
+    run = service.runbook_run(run_id) if run_id and reply.conversation_id == run_id else None
     return {"approval": approval.to_dict() if approval else None, "reply": reply.to_dict(),
             "run": run.to_dict() if run is not None else None}
 

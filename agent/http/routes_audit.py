@@ -13,6 +13,7 @@ from agent.http.deps import get_service
 from agent.service import AgentService
 from governance.chain import KINDS
 from governance.gate import Principal
+from tools.errors import InvalidInput
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -29,7 +30,7 @@ def query(
 ) -> dict[str, Any]:
     """The newest `limit` records after `after_seq` that match every filter given, oldest first."""
     if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind: got {kind!r}; allowed: {', '.join(KINDS)}")
+        raise InvalidInput(f"kind: got {kind!r}; allowed: {', '.join(KINDS)}")
     out: deque[dict[str, Any]] = deque(maxlen=limit)
     for r in service.gate.audit.records(after_seq=after_seq):
         if conversation_id and r.conversation_id != conversation_id:

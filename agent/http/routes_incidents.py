@@ -12,7 +12,9 @@ from agent.http.auth import require
 from agent.http.deps import get_service
 from agent.service import AgentService
 from governance.gate import Principal
+from tools.envelope import ToolResult
 from tools.registry import call_tool
+from tools.results import MetricSeries
 from tools.services import SERVICES
 
 router = APIRouter(tags=["incidents"])
@@ -24,24 +26,32 @@ LATENCY_FLOOR_MS = 200.0  # ... and above this
 ERROR_RATE = 0.02  # or error rate above this
 
 
+def _series(result: ToolResult) -> tuple[float, float] | None:
+    """(current, window minimum) of an ok query_metrics result."""
+    m = result.view("query_metrics")
+    if result.status != "ok" or not isinstance(m, MetricSeries) or m.current is None or m.min is None:
+        return None
+    return m.current, m.min
+
+
 def symptoms(service: AgentService) -> list[dict[str, Any]]:
     """Services whose p99 latency or error rate is out of line now, worst first."""
     out = []
     ctx = service.live.tools
     with service.live.lock:
         for s in SERVICES:
-            lat = call_tool("query_metrics", {"service": s, "metric": "latency_p99", "window": WINDOW}, ctx)
-            err = call_tool("query_metrics", {"service": s, "metric": "error_rate", "window": WINDOW}, ctx)
-            if lat.status == "ok":
-                d = lat.data
-                rose = d["current"] >= LATENCY_RISE * max(d["min"], 1e-9) and d["current"] >= LATENCY_FLOOR_MS
-                if rose or d["current"] >= LATENCY_SLO_MS:
-                    out.append({"service": s, "metric": "latency_p99", "current": d["current"], "baseline": d["min"],
-                                "unit": d["unit"], "window": WINDOW, "severity": d["current"] / max(d["min"], 1e-9)})
-            if err.status == "ok" and err.data["current"] >= ERROR_RATE:
-                d = err.data
-                out.append({"service": s, "metric": "error_rate", "current": d["current"], "baseline": d["min"],
-                            "unit": d["unit"], "window": WINDOW, "severity": d["current"] / ERROR_RATE})
+            lat = _series(call_tool("query_metrics", {"service": s, "metric": "latency_p99", "window": WINDOW}, ctx))
+            err = _series(call_tool("query_metrics", {"service": s, "metric": "error_rate", "window": WINDOW}, ctx))
+            if lat is not None:
+                now, low = lat
+                rose = now >= LATENCY_RISE * max(low, 1e-9) and now >= LATENCY_FLOOR_MS
+                if rose or now >= LATENCY_SLO_MS:
+                    out.append({"service": s, "metric": "latency_p99", "current": now, "baseline": low,
+                                "unit": "ms", "window": WINDOW, "severity": now / max(low, 1e-9)})
+            if err is not None and err[0] >= ERROR_RATE:
+                now, low = err
+                out.append({"service": s, "metric": "error_rate", "current": now, "baseline": low,
+                            "unit": "ratio", "window": WINDOW, "severity": now / ERROR_RATE})
     return sorted(out, key=lambda x: -x["severity"])
 
 

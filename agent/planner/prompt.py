@@ -79,64 +79,12 @@ def decode_call(text: str) -> tuple[str, dict[str, Any]]:
     return tool, args
 
 
-def _num(x: Any) -> str:
-    if isinstance(x, float):
-        return f"{x:.4g}" if abs(x) < 1 else f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}".rstrip("0").rstrip(".")
-    return str(x)
-
-
-_UNIT = {"ms": "ms", "percent": "%", "MB": "MB", "rps": "rps", "ratio": "", "count": "", "requests": ""}
-
-
-def _observe_ok(tool: str, args: Mapping[str, Any], data: Any) -> str:
-    if not isinstance(data, Mapping):
-        return "ok"
-    if tool == "query_metrics" and "current" in data:
-        u = _UNIT.get(str(data.get("unit", "")), "")
-        return f"{_num(data.get('start'))}->{_num(data['current'])}{u} (max {_num(data.get('max'))}{u})"
-    if tool == "search_logs":
-        lines = data.get("lines") or []
-        top = f'; top: "{str(lines[0].get("message", ""))[:70]}"' if lines else ""
-        return f"{data.get('total_matches', len(lines))} lines{top}"
-    if tool == "get_topology":
-        if "services" in data:
-            return f"{len(data['services'])} services, {len(data.get('edges', []))} edges"
-        return f"callers {','.join(data.get('callers', [])) or '-'}; callees {','.join(data.get('callees', [])) or '-'}"
-    if tool == "root_cause_analysis":
-        return _observe_rca(data)
-    if tool == "recommend_scaling":
-        return f"{data.get('current_replicas')}->{data.get('recommended_replicas')} replicas"
-    if tool == "scale_service":
-        return f"replicas {data.get('previous_replicas', '?')}->{data.get('replicas', '?')}"
-    return "ok"
-
-
-def _observe_rca(data: Mapping[str, Any]) -> str:
-    """`paymentservice crash -> restart_service; then checkoutservice, frontend` (the top candidate's
-    signature when it has one; scores are left out: their scale means nothing to a reader)."""
-    ranking = [r for r in (data.get("ranking") or []) if isinstance(r, Mapping)]
-    if not ranking:
-        return "no ranking"
-    top = ranking[0]
-    sig = top.get("signature") if isinstance(top.get("signature"), Mapping) else None
-    head = str(top.get("service"))
-    if sig:
-        head += f" {sig.get('kind')} -> {sig.get('action')}"
-    rest = ", ".join(str(r.get("service")) for r in ranking[1:3])
-    return head + (f"; then {rest}" if rest else "")
-
-
 def render_observation(tool: str, args: Mapping[str, Any], result: ToolResult) -> str:
-    """One compact line for an executed step, e.g. `query_metrics paymentservice latency_p99: 250->730ms`."""
+    """One compact line for an executed step, e.g. `query_metrics paymentservice latency_p99: 250->730ms`: the
+    call's main arguments, then the result's own observation (`tools.results`)."""
     head = " ".join([tool] + [str(v) for k, v in args.items() if k in ("service", "metric", "name", "level", "query")
                               and v not in (None, "")])
-    if result.status == "ok":
-        body = _observe_ok(tool, args, result.data)
-    elif result.status == "no_data":
-        body = "no data"
-    else:
-        body = f"{result.status}" + (f": {result.error}" if result.error else "")
-    return f"{head}: {body}"[:MAX_OBS_CHARS]
+    return f"{head}: {result.observation(tool)}"[:MAX_OBS_CHARS]
 
 
 def render_prompt(request: str, history: Sequence[StepLike] = ()) -> str:

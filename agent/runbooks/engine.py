@@ -11,7 +11,6 @@ new process. A failed step (status error or denied) stops the run unless its `on
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import threading
 import time
@@ -26,6 +25,7 @@ from governance.gate import Gate, Principal
 from tools.backends.base import ToolContext
 from tools.durations import parse_duration
 from tools.envelope import ToolResult
+from tools.results import PendingApproval, RunbookRun
 
 log = logging.getLogger(__name__)
 FAILED = ("error", "denied")
@@ -199,7 +199,7 @@ class RunbookEngine:
         seq0 = self.gate.audit.head()[0]
         with _locked(ctx):
             result = self.gate.execute(spec.tool or "", args, self._step_ctx(ctx, run, rb, spec), principal,
-                                       self._rationale(rb, run.id, spec), conversation_id=run.id)
+                                       self._rationale(rb, run.id, spec), conversation_id=run.id, run_id=run.id)
         self._fill(step, result)
         self._read_audit(step, run.id, seq0)
 
@@ -255,12 +255,11 @@ class RunbookEngine:
 
     def _step_ctx(self, ctx: ToolContext, run: RunRecord, rb: Runbook, spec: StepSpec) -> ToolContext:
         """A per-step copy of the context; a summary step gets the run's findings as the incident."""
-        extras = {**ctx.extras, "runbook_run": run.id}
         if spec.tool == "post_incident_summary":
             from agent.summary.findings import findings_from_run
 
-            extras["incident"] = findings_from_run(run)
-        return dataclasses.replace(ctx, extras=extras)
+            return ctx.with_deps(runbook_run=run.id, incident=findings_from_run(run))
+        return ctx.with_deps(runbook_run=run.id)
 
     @staticmethod
     def _rationale(rb: Runbook, run_id: str, spec: StepSpec) -> str:
@@ -270,8 +269,8 @@ class RunbookEngine:
     @staticmethod
     def _wait(seconds: int, ctx: ToolContext) -> None:
         """Let time pass: the host's waiter if it gave one, simulated minutes on the simulator, else sleep."""
-        waiter = ctx.extras.get("wait")
-        if callable(waiter):
+        waiter = ctx.deps.wait
+        if waiter is not None:
             waiter(seconds)
         elif ctx.sim is not None:
             ctx.sim.step(max(1, seconds // 60))
@@ -281,8 +280,7 @@ class RunbookEngine:
 
 def _locked(ctx: ToolContext) -> Any:
     """The host's context lock (held around each governed call, as the agent does), if it has one."""
-    lock = ctx.extras.get("lock")
-    return lock if lock is not None else contextlib.nullcontext()
+    return ctx.deps.lock if ctx.deps.lock is not None else contextlib.nullcontext()
 
 
 def _minute(ctx: ToolContext) -> int | None:
@@ -308,7 +306,7 @@ class _Claim:
 
 
 class BoundRunbooks:
-    """The engine bound to the calling principal: what the `run_runbook` tool finds in `ctx.extras`."""
+    """The engine bound to the calling principal: what the `run_runbook` tool finds in `ctx.deps.runbooks`."""
 
     def __init__(self, engine: RunbookEngine, principal: Principal, context: dict[str, Any] | None = None) -> None:
         self.engine, self.principal, self.context = engine, principal, dict(context or {})
@@ -317,7 +315,7 @@ class BoundRunbooks:
         try:
             run = self.engine.start(name, {"service": service}, self.principal, ctx, self.context)
         except RunbookError as e:
-            return ToolResult.fail(str(e))
+            return ToolResult.fail(str(e), code="invalid_args")
         return run_envelope(run)
 
 
@@ -335,11 +333,13 @@ def run_envelope(run: RunRecord) -> ToolResult:
     summary = run_summary(run)
     if run.status == "paused" and run.pending is not None:
         p = run.pending
-        return ToolResult(status="pending_approval", data={
-            "approval_id": p.approval_id, "tool": p.tool, "args": p.args, "risk": p.risk, "oversight": p.oversight,
-            "reasons": p.reasons, "run_id": run.id, "runbook": run.runbook, "run": summary})
+        return ToolResult.waiting(PendingApproval(
+            approval_id=str(p.approval_id), tool=p.tool, args=p.args, risk=p.risk, oversight=p.oversight,
+            reasons=list(p.reasons), run_id=run.id, runbook=run.runbook, run=summary))
     if run.status == "failed":
-        return ToolResult.fail(f"runbook {run.runbook} (run {run.id}) stopped: {run.reason}", data=summary)
+        return ToolResult.fail(f"runbook {run.runbook} (run {run.id}) stopped: {run.reason}", data=summary,
+                               code="run_failed")
     if run.status not in FINISHED:
-        return ToolResult.fail(f"runbook {run.runbook} (run {run.id}) is {run.status}", data=summary)
-    return ToolResult.ok(summary)
+        return ToolResult.fail(f"runbook {run.runbook} (run {run.id}) is {run.status}", data=summary,
+                               code="run_failed")
+    return ToolResult.ok(RunbookRun.model_validate(summary))

@@ -4,7 +4,6 @@ decided (by HTTP, Slack, or `keel approvals` in another process)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -41,7 +40,7 @@ class RunbookHost:
         def wait(seconds: int) -> None:
             self._stop.wait(max(1, seconds // 60) * tick)
 
-        return dataclasses.replace(self._ctx, extras={**self._ctx.extras, "wait": wait})
+        return self._ctx.with_deps(wait=wait)
 
     # ------------------------------------------------------------------ work
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -113,6 +112,5 @@ def service_host(service: Any, settings: Any) -> RunbookHost:
     live = service.live
     tick = live.info.get("tick_s") if getattr(live, "ticker", None) is not None else None
     summarizer = LockedSummarizer(service.planner, service.nodes.model_lock)
-    ctx = dataclasses.replace(live.tools, extras={**live.tools.extras, "summarizer": summarizer,
-                                                  "slack_webhook_url": settings.slack_webhook_url})
+    ctx = live.tools.with_deps(summarizer=summarizer, slack_webhook_url=settings.slack_webhook_url)
     return RunbookHost(engine, ctx, tick_s=tick, poll_s=settings.runbook_resume_poll_s)

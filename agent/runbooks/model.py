@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agent.runbooks.template import ROOTS, TemplateError, lookups, parse, placeholders
 from tools.contract import TOOLS
 from tools.durations import parse_duration
+from tools.errors import InvalidInput
 from tools.services import SERVICES, resolve_service
 
 BUILTIN_DIR = Path(__file__).resolve().parent
@@ -28,7 +29,7 @@ STEP_FIELDS = ("status", "data", "error", "args", "oversight", "risk", "approval
 ParamType = Literal["service", "string", "integer", "number", "boolean", "duration"]
 
 
-class RunbookError(ValueError):
+class RunbookError(InvalidInput):
     """A runbook that does not load, an unknown runbook, or bad parameters; the message names the field."""
 
 

@@ -18,10 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tools.errors import InvalidInput
+
 Node = tuple[Any, ...]
 
 
-class TemplateError(ValueError):
+class TemplateError(InvalidInput):
     """A syntax error, or an evaluation error naming the expression and the path that failed."""
 
 

@@ -26,6 +26,7 @@ from agent.summary.blocks import APPROVE, DENY, approval_buttons, cut, escape, h
 from agent.summary.delivery import Delivery, deliver
 from governance.approvals import ApprovalError
 from governance.gate import Principal
+from tools.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ HELP = ("Usage: `/keel <request>` (e.g. `/keel checkout is slow, what's going on
 MAX_BUTTONS = 10
 
 
-class BadPayload(ValueError):
+class BadPayload(InvalidInput):
     """A malformed Slack payload (HTTP 400); the message names the field."""
 
 

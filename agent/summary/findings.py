@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tools.contract import WRITE_TOOLS
+from tools.results import Evidence, LogMatches, MetricSeries, ResultData, RootCauseRanking, ScalingRecommendation, typed
 
 _METRIC_WORDS = {"latency_p99": "p99 latency", "latency_p50": "p50 latency", "error_rate": "error rate",
                  "queue_depth": "queue depth", "cpu": "CPU", "memory": "memory", "throughput": "throughput",
@@ -127,41 +128,35 @@ class StepView:
     audit_ids: list[Any] = field(default_factory=list)
     action_id: str | None = None
 
+    def view(self) -> ResultData | None:
+        """The step's typed result (`tools.results`), if it has data."""
+        return typed(self.tool, self.data)
+
 
 def _measure(s: StepView) -> Measurement | None:
-    d = s.data if isinstance(s.data, Mapping) else {}
-    if s.tool != "query_metrics" or s.status != "ok" or "current" not in d:
+    m = s.view()
+    if s.tool != "query_metrics" or s.status != "ok" or not isinstance(m, MetricSeries) or m.current is None:
         return None
-    return Measurement(service=d["service"], metric=d["metric"], unit=d.get("unit", ""), value=d["current"],
-                       window=d.get("window", ""), start=d.get("start"), max=d.get("max"))
+    return Measurement(service=str(m.service), metric=str(m.metric), unit=m.unit or "", value=m.current,
+                       window=m.window or "", start=m.start, max=m.max)
 
 
-def _evidence(e: Any) -> str:
+def _evidence(e: Evidence) -> str:
     """One piece of root-cause evidence as text (`latency_p99 752.9 vs baseline 256.9, z 19.31`)."""
-    if isinstance(e, Mapping) and {"metric", "baseline", "current"} <= set(e):
-        z = f", z {num(e['z'])}" if isinstance(e.get("z"), int | float) else ""
-        return f"{e['metric']} {num(e['current'])} vs baseline {num(e['baseline'])}{z}"
-    return e if isinstance(e, str) else json.dumps(e, default=str)
+    z = f", z {num(e.z)}" if e.z is not None else ""
+    return f"{e.metric} {num(e.current)} vs baseline {num(e.baseline)}{z}"
 
 
-def _causes(data: Any) -> list[Cause]:
-    ranking = data.get("ranking") if isinstance(data, Mapping) else None
-    out = []
-    for c in ranking or []:
-        if not isinstance(c, Mapping) or "service" not in c:
-            continue
-        ev = c.get("evidence") or []
-        evidence = [_evidence(e) for e in (ev if isinstance(ev, list) else [ev])]
-        path = [str(p) for p in c.get("path") or []] if isinstance(c.get("path"), list) else []
-        score = c.get("score")
-        out.append(Cause(str(c["service"]), float(score) if isinstance(score, int | float) else None,
-                         evidence[:5], path))
-    return out
+def _causes(ranking: RootCauseRanking) -> list[Cause]:
+    return [Cause(c.service, float(c.score) if c.score is not None else None,
+                  [_evidence(e) for e in c.evidence or []][:5], list(c.path or []))
+            for c in ranking.ranking]
 
 
 def _action_detail(s: StepView) -> str:
-    if s.status == "ok" and isinstance(s.data, Mapping):
-        return ", ".join(f"{k} {num(v)}" for k, v in s.data.items() if isinstance(v, str | int | float))
+    view = s.view()
+    if s.status == "ok" and view is not None:
+        return ", ".join(f"{k} {num(v)}" for k, v in view.scalars())
     if s.status == "pending_approval":
         return f"waiting for approval {s.approval_id}"
     return s.error or ""
@@ -180,23 +175,23 @@ def build_findings(title: str, service: str | None, steps: Sequence[StepView],
         later = [m for m in own[1:] if m.metric == own[0].metric]
         f.state = later[-1] if later else None
     for s in steps:
+        view = typed(s.tool, s.data)
         if s.tool == "root_cause_analysis":
             if s.status == "ok":
-                causes = _causes(s.data)
+                causes = _causes(view) if isinstance(view, RootCauseRanking) else []
                 if causes:
                     f.root_cause, f.other_causes = causes[0], causes[1:3]
             else:
                 f.evidence.append(f"root_cause_analysis {s.status}: {s.error}")
-        elif s.tool == "search_logs" and isinstance(s.data, Mapping):
-            lines = s.data.get("lines") or []
-            if lines:
-                where = s.data.get("service") or "all services"
-                q = f" matching '{s.data.get('query')}'" if s.data.get("query") else ""
-                f.evidence.append(f"{s.data.get('total_matches', len(lines))} log lines{q} in {where}; latest "
-                                  f"({lines[0]['service']}): {lines[0]['message']}")
-        elif s.tool == "recommend_scaling" and s.status == "ok" and isinstance(s.data, Mapping):
-            f.evidence.append(f"scaling policy: {s.data.get('service')} {s.data.get('current_replicas')} -> "
-                              f"{s.data.get('recommended_replicas')} replicas")
+        elif isinstance(view, LogMatches):
+            if view.latest is not None:
+                where = view.service or "all services"
+                q = f" matching '{view.query}'" if view.query else ""
+                f.evidence.append(f"{view.count} log lines{q} in {where}; latest "
+                                  f"({view.latest.service}): {view.latest.message}")
+        elif isinstance(view, ScalingRecommendation) and s.status == "ok":
+            f.evidence.append(f"scaling policy: {view.service} {view.current_replicas} -> "
+                              f"{view.recommended_replicas} replicas")
         elif s.tool in WRITE_TOOLS or s.tool == "post_incident_summary":
             if s.tool == "post_incident_summary":
                 continue
@@ -255,7 +250,7 @@ def findings_from_run(run: Any, description: str = "", rb: Any = None) -> Findin
 
 def findings_from_agent_steps(request: str, steps: Sequence[Mapping[str, Any]],
                               conversation_id: str | None = None, service: str | None = None) -> Findings:
-    """Findings of an agent turn (agent.graph.state.StepRecord dicts: tool, args, result, oversight, ...)."""
+    """Findings of an agent turn (the graph state's step dicts: tool, args, result, oversight, ...)."""
     views = []
     for s in steps:
         res = s.get("result") or {}
@@ -265,8 +260,9 @@ def findings_from_agent_steps(request: str, steps: Sequence[Mapping[str, Any]],
                               approved_by=s.get("approved_by"), action_id=s.get("approval_id")))
     if service is None:
         for v in views:
-            if v.tool == "query_metrics" and v.status == "ok" and isinstance(v.data, Mapping):
-                service = v.data.get("service")
+            m = v.view()
+            if v.tool == "query_metrics" and v.status == "ok" and isinstance(m, MetricSeries):
+                service = m.service
                 break
     return build_findings(request, service, views, {"conversation_id": conversation_id})
 

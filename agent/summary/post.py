@@ -1,8 +1,8 @@
 """post_incident_summary's work: findings from the tool context -> narrative -> Block Kit -> webhook.
 
-The tool context provides the findings (`ctx.extras["incident"]`: a Findings or its dict, set by the
-runbook engine or the agent), optionally the summary model (`ctx.extras["summarizer"]`, anything with
-`summarize(dict) -> str`) and the webhook URL (`ctx.extras["slack_webhook_url"]`, else the
+The tool context's deps provide the findings (`ctx.deps.incident`: a Findings or its dict, set by the
+runbook engine or the agent), optionally the summary model (`ctx.deps.summarizer`, anything with
+`summarize(dict) -> str`) and the webhook URL (`ctx.deps.slack_webhook_url`, else the
 `slack_webhook_url` setting). The result's data records the delivery (status, attempts), so the gate's
 action_result audit record holds it.
 """
@@ -18,10 +18,11 @@ from agent.summary.findings import Findings, findings_from_dict
 from agent.summary.narrative import narrative
 from tools.backends.base import ToolContext
 from tools.envelope import ToolResult
+from tools.results import SummaryPost
 
 
 def _findings(ctx: ToolContext) -> Findings | None:
-    f = ctx.extras.get("incident")
+    f = ctx.deps.incident
     if isinstance(f, Findings):
         return f
     if isinstance(f, Mapping):
@@ -30,7 +31,7 @@ def _findings(ctx: ToolContext) -> Findings | None:
 
 
 def _webhook(ctx: ToolContext) -> str:
-    url = ctx.extras.get("slack_webhook_url")
+    url = ctx.deps.slack_webhook_url
     if url is None:
         from agent.settings import get_settings
 
@@ -48,16 +49,18 @@ def post_summary(channel: str, ctx: ToolContext) -> ToolResult:
     f = _findings(ctx)
     if f is None:
         return ToolResult.fail("post_incident_summary needs the incident's findings in the tool context "
-                               "(ctx.extras['incident']); run it from a runbook or after an investigation")
+                               "(ctx.deps.incident); run it from a runbook or after an investigation",
+                               code="not_configured")
     url = _webhook(ctx)
     if not url:
         return ToolResult.fail("no Slack webhook configured: set KEEL_SLACK_WEBHOOK_URL "
-                               "(slack_webhook_url in keel.toml)")
-    message, source = compose(f, ctx.extras.get("summarizer"))
-    opts = ctx.extras.get("delivery_options") or {}
+                               "(slack_webhook_url in keel.toml)", code="not_configured")
+    message, source = compose(f, ctx.deps.summarizer)
+    opts = dict(ctx.deps.delivery_options)
     d = deliver(url, message, **opts)
-    data = {"channel": channel, "title": f.title, "status": f.status, "narrative": message["blocks"][1]["text"]["text"],
-            "narrative_source": source, "blocks": len(message["blocks"]), "delivery": d.to_dict()}
+    data = SummaryPost(channel=channel, title=f.title, status=f.status, narrative=message["blocks"][1]["text"]["text"],
+                       narrative_source=source, blocks=len(message["blocks"]), delivery=d.to_dict())
     if d.status != "delivered":
-        return ToolResult.fail(f"incident summary not delivered after {d.attempts} attempt(s): {d.error}", data=data)
+        return ToolResult.fail(f"incident summary not delivered after {d.attempts} attempt(s): {d.error}", data=data,
+                               code="delivery_failed")
     return ToolResult.ok(data)

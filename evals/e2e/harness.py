@@ -84,9 +84,10 @@ class Run:
         """Through the gate; a pending approval is granted by the harness's approver and then run."""
         with self.live.lock:
             result = self.gate.execute(tool, args, self.ctx, principal, rationale)
-        if result.status != "pending_approval":
+        pending = result.pending()
+        if pending is None:
             return result, 0
-        approval_id = str(result.data["approval_id"])
+        approval_id = pending.approval_id
         self.gate.approve(approval_id, self.approver, APPROVAL_NOTE)
         with self.live.lock:
             return self.gate.run_approved(approval_id, self.ctx), 1

@@ -49,16 +49,6 @@ def export_adapter(adapter_dir: Path, out: Path, dtype: str = "f32") -> Path:
     return write_adapter(tensors, float(conf["lora_alpha"]), out, dtype)
 
 
-def export_checkpoint(checkpoint: Path, out: Path, dtype: str = "f32") -> Path:
-    """Convert a training checkpoint (`checkpoint.pt` next to its `config.json`) to a GGUF adapter."""
-    import torch
-
-    state = torch.load(checkpoint, weights_only=False)
-    alpha = float(json.loads((checkpoint.parent / "config.json").read_text())["alpha"])
-    tensors = {k: v.detach().float().numpy() for k, v in state["adapter"].items()}
-    return write_adapter(tensors, alpha, out, dtype)
-
-
 def write_adapter(tensors: dict[str, np.ndarray], alpha: float, out: Path, dtype: str = "f32") -> Path:
     import gguf
 

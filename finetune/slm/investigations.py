@@ -29,6 +29,7 @@ from tools.backends.sim.load import LoadCurve
 from tools.backends.sim.topology import SPECS, callers
 from tools.backends.sim_backend import sim_context
 from tools.envelope import ToolResult
+from tools.results import ProblemSignature, RootCauseRanking, ScalingRecommendation
 from tools.services import SERVICES
 
 # How users name the part of the shop that hurts, per service (redis-cart is only ever reached via its caller).
@@ -130,7 +131,7 @@ def _recommendation(sim: Simulator, service: str) -> ToolResult:
     now = int(metrics.series(service, "replicas", 120)[-1].value)
     cpu = metrics.series(service, "cpu", 120)[-1].value
     want = min(SPECS[service].max_replicas, max(now + 1, math.ceil(now * cpu / 60.0)))
-    return ToolResult.ok({"service": service, "current_replicas": now, "recommended_replicas": want})
+    return ToolResult.ok(ScalingRecommendation(service=service, current_replicas=now, recommended_replicas=want))
 
 
 def _governed(rng: random.Random) -> ToolResult | None:
@@ -156,9 +157,11 @@ def investigate(rng: random.Random, split: str) -> list[dict[str, Any]]:
     if rca.status != "ok":
         run.respond(f"I found no root cause: {rca.error}." if rca.error else "I found no root cause.")
         return run.out
-    top = rca.data["ranking"][0]
-    svc, sig = str(top["service"]), top.get("signature") or {}
-    kind, action = str(sig.get("kind", "unclear")), str(sig.get("action", "none"))
+    ranking = rca.view("root_cause_analysis")
+    assert isinstance(ranking, RootCauseRanking) and ranking.ranking, "an ok analysis ranks at least one service"
+    top = ranking.ranking[0]
+    svc, sig = top.service, top.signature or ProblemSignature()
+    kind, action = sig.kind or "unclear", sig.action or "none"
     if rng.random() < 0.5:
         run.step("search_logs", {"service": svc, "level": "error" if kind in ("crash", "error_spike") else "warn"})
     headline = f"Root cause: {svc} ({kind.replace('_', ' ')})."
@@ -172,11 +175,14 @@ def investigate(rng: random.Random, split: str) -> list[dict[str, Any]]:
     if action == "scale_service":
         rec = run.step("recommend_scaling", {"service": svc},
                        _recommendation(sim, svc) if rng.random() > 0.05 else
-                       ToolResult.fail("no scaling policy loaded: train one with `keel finetune policy`"))
+                       ToolResult.fail("no scaling policy loaded: train one with `keel finetune policy`",
+                                       code="not_configured"))
         if rec.status != "ok":
             run.respond(f"{headline} The scaling policy gave no recommendation: {rec.error}.")
             return run.out
-        now, want = int(rec.data["current_replicas"]), int(rec.data["recommended_replicas"])
+        view = rec.view("recommend_scaling")
+        assert isinstance(view, ScalingRecommendation)
+        now, want = int(view.current_replicas or 0), int(view.recommended_replicas or 0)
         if want <= now:
             run.respond(f"{headline} The scaling policy recommends keeping {now} replicas, so I did not scale.")
             return run.out

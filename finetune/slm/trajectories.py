@@ -21,6 +21,17 @@ from tools.backends.sim_backend import sim_context
 from tools.contract import validate_call
 from tools.envelope import ToolResult
 from tools.registry import call_tool
+from tools.results import (
+    CallGraph,
+    LogMatches,
+    MetricSeries,
+    Neighbours,
+    RestartOutcome,
+    RollbackOutcome,
+    ScaleOutcome,
+    ScalingRecommendation,
+    SummaryPost,
+)
 from tools.services import SERVICES
 
 _UNITS = {"cpu": "%", "memory": "MB", "latency_p50": "ms", "latency_p99": "ms", "throughput": "rps"}
@@ -42,10 +53,10 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _metric_answer(data: dict[str, Any]) -> str:
-    u = _UNITS.get(data["metric"], "")
-    return (f"{data['service']} {data['metric']} is {_fmt(data['current'])}{u} now "
-            f"(from {_fmt(data['start'])}{u}, max {_fmt(data['max'])}{u} over {data['window']}).")
+def _metric_answer(m: MetricSeries) -> str:
+    u = _UNITS.get(str(m.metric), "")
+    return (f"{m.service} {m.metric} is {_fmt(m.current)}{u} now "
+            f"(from {_fmt(m.start)}{u}, max {_fmt(m.max)}{u} over {m.window}).")
 
 
 class ScriptRun:
@@ -98,14 +109,16 @@ def _single_then_respond(rng: random.Random, split: str) -> list[dict[str, Any]]
                   if gate < 0.2 else ToolResult(status="denied", error="denied by the approver"))
     elif tool == "recommend_scaling":
         cur = rng.randint(1, 6)
-        result = ToolResult.ok({"service": args["service"], "current_replicas": cur,
-                                "recommended_replicas": max(1, cur + rng.choice([-1, 1, 2, 3]))})
+        result = ToolResult.ok(ScalingRecommendation(service=args["service"], current_replicas=cur,
+                                                     recommended_replicas=max(1, cur + rng.choice([-1, 1, 2, 3]))))
     elif tool == "post_incident_summary" and rng.random() < 0.6:
-        result = ToolResult.ok({"channel": args.get("channel", "#incidents"), "posted": True})
+        result = ToolResult.ok(SummaryPost(channel=args.get("channel", "#incidents"), posted=True))
     res = run.step(tool, args, result)
     run.respond(answer(tool, args, res))
     if tool == "recommend_scaling" and res.status == "ok" and rng.random() < 0.5:
-        rec = res.data["recommended_replicas"]
+        view = res.view(tool)
+        assert isinstance(view, ScalingRecommendation)
+        rec = view.recommended_replicas
         ask = rng.choice(["scale {s} to whatever the policy recommends", "apply the recommended replicas for {s}",
                           "ask the scaler about {s} and apply it"])
         run2 = ScriptRun(ask.format(s=args["service"]), sim, f"{tool}.{idx}")
@@ -127,26 +140,26 @@ def answer(tool: str, args: dict[str, Any], res: ToolResult) -> str:
         return f"{tool} failed: {res.error}."
     if res.status == "no_data":
         return f"No data: {res.error}."
-    d = res.data
-    if tool == "query_metrics":
+    d = res.view(tool)
+    if isinstance(d, MetricSeries):
         return _metric_answer(d)
-    if tool == "search_logs":
-        top = d["lines"][0]["message"][:80] if d["lines"] else ""
-        return f"{d['total_matches']} matching log lines; latest: \"{top}\"."
-    if tool == "get_topology":
-        if "services" in d:
-            return f"{len(d['services'])} services with {len(d['edges'])} call edges."
-        return (f"{d['service']} is called by {', '.join(d['callers']) or 'nothing'} and calls "
-                f"{', '.join(d['callees']) or 'nothing'}.")
-    if tool == "recommend_scaling":
-        return f"The policy recommends {d['recommended_replicas']} replicas for {svc} (now {d['current_replicas']})."
-    if tool == "scale_service":
-        return f"Scaled {svc} from {d['previous_replicas']} to {d['replicas']} replicas."
-    if tool == "restart_service":
+    if isinstance(d, LogMatches):
+        top = d.lines[0].message[:80] if d.lines else ""
+        return f"{d.total_matches} matching log lines; latest: \"{top}\"."
+    if isinstance(d, CallGraph):
+        return f"{len(d.services)} services with {len(d.edges)} call edges."
+    if isinstance(d, Neighbours):
+        return (f"{d.service} is called by {', '.join(d.callers) or 'nothing'} and calls "
+                f"{', '.join(d.callees) or 'nothing'}.")
+    if isinstance(d, ScalingRecommendation):
+        return f"The policy recommends {d.recommended_replicas} replicas for {svc} (now {d.current_replicas})."
+    if isinstance(d, ScaleOutcome):
+        return f"Scaled {svc} from {d.previous_replicas} to {d.replicas} replicas."
+    if isinstance(d, RestartOutcome):
         return f"Restarted {svc}."
-    if tool == "rollback_deployment":
-        return f"Rolled back {svc} to revision {d['revision']}."
-    if tool == "post_incident_summary":
+    if isinstance(d, RollbackOutcome):
+        return f"Rolled back {svc} to revision {d.revision}."
+    if isinstance(d, SummaryPost):
         return f"Posted the summary to {args.get('channel', '#incidents')}."
     return "Done."
 

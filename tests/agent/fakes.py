@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.composition import build_service
 from agent.context import build_context
 from agent.planner.base import PlannedCall, Step
-from agent.service import AgentService, build_service
+from agent.service import AgentService
 from agent.settings import Settings
 from tools.services import resolve_service
 

@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 
 pytest.importorskip("agent.planner.base", reason="the planner package is not in this tree")
 
+from agent.approval_router import UnknownApproval  # noqa: E402
 from agent.http.app import create_app  # noqa: E402
-from agent.service import UnknownApproval  # noqa: E402
 from agent.settings import Settings  # noqa: E402
 from governance.gate import Principal  # noqa: E402
 from tests.agent.fakes import ScriptedPlanner, call, make_service  # noqa: E402
@@ -199,7 +199,7 @@ def test_agent_posts_an_incident_summary_of_its_own_findings(tmp_path: Path, mon
     planner = ScriptedPlanner([call("query_metrics", {"service": "cartservice", "metric": "memory", "window": "30m"}),
                                call("post_incident_summary", {"channel": "#incidents"})])
     service, _ = make_service(tmp_path, planner, _scenario(tmp_path))
-    shared = dict(service.live.tools.extras)
+    shared = service.live.tools.deps
     requests = {"c-a": "cartservice memory keeps growing", "c-b": "is cartservice leaking memory?"}
     replies: dict[str, Any] = {}
 
@@ -218,8 +218,8 @@ def test_agent_posts_an_incident_summary_of_its_own_findings(tmp_path: Path, mon
         assert step["result"]["data"]["delivery"]["status"] == "delivered"
     bodies = receiver.json_bodies()
     assert len(bodies) == 2 and all("cartservice" in b["text"] for b in bodies)
-    assert service.live.tools.extras == shared  # per-call extras never reach the shared context
-    assert "incident" not in service.runbooks.ctx().extras and "runbooks" not in service.runbooks.ctx().extras
+    assert service.live.tools.deps == shared  # per-call deps never reach the shared context
+    assert service.runbooks.ctx().deps.incident is None and service.runbooks.ctx().deps.runbooks is None
 
 
 def test_without_a_runbook_host_the_tool_says_what_is_missing(tmp_path: Path) -> None:
@@ -233,14 +233,14 @@ def test_without_a_runbook_host_the_tool_says_what_is_missing(tmp_path: Path) ->
     first = bare.ask("run memory-leak", OLGA, "c-bare")
     done = bare.decide(first.pending[0]["approval_id"], ABE, approve=True)
     result = done.steps[-1]["result"]
-    assert result["status"] == "error" and "ctx.extras['runbooks']" in result["error"]
+    assert result["status"] == "error" and "ctx.deps.runbooks" in result["error"]
 
 
 # ---------------------------------------------------------------- 3. a missing adapter says how to fix it
 
 
 def test_missing_planner_adapter_says_how_to_fix_it(tmp_path: Path) -> None:
-    from agent.service import build_service
+    from agent.composition import build_service
 
     settings = Settings(home=tmp_path, planner="llama", planner_adapter=str(tmp_path / "absent.gguf"))
     with pytest.raises(FileNotFoundError) as e:

@@ -11,13 +11,13 @@ import yaml
 from typer.testing import CliRunner
 
 from agent.cli.main import app
+from agent.context import sim_tools
 from agent.runbooks.engine import RunbookEngine
 from agent.runbooks.model import Library
 from agent.runbooks.replay import replay
 from agent.runbooks.store import RunStore
 from tests.agent.test_runbook_fixtures import ALICE, make_gate
 from tools.backends.sim.scenario import load_scenario
-from tools.backends.sim_backend import sim_context
 
 LEAK = ("seed: 7\nload: {kind: diurnal, peak_rps: 400}\nat: 40m\nfaults:\n"
         "  - {type: memory_leak, service: cartservice, start: 20m, duration: 200m, intensity: 0.5}\n")
@@ -85,7 +85,7 @@ def test_replay_rebuilds_the_simulator_exactly(tmp_path: Path) -> None:
     sim = sc.build()
     sim.run_until(40)
     engine = RunbookEngine(make_gate(tmp_path), RunStore(tmp_path / "r.db"), Library([books]))
-    run = engine.start("grow", {"service": "cartservice"}, ALICE, sim_context(sim))
+    run = engine.start("grow", {"service": "cartservice"}, ALICE, sim_tools(sim))
     assert run.status == "paused" and sim.minute == 44
     fresh = sc.build()
     fresh.run_until(40)

@@ -198,13 +198,13 @@ def test_unknown_runbook_and_run(tmp_path: Path) -> None:
 def test_run_runbook_tool_needs_the_engine_in_the_context(tmp_path: Path) -> None:
     _, ctx = sim_at(5)
     r = call_tool("run_runbook", {"name": "memory-leak", "service": "cart"}, ctx)
-    assert r.status == "error" and "ctx.extras['runbooks']" in (r.error or "")
+    assert r.status == "error" and "ctx.deps.runbooks" in (r.error or "") and r.code == "not_configured"
 
 
 def test_run_runbook_tool_through_the_gate(tmp_path: Path) -> None:
     sim, ctx = sim_at(40, Fault("memory_leak", "cartservice", 20, 200, 0.5))
     engine = make_engine(tmp_path)
-    ctx.extras["runbooks"] = engine.bind(ALICE)
+    ctx = ctx.with_deps(runbooks=engine.bind(ALICE))
     outer = engine.gate.execute("run_runbook", {"name": "memory-leak", "service": "cart"}, ctx, ALICE,
                                 "operator asked for the memory-leak runbook")
     assert outer.status == "pending_approval" and outer.data["tool"] == "run_runbook"

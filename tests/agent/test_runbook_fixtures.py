@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from agent.context import sim_tools
 from agent.runbooks.engine import RunbookEngine
 from agent.runbooks.store import RunRecord, RunStore
 from governance.approvals import SqliteApprovalStore
@@ -23,7 +24,6 @@ from tools.backends.base import ToolContext
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import Fault
 from tools.backends.sim.load import LoadCurve
-from tools.backends.sim_backend import sim_context
 
 ALICE = Principal("alice", "operator")
 BOB = Principal("bob", "approver")
@@ -41,7 +41,7 @@ def make_engine(home: Path, gate: Gate | None = None) -> RunbookEngine:
 def sim_at(minute: int, *faults: Fault, seed: int = 7, peak_rps: float = 400.0) -> tuple[Simulator, ToolContext]:
     sim = Simulator(LoadCurve.diurnal(peak_rps, seed=seed), list(faults), seed=seed)
     sim.run_until(minute)
-    return sim, sim_context(sim)
+    return sim, sim_tools(sim)
 
 
 def approve_through(engine: RunbookEngine, run: RunRecord, ctx: ToolContext, approver: Principal = BOB,

@@ -28,8 +28,7 @@ def _needs(tool: str, args: dict, ctx: ToolContext) -> None:
 
 
 def _run(tmp_path: Path, name: str, service: str, ctx: ToolContext, hook: Receiver) -> RunRecord:
-    ctx.extras["slack_webhook_url"] = hook.url
-    ctx.extras["delivery_options"] = {"backoff_s": 0.01}
+    ctx = ctx.with_deps(slack_webhook_url=hook.url, delivery_options={"backoff_s": 0.01})
     engine = make_engine(tmp_path)
     run = approve_through(engine, engine.start(name, {"service": service}, ALICE, ctx), ctx)
     failed = [s.id for s in run.steps if s.status in ("error", "denied")]

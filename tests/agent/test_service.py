@@ -100,4 +100,4 @@ def test_per_conversation_bookkeeping_does_not_grow_with_finished_turns(tmp_path
     assert pending.status == "waiting_approval"
     assert service._conv_locks == {}  # no turn running: no lock kept for any of the six conversations
     service.decide(pending.pending[0]["approval_id"], APPROVER, approve=True)
-    assert service._conv_locks == {} and service._approval_threads == {}
+    assert service._conv_locks == {} and service.approval_threads == {}

@@ -27,7 +27,7 @@ _NUM = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
 
 def _memory_leak_findings(tmp_path: Path) -> tuple[Findings, Any]:
     _, ctx = sim_at(40, Fault("memory_leak", "cartservice", 20, 200, 0.5))
-    ctx.extras["slack_webhook_url"] = ""  # the summary step fails (no webhook): findings are built anyway
+    ctx = ctx.with_deps(slack_webhook_url="")  # the summary step fails (no webhook): findings are built anyway
     engine = make_engine(tmp_path)
     run = approve_through(engine, engine.start("memory-leak", {"service": "cart"}, ALICE, ctx), ctx)
     from agent.summary.findings import findings_from_run
@@ -185,7 +185,7 @@ def test_post_incident_summary_through_the_gate_is_audited(tmp_path: Path, recei
     engine = make_engine(tmp_path)
     _, ctx = sim_at(5)
     receiver.responses = [(500, {}, "oops")]
-    ctx.extras.update(incident=f, slack_webhook_url=receiver.url, delivery_options={"backoff_s": 0.01})
+    ctx = ctx.with_deps(incident=f, slack_webhook_url=receiver.url, delivery_options={"backoff_s": 0.01})
     r = engine.gate.execute("post_incident_summary", {"channel": "#ops"}, ctx, ALICE, "post the summary")
     assert r.status == "ok" and r.data["delivery"]["attempts"] == 2 and r.data["channel"] == "#ops"
     body = receiver.json_bodies()[-1]
@@ -198,7 +198,7 @@ def test_post_incident_summary_through_the_gate_is_audited(tmp_path: Path, recei
 
 
 @pytest.mark.parametrize(("extras", "needle"), [
-    ({}, "ctx.extras['incident']"),
+    ({}, "ctx.deps.incident"),
     ({"incident": "SET", "slack_webhook_url": ""}, "KEEL_SLACK_WEBHOOK_URL"),
 ])
 def test_post_incident_summary_says_what_is_missing(extras: dict[str, Any], needle: str,
@@ -209,6 +209,6 @@ def test_post_incident_summary_says_what_is_missing(extras: dict[str, Any], need
     _, ctx = sim_at(5)
     if extras.get("incident") == "SET":
         extras["incident"] = _big_findings()
-    ctx.extras.update(extras)
+    ctx = ctx.with_deps(**extras)
     r = call_tool("post_incident_summary", {}, ctx)
     assert r.status == "error" and needle in (r.error or "")

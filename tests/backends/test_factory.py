@@ -21,8 +21,8 @@ def test_defaults_are_the_simulator() -> None:
     sim = Scenario(name="quiet").build()
     sim.run_until(30)
     ctx = build_backends(get_settings(), sim)
-    assert ctx.sim is sim and ctx.extras["backends"] == {"metrics": "sim", "logs": "sim", "actions": "sim",
-                                                          "topology": "sim"}
+    assert ctx.sim is sim and ctx.deps.backends == {"metrics": "sim", "logs": "sim", "actions": "sim",
+                                                    "topology": "sim"}
     assert call_tool("query_metrics", {"service": "cart", "metric": "cpu"}, ctx).status == "ok"
     assert build_backends(get_settings()).sim.minute == 60  # a quiet default cluster when none is given
 

@@ -150,8 +150,8 @@ def test_a_bad_query_is_not_retried_and_names_the_error() -> None:
 
 def test_the_agent_reports_a_down_backend_and_goes_on(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The agent over a Prometheus that is down: every metrics call is an error naming it, the reply says so."""
+    from agent.composition import build_service
     from agent.context import LiveContext
-    from agent.service import build_service
     from agent.settings import Settings
     from governance.gate import Principal
     from tests.agent.fakes import ScriptedPlanner

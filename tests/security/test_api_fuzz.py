@@ -14,9 +14,9 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from agent.composition import build_service
 from agent.http.app import create_app
 from agent.planner import load_planner
-from agent.service import build_service
 from agent.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from agent.composition import build_service
 from agent.http.app import create_app
 from agent.planner import load_planner
-from agent.service import build_service
 from agent.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,14 +9,14 @@ import pytest
 
 from finetune.policy.env import ACTION_NAMES
 from finetune.policy.features import HISTORY
-from tools.backends.base import Point, ToolContext
+from finetune.policy.recommend import DEFAULT_POLICY, PolicyAdvisor
+from tools.backends.base import Point, ToolContext, ToolDeps
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.load import LoadCurve
 from tools.backends.sim.model import IDX, METRIC_NAMES
 from tools.backends.sim.topology import SPECS
 from tools.backends.sim_backend import sim_context
 from tools.registry import call_tool
-from tools.scaling import DEFAULT_POLICY
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +39,7 @@ def _sim(minutes: int = 30, rps: float = 500.0) -> Simulator:
 
 def test_recommendation_on_the_simulator_never_acts(policy_file: Path) -> None:
     sim = _sim()
-    ctx = sim_context(sim)
-    ctx.extras["scaling_policy"] = str(policy_file)
+    ctx = sim_context(sim).with_deps(scaling=PolicyAdvisor(policy_file))
     before = (sim.minute, sim.replicas.copy(), len(sim.events), sim.history.copy())
     res = call_tool("recommend_scaling", {"service": "checkout"}, ctx)
     assert res.status == "ok", res.error
@@ -60,8 +59,7 @@ def test_recommendation_on_the_simulator_never_acts(policy_file: Path) -> None:
 
 def test_more_replicas_look_faster_in_the_look_ahead(policy_file: Path) -> None:
     sim = _sim(rps=450.0)  # frontend at ~70 % on 3 replicas
-    ctx = sim_context(sim)
-    ctx.extras["scaling_policy"] = str(policy_file)
+    ctx = sim_context(sim).with_deps(scaling=PolicyAdvisor(policy_file))
     d = call_tool("recommend_scaling", {"service": "frontend"}, ctx).data
     if d["recommended_replicas"] > d["current_replicas"]:
         assert d["expected"]["utilisation"] < d["if_unchanged"]["utilisation"]
@@ -83,7 +81,7 @@ class _Metrics:
 def test_other_backends_use_metric_series(policy_file: Path) -> None:
     m = _Metrics(_sim())
     ctx = ToolContext(metrics=m, logs=None, topology=None, actions=None,  # type: ignore[arg-type]
-                      extras={"scaling_policy": str(policy_file)})
+                      deps=ToolDeps(scaling=PolicyAdvisor(policy_file)))
     d = call_tool("recommend_scaling", {"service": "cartservice"}, ctx).data
     assert d["current_replicas"] == SPECS["cartservice"].replicas
     assert d["expected"]["method"].startswith("M/M/1")
@@ -91,8 +89,7 @@ def test_other_backends_use_metric_series(policy_file: Path) -> None:
 
 
 def test_no_metrics_yet_is_no_data(policy_file: Path) -> None:
-    ctx = sim_context(Simulator(LoadCurve.constant(100.0)))
-    ctx.extras["scaling_policy"] = str(policy_file)
+    ctx = sim_context(Simulator(LoadCurve.constant(100.0))).with_deps(scaling=PolicyAdvisor(policy_file))
     assert call_tool("recommend_scaling", {"service": "frontend"}, ctx).status == "no_data"
 
 
@@ -100,7 +97,7 @@ def test_errors_are_envelopes(tmp_path: Path) -> None:
     ctx = sim_context(_sim(5))
     bad = call_tool("recommend_scaling", {"service": "nope"}, ctx)
     assert bad.status == "error" and "allowed" in (bad.error or "")
-    ctx.extras["scaling_policy"] = str(tmp_path / "missing.pt")
+    ctx = ctx.with_deps(scaling=PolicyAdvisor(tmp_path / "missing.pt"))
     missing = call_tool("recommend_scaling", {"service": "frontend"}, ctx)
     assert missing.status == "error" and "keel finetune policy" in (missing.error or "")
 
@@ -112,5 +109,6 @@ def test_shipped_policy_recommends_scaling_out_under_overload() -> None:
     sim.step(20)
     sim.load = LoadCurve.constant(900.0)  # load jumps far beyond 3 frontend replicas
     sim.step(2)
-    d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim)).data
+    ctx = sim_context(sim).with_deps(scaling=PolicyAdvisor())
+    d = call_tool("recommend_scaling", {"service": "frontend"}, ctx).data
     assert d["recommended_replicas"] > d["current_replicas"] == int(sim.replicas[IDX["frontend"]])

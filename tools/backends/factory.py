@@ -13,7 +13,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from tools.backends.base import BackendError, ToolContext
+from tools.backends.base import BackendError, ToolContext, ToolDeps
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.topology import EDGES
 from tools.backends.sim_backend import SimBackend
@@ -107,11 +107,9 @@ def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolCon
         topology = simb
     else:
         topology = StaticTopology([(a, b) for a, b, _ in EDGES], name="online-boutique")
-    ctx = ToolContext(metrics=metrics, logs=logs, topology=topology, actions=actions,
-                      sim=sim if settings.metrics_backend == "sim" else None)
-    ctx.extras["backends"] = {"metrics": metrics.name, "logs": logs.name, "actions": actions.name,
-                              "topology": topology.name}
-    return ctx
+    names = {"metrics": metrics.name, "logs": logs.name, "actions": actions.name, "topology": topology.name}
+    return ToolContext(metrics=metrics, logs=logs, topology=topology, actions=actions,
+                       sim=sim if settings.metrics_backend == "sim" else None, deps=ToolDeps(backends=names))
 
 
 __all__ = ["BackendError", "StaticTopology", "build_backends", "read_edges"]

@@ -78,5 +78,7 @@ def with_budget(
     took = time.monotonic() - started
     n = retrying.statistics.get("attempt_number", 1)
     if last is None:
-        raise BackendError(f"{label}: no answer within the {timeout_s:g} s budget ({n} attempts)")
-    raise BackendError(f"{label}: {describe(last)} (after {n} attempt{'s' * (n > 1)}, {took:.1f} s)")
+        raise BackendError(f"{label}: no answer within the {timeout_s:g} s budget ({n} attempts)", code="timeout")
+    timed_out = isinstance(last, TimeoutError) or "timeout" in type(last).__name__.lower()
+    raise BackendError(f"{label}: {describe(last)} (after {n} attempt{'s' * (n > 1)}, {took:.1f} s)",
+                       code="timeout" if timed_out else "backend_unavailable")

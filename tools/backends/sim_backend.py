@@ -9,7 +9,8 @@ from typing import Any
 from tools.backends.base import LogPage, LogRecord, Point, ToolContext
 from tools.backends.sim import logs as sim_logs
 from tools.backends.sim.cluster import Simulator
-from tools.backends.sim.topology import EDGES
+from tools.backends.sim.model import IDX
+from tools.backends.sim.topology import EDGES, SPECS
 
 # Test hook: real seconds each simulated write action takes (crash tests kill the server mid-action).
 # Unset in normal use; the default path only looks the variable up.
@@ -54,6 +55,12 @@ class SimBackend:
     def rollback(self, service: str) -> dict[str, Any]:
         _action_delay()
         return self.sim.rollback(service)
+
+
+def sim_replica_state(sim: Any, service: str) -> tuple[int, tuple[int, int]]:
+    """(current replicas, (min, max)) of a service of the simulator (what governance bounds scaling by)."""
+    spec = SPECS[service]
+    return int(round(float(sim.replicas[IDX[service]]))), (spec.min_replicas, spec.max_replicas)
 
 
 def sim_context(sim: Simulator) -> ToolContext:
