@@ -55,3 +55,14 @@ def simulate(path: Path | None, at: int | None) -> tuple[Scenario, Simulator, To
     from agent.context import sim_tools
 
     return scenario, sim, sim_tools(sim)
+
+
+def bench_report(name: str, figures: dict[str, float], targets: dict[str, str], json_path: Path | None) -> None:
+    """A `keel bench` result: the figures as a table (with their targets) and {bench, figures} JSON."""
+    from rich.table import Table
+
+    table = Table("figure", "median", "target", title=f"keel bench {name}")
+    for k, v in figures.items():
+        table.add_row(k, f"{v:.4g}", targets.get(k, ""))
+    console.print(table)
+    write_json(json_path, {"bench": name, "figures": figures})
