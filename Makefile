@@ -23,7 +23,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy agent tools causal governance finetune evals
+	$(BIN)/mypy cli agent tools causal governance finetune evals runtime config
 
 clean:
 	rm -rf $(VENV) build *.egg-info

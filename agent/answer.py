@@ -8,8 +8,7 @@ planner's own sentence is added only when every number and service name in it oc
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tools.contract import WRITE_TOOLS
@@ -23,22 +22,10 @@ from tools.results import (
     ScalingRecommendation,
     typed,
 )
-from tools.services import SERVICES
 
-_NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
-_SERVICE = re.compile(r"\b(" + "|".join(sorted((re.escape(s) for s in SERVICES), key=len, reverse=True)) + r")\b")
 _SCORE_KEYS = ("score", "probability", "confidence", "rank_score")
 _FINDINGS_KEY: dict[type[ResultData], str] = {MetricSeries: "symptoms", CallGraph: "topology", Neighbours: "topology",
                                               ScalingRecommendation: "scaling"}
-
-
-def numbers_in(text: str) -> set[str]:
-    """Number tokens of a text (digits glued to letters, like p99, are not numbers)."""
-    return set(_NUMBER.findall(text))
-
-
-def services_in(text: str) -> set[str]:
-    return set(_SERVICE.findall(text))
 
 
 def _num(v: Any) -> str:
@@ -183,7 +170,7 @@ def compose(f: Mapping[str, Any], stop_note: str = "", planner_sentence: str = "
 
 
 def planner_findings(f: Mapping[str, Any]) -> dict[str, Any]:
-    """The findings in the shape the planner's summarizer reads (agent/planner/summary.py)."""
+    """The findings in the shape the planner's summarizer reads (runtime/summary.py)."""
     out: dict[str, Any] = {"request": f["request"]}
     if f["symptoms"]:
         s = f["symptoms"][0]
@@ -207,9 +194,3 @@ def planner_findings(f: Mapping[str, Any]) -> dict[str, Any]:
 
 def findings_text(f: Mapping[str, Any]) -> str:
     return json.dumps({k: v for k, v in f.items() if k != "request"}, default=str)
-
-
-def is_grounded(text: str, sources: Iterable[str]) -> bool:
-    """True when every number and service name in `text` occurs in the source texts (the tool results)."""
-    joined = "\n".join(sources)
-    return numbers_in(text) <= numbers_in(joined) and services_in(text) <= services_in(joined)

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from agent.planner.base import Planner
-from agent.settings import Settings, get_settings
+from config.settings import Settings, get_settings
 
 REQUESTS = (
     "why is checkout slow?",

@@ -10,7 +10,7 @@ from pathlib import Path
 from agent.context import LiveContext, build_context
 from agent.planner.base import Planner
 from agent.service import AgentService
-from agent.settings import Settings
+from config.settings import Settings
 from tools.backends.sim.scenario import Scenario
 
 

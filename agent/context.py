@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.settings import Settings
+from config.settings import Settings
 from tools.backends.base import ToolContext, ToolDeps
 from tools.backends.factory import build_backends
 from tools.backends.sim.cluster import Simulator

@@ -164,8 +164,8 @@ def plot(results: Sequence[MethodResult], path: Path) -> Path:
 
 def score_prompts(complete: Callable[[str], str], rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Next-call accuracy on rendered multi-step prompts (training-format rows with kind "multi")."""
-    from agent.planner.prompt import decode_call
     from agent.planner.validate import check_call, check_output
+    from runtime.prompt import decode_call
 
     multi = [r for r in rows if r.get("kind") == "multi"]
     tool_ok = args_ok = 0

@@ -65,7 +65,7 @@ def _load(path: Path) -> dict[str, Any]:
 def run_eval(name: str, results_dir: Path, extra: Sequence[str] = ()) -> Entry:
     """`keel eval NAME --json RESULTS_DIR/NAME.json` in a subprocess."""
     path = results_dir / f"{name}.json"
-    cmd = [sys.executable, "-m", "agent.cli.main", "eval", name, "--json", str(path), *extra]
+    cmd = [sys.executable, "-m", "cli.main", "eval", name, "--json", str(path), *extra]
     shown = " ".join(["keel", "eval", name, "--json", str(path), *extra])
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)

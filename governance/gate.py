@@ -388,7 +388,7 @@ def gate_from_settings(settings: Any = None, notify: Callable[[dict[str, Any]], 
     """A gate over the stores (SQLite under KEEL_HOME, or PostgreSQL when `database_url` says so) and the
     policy named by the settings (KEEL_* / keel.toml)."""
     if settings is None:
-        from agent.settings import get_settings
+        from config.settings import get_settings
 
         settings = get_settings()
     from governance.stores import open_stores

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("agent", "tools", "causal", "governance", "finetune", "evals")
+PACKAGES = ("cli", "agent", "tools", "causal", "governance", "finetune", "evals", "runtime", "config")
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:

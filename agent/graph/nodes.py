@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 from langgraph.config import get_stream_writer
 from langgraph.types import interrupt
 
-from agent.answer import collect_findings, compose, findings_text, is_grounded, planner_findings
+from agent.answer import collect_findings, compose, findings_text, planner_findings
 from agent.graph import prompts
 from agent.graph.render import result_text
 from agent.graph.state import AgentState
 from agent.planner.base import Planner, Step
 from governance.gate import Gate, Principal
+from runtime.grounding import is_grounded
 from tools.backends.base import ToolContext
 from tools.contract import ContractError, canonical_args, validate_call
 from tools.envelope import ToolResult

@@ -19,8 +19,8 @@ from agent.http import (
 from agent.http.auth import parse_tokens
 from agent.http.limits import MaxBodySize
 from agent.service import AgentService
-from agent.settings import Settings
 from agent.slack import routes as slack_routes
+from config.settings import Settings
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 
@@ -34,7 +34,7 @@ def create_app(settings: Settings, service: AgentService | None = None) -> FastA
     app = FastAPI(title="keel", version="0.1.0", description="Local-first ops assistant: chat, approvals, audit.")
     app.state.settings = settings
     app.state.service = service
-    app.state.tokens = parse_tokens(settings.tokens)
+    app.state.tokens = parse_tokens(settings.tokens.get_secret_value())
     errors.install(app)
     app.add_middleware(MaxBodySize, max_bytes=settings.max_request_bytes)
     app.include_router(routes_openai.router)

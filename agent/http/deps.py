@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from agent.service import AgentService
-from agent.settings import Settings
+from config.settings import Settings
 
 
 def get_service(request: Request) -> AgentService:

@@ -12,7 +12,6 @@ base model or in `KEEL_MODEL_CACHE`): ~25% faster per token than applying the Lo
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -68,11 +67,11 @@ def _build(kind: str, adapter: Path | None) -> Planner:
 
         return HFPlanner(adapter, name=name, few_shot=adapter is None)
     from agent.planner.llama import LlamaPlanner
-    from agent.settings import get_settings
+    from config.settings import get_settings
 
-    threads = int(os.environ.get("KEEL_PLANNER_THREADS", "2"))
-    extra_bufts = get_settings().llama_extra_bufts
-    if adapter is not None and os.environ.get("KEEL_PLANNER_MERGE", "1") != "0":
+    settings = get_settings()
+    threads, extra_bufts = settings.planner_threads, settings.llama_extra_bufts
+    if adapter is not None and settings.planner_merge:
         from agent.planner.merge import merged_model
 
         return LlamaPlanner(merged_model(base_gguf(), adapter), None, name=name, n_threads=threads,

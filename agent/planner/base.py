@@ -3,7 +3,7 @@
 `PlannedCall.args` are canonical (validated, aliases resolved, defaults filled) for tool calls, or
 {"text": ...} for `respond`. `ok=False` means the planner could not produce a valid call even under the
 grammar; `args["text"]` then says so. `summarize(findings)` writes 1-3 grounded sentences (the findings
-shape is documented in `agent.planner.summary`).
+shape is documented in `runtime.summary`).
 """
 
 from __future__ import annotations

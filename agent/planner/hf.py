@@ -11,36 +11,19 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from agent.planner.base import PlannedCall, Step, could_not_plan
 from agent.planner.llama import FEW_SHOT, MAX_CALL_TOKENS, MAX_SUMMARY_TOKENS
-from agent.planner.prompt import render_prompt, render_summary_prompt
-from agent.planner.summary import grounded, template_summary
 from agent.planner.validate import check_output
-
-
-def attach_gguf_adapter(model: Any, adapter: Path) -> Any:
-    """Wrap `model` in peft LoRA layers holding the weights of a GGUF LoRA adapter."""
-    import torch
-    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
-
-    from finetune.slm.base_model import LORA_TARGETS
-    from finetune.slm.export_gguf import read_adapter
-
-    tensors, alpha, rank = read_adapter(adapter)
-    conf = LoraConfig(r=rank, lora_alpha=int(alpha),  # peft types it int; ours is 2 x rank
-                       target_modules=list(LORA_TARGETS), lora_dropout=0.0)
-    pm = get_peft_model(model, conf)
-    set_peft_model_state_dict(pm, {k: torch.from_numpy(v) for k, v in tensors.items()})
-    pm.eval()
-    return pm
+from runtime.prompt import render_prompt, render_summary_prompt
+from runtime.summary import grounded, template_summary
 
 
 class HFPlanner:
     def __init__(self, adapter: Path | None = None, name: str = "keel", few_shot: bool = False,
                  threads: int = 2) -> None:
         from finetune.slm.base_model import load_float_model
+        from finetune.slm.export_gguf import attach_gguf_adapter
 
         self.name = name
         self.few_shot = few_shot

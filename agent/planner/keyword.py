@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent.planner.base import PlannedCall, Step, could_not_plan
-from agent.planner.summary import template_summary
 from agent.planner.validate import check_call
+from runtime.summary import template_summary
 from tools.services import SERVICES, alias_table
 
 _METRIC_WORDS = [

@@ -22,9 +22,9 @@ from typing import Any
 
 from agent.planner.base import PlannedCall, Step, could_not_plan
 from agent.planner.grammar import call_grammar
-from agent.planner.prompt import render_prompt, render_summary_prompt
-from agent.planner.summary import grounded, template_summary
 from agent.planner.validate import check_output
+from runtime.prompt import render_prompt, render_summary_prompt
+from runtime.summary import grounded, template_summary
 from tools.envelope import ToolResult
 
 MAX_CALL_TOKENS = 64

@@ -24,8 +24,10 @@ def _sha(path: Path) -> str:
 
 
 def merged_path(base: Path, adapter: Path) -> Path:
-    cache = os.environ.get("KEEL_MODEL_CACHE")
-    return (Path(cache) if cache else base.parent) / f"{base.stem}-keel-{_sha(adapter)}.gguf"
+    from config.settings import get_settings
+
+    cache = get_settings().model_cache
+    return (cache if cache else base.parent) / f"{base.stem}-keel-{_sha(adapter)}.gguf"
 
 
 def merge(base: Path, adapter: Path, out: Path) -> Path:

@@ -34,7 +34,7 @@ def compiled_features(system_info: str) -> str:
 
 def _child() -> dict[str, Any]:
     from agent.planner import load_planner
-    from agent.settings import get_settings
+    from config.settings import get_settings
     from finetune.slm.llama_runtime import build_info, params_of
 
     settings = get_settings()

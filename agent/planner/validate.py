@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.planner.base import RESPOND
-from agent.planner.prompt import decode_call
+from runtime.prompt import decode_call
 from tools.contract import ContractError, canonical_args, validate_call
 
 MAX_TEXT = 600

@@ -254,7 +254,8 @@ class SlackWorker:
         self._reply_in_channel(event, message)
 
     def _reply_in_channel(self, event: Mapping[str, Any], message: dict[str, Any]) -> None:
-        token = self.settings.slack_bot_token
+        token = self.settings.slack_bot_token.get_secret_value()
+        webhook = self.settings.slack_webhook_url.get_secret_value()
         if token:
             from slack_sdk import WebClient
             from slack_sdk.errors import SlackApiError
@@ -265,8 +266,8 @@ class SlackWorker:
                                         text=message["text"], blocks=message.get("blocks"))
             except (SlackApiError, OSError) as e:
                 log.warning("chat.postMessage failed: %s", e)
-        elif self.settings.slack_webhook_url:
-            self.post(self.settings.slack_webhook_url, {k: v for k, v in message.items() if k != "response_type"})
+        elif webhook:
+            self.post(webhook, {k: v for k, v in message.items() if k != "response_type"})
         else:
             log.warning("no slack_bot_token or slack_webhook_url: the reply to an app mention is not posted")
 

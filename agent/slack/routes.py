@@ -40,7 +40,8 @@ class SlackApp:
 
     def __init__(self, app: FastAPI) -> None:
         settings = app.state.settings
-        self.verifier = RequestVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
+        secret = settings.slack_signing_secret.get_secret_value()
+        self.verifier = RequestVerifier(secret) if secret else None
         self.users = parse_slack_users(settings.slack_users)
         self.worker = SlackWorker(app.state.service, host_for(app), settings)
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keel-slack")

@@ -83,7 +83,7 @@ class Findings:
         return json.dumps(self.to_dict(), default=str)
 
     def for_planner(self) -> dict[str, Any]:
-        """The findings shape the summary model was trained on (see agent/planner/summary.py)."""
+        """The findings shape the summary model was trained on (see runtime/summary.py)."""
         out: dict[str, Any] = {"request": self.title, "status": self.status, "evidence": list(self.evidence[:5])}
         if self.symptom:
             sym: dict[str, Any] = {"service": self.symptom.service, "metric": self.symptom.metric,

@@ -11,13 +11,10 @@ import re
 from typing import Any, Protocol
 
 from agent.summary.findings import Findings, num
-from tools.services import SERVICES
+from runtime import grounding
 
 log = logging.getLogger(__name__)
 
-_NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
-_SERVICE = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, SERVICES), key=len, reverse=True))
-                      + r")(?![\w-])")
 _WORDS = {"latency_p99": "p99 latency", "latency_p50": "p50 latency", "error_rate": "error rate",
           "cpu": "CPU", "memory": "memory", "throughput": "throughput", "queue_depth": "queue depth",
           "replicas": "ready replicas"}
@@ -26,19 +23,6 @@ _DONE = {"scale_service": "scaled", "restart_service": "restarted", "rollback_de
 
 class Summarizer(Protocol):
     def summarize(self, findings: dict[str, Any]) -> str: ...
-
-
-def numbers_in(text: str) -> set[str]:
-    return set(_NUMBER.findall(text))
-
-
-def services_in(text: str) -> set[str]:
-    return set(_SERVICE.findall(text))
-
-
-def _canon(n: str) -> str:
-    v = float(n)
-    return str(int(v)) if v.is_integer() else repr(v)
 
 
 def _renderings(x: float) -> tuple[str, ...]:
@@ -50,12 +34,7 @@ def _renderings(x: float) -> tuple[str, ...]:
 
 def ungrounded(text: str, findings: Findings) -> list[str]:
     """Numbers and service names in `text` that do not occur in the findings (empty: grounded)."""
-    source = findings.text()
-    raw = numbers_in(source)
-    known = {_canon(r) for n in raw for r in _renderings(float(n))}
-    missing = [n for n in sorted(numbers_in(text)) if _canon(n) not in known]
-    missing += sorted(services_in(text) - services_in(source))
-    return missing
+    return grounding.ungrounded(text, findings.text(), _renderings)
 
 
 MAX_CHARS = 600
@@ -72,7 +51,7 @@ def unfit(text: str, f: Findings) -> list[str]:
         out.append(f"more than {MAX_SENTENCES} sentences")
     if len(set(sentences)) < len(sentences):
         out.append("repeats a sentence")
-    if services_in(f.text()) and not services_in(text):
+    if grounding.services_in(f.text(), whole=True) and not grounding.services_in(text, whole=True):
         out.append("names none of the incident's services")
     out += _wrong_change(text, f)
     return out
@@ -94,7 +73,8 @@ def _wrong_change(text: str, f: Findings) -> list[str]:
         return []
     out = []
     for a, b in _CHANGE.findall(text):
-        if not any(_canon(a) in {_canon(r) for r in _renderings(x)} and _canon(b) in {_canon(r) for r in _renderings(y)}
+        if not any(grounding.canonical(a) in grounding.canonical_renderings(x, _renderings)
+                   and grounding.canonical(b) in grounding.canonical_renderings(y, _renderings)
                    for x, y in pairs):
             out.append(f"'from {a} to {b}' is not the symptom's change")
     return out
@@ -138,7 +118,7 @@ def template(f: Findings) -> str:
 
 def _planner_template(f: Findings) -> str:
     try:
-        from agent.planner.summary import template_summary
+        from runtime.summary import template_summary
     except ImportError:
         return ""
     return template_summary(f.for_planner())

@@ -33,9 +33,9 @@ def _findings(ctx: ToolContext) -> Findings | None:
 def _webhook(ctx: ToolContext) -> str:
     url = ctx.deps.slack_webhook_url
     if url is None:
-        from agent.settings import get_settings
+        from config.settings import get_settings
 
-        url = get_settings().slack_webhook_url
+        url = get_settings().slack_webhook_url.get_secret_value()
     return str(url or "")
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.context import LiveContext, build_context
-from agent.settings import Settings
+from config.settings import Settings
 from evals.e2e.govcheck import recheck, unaudited_writes
 from evals.e2e.scenarios import E2EScenario
 from evals.e2e.scoring import Expectation, ScenarioScore, WriteEvent, score

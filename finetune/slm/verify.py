@@ -35,7 +35,7 @@ def compare(adapter: Path, prompts: tuple[str, ...] = PROMPTS, torch_model: Any 
     from finetune.slm.base_model import base_gguf, load_float_model
 
     if torch_model is None:
-        from agent.planner.hf import attach_gguf_adapter
+        from finetune.slm.export_gguf import attach_gguf_adapter
 
         tok, base = load_float_model()
         torch_model = attach_gguf_adapter(base, adapter)

@@ -16,7 +16,7 @@ from agent.composition import build_service
 from agent.context import build_context
 from agent.planner.base import PlannedCall, Step
 from agent.service import AgentService
-from agent.settings import Settings
+from config.settings import Settings
 from tools.services import resolve_service
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.context import build_context
-from agent.settings import Settings
+from config.settings import Settings
 from tools.backends.sim_backend import SimBackend
 from tools.registry import call_tool
 

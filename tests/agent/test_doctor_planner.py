@@ -9,10 +9,10 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli.main import app
 from agent.doctor import check_planner
 from agent.planner.probe import probe_planner
-from agent.settings import get_settings
+from cli.main import app
+from config.settings import get_settings
 from finetune.slm.llama_runtime import FIX
 
 

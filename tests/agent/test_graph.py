@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("agent.planner.base", reason="the planner package (agent/planner/base.py) is not in this tree")
 
-from agent.answer import numbers_in
 from governance.gate import Principal
+from runtime.grounding import numbers_in
 from tests.agent.fakes import ScriptedPlanner, call, make_service
 
 OPERATOR = Principal("olga", "operator")

@@ -23,7 +23,7 @@ pytest.importorskip("agent.planner.base", reason="the planner package is not in 
 
 from agent.approval_router import UnknownApproval  # noqa: E402
 from agent.http.app import create_app  # noqa: E402
-from agent.settings import Settings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from governance.gate import Principal  # noqa: E402
 from tests.agent.fakes import ScriptedPlanner, call, make_service  # noqa: E402
 from tests.agent.test_runbook_fixtures import Receiver, receiver  # noqa: E402

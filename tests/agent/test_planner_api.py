@@ -11,9 +11,9 @@ from agent.planner.base import COULD_NOT_PLAN, Step
 from agent.planner.grammar import call_grammar
 from agent.planner.keyword import route
 from agent.planner.llama import LlamaPlanner
-from agent.planner.prompt import decode_call, encode_call, render_observation, render_prompt
-from agent.planner.summary import grounded, template_summary
 from agent.planner.validate import check_output
+from runtime.prompt import decode_call, encode_call, render_observation, render_prompt
+from runtime.summary import grounded, template_summary
 from tools.envelope import ToolResult
 
 

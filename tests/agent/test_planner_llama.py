@@ -63,7 +63,7 @@ def test_grammar_decoding_always_yields_a_contract_call(keel) -> None:  # type: 
 
 
 def test_summary_is_grounded(keel) -> None:  # type: ignore[no-untyped-def]
-    from agent.planner.summary import grounded
+    from runtime.summary import grounded
 
     f = {"symptom": {"service": "checkoutservice", "metric": "latency_p99", "before": 250.0, "now": 730.0,
                      "unit": "ms"}, "root_cause": {"service": "paymentservice", "score": 0.82}}

@@ -17,9 +17,9 @@ import pytest
 from agent.answer import collect_findings, compose, planner_findings
 from agent.graph.render import result_text
 from agent.planner.base import Step
-from agent.planner.prompt import render_observation, render_prompt
 from agent.summary.findings import findings_from_agent_steps
 from finetune.slm.trajectories import answer
+from runtime.prompt import render_observation, render_prompt
 from tools.envelope import ToolResult
 
 HERE = Path(__file__).parent / "golden"

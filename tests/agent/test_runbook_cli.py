@@ -10,12 +10,12 @@ import numpy as np
 import yaml
 from typer.testing import CliRunner
 
-from agent.cli.main import app
 from agent.context import sim_tools
 from agent.runbooks.engine import RunbookEngine
 from agent.runbooks.model import Library
 from agent.runbooks.replay import replay
 from agent.runbooks.store import RunStore
+from cli.main import app
 from tests.agent.test_runbook_fixtures import ALICE, make_gate
 from tools.backends.sim.scenario import load_scenario
 

@@ -20,7 +20,7 @@ OPERATOR, APPROVER, VIEWER = Principal("olga", "operator"), Principal("abe", "ap
 def planner():
     try:
         from agent.planner import load_planner
-        from agent.settings import get_settings
+        from config.settings import get_settings
 
         s = get_settings()  # KEEL_PLANNER / KEEL_PLANNER_ADAPTER choose the backend (default: llama + shipped adapter)
         return load_planner(s.planner, adapter=s.planner_adapter)

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 
 pytest.importorskip("agent.planner.base", reason="the planner package is not in this tree")
@@ -231,7 +232,7 @@ def test_app_mention_is_answered_once(slack: Slack) -> None:
 
 def test_app_mention_reply_in_its_thread_with_a_bot_token(slack: Slack, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = slack.client.app.state.settings  # type: ignore[attr-defined]
-    monkeypatch.setattr(settings, "slack_bot_token", "xoxb-test-token")
+    monkeypatch.setattr(settings, "slack_bot_token", SecretStr("xoxb-test-token"))
     monkeypatch.setattr(settings, "slack_api_url", slack.hook.url.removesuffix("hook"))
     slack.hook.responses = [(200, {"content-type": "application/json"}, '{"ok": true, "ts": "1.2"}')]
     event = {"type": "event_callback", "event_id": "Ev0009",

@@ -149,7 +149,7 @@ def sim_serve(scenario: Path, log_dir: Path, speed_s: float, max_log_bytes: int 
               port: int | None = None) -> Iterator[SimServe]:
     """`keel sim serve` as a separate process."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "agent.cli.main", "sim", "serve", "--scenario", str(scenario), "--port", str(port),
+    cmd = [sys.executable, "-m", "cli.main", "sim", "serve", "--scenario", str(scenario), "--port", str(port),
            "--log-dir", str(log_dir), "--speed", str(speed_s), "--max-log-bytes", str(max_log_bytes)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -34,7 +34,7 @@ def api_process(pg_url: str, home: Path) -> Iterator[str]:
            "KEEL_TOKENS": ",".join(f"{t}={r}" for t, r in TOKENS.items()), "KEEL_QUEUE_SIZE": "512",
            "KEEL_POLICY": json.dumps({"rate_limit": {"max_writes": 100000}}), "KEEL_AUTONOMY": "3"}
     log = (home / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli.main", "serve", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from agent.cli.main import app
 from agent.doctor import check_database, check_kubernetes, check_log_files, check_loki, check_topology, run_checks
-from agent.settings import get_settings
+from cli.main import app
+from config.settings import get_settings
 from tests.backends.fake_kube import FakeKube
 from tests.backends.fake_loki import FakeLoki, Stream, serve_fake
 from tests.backends.servers import free_port

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.settings import get_settings
+from config.settings import get_settings
 from tools.backends.factory import StaticTopology, build_backends, read_edges
 from tools.backends.kubernetes import KubeActions
 from tools.backends.logfiles import FileLogs

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.settings import get_settings
+from config.settings import get_settings
 from tests.backends.servers import Prometheus, SimServe, free_port, prometheus_server, sim_serve, wait_until
 from tests.ci import unavailable
 from tools.backends.base import ToolContext

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from agent.checkpoint import checkpointer_from_settings, close_checkpointer
-from agent.settings import get_settings
+from config.settings import get_settings
 from governance.approvals import Approval, ApprovalError
 from governance.audit import SqliteAuditStore
 from governance.chain import NewRecord

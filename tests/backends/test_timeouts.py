@@ -152,7 +152,7 @@ def test_the_agent_reports_a_down_backend_and_goes_on(tmp_path) -> None:  # type
     """The agent over a Prometheus that is down: every metrics call is an error naming it, the reply says so."""
     from agent.composition import build_service
     from agent.context import LiveContext
-    from agent.settings import Settings
+    from config.settings import Settings
     from governance.gate import Principal
     from tests.agent.fakes import ScriptedPlanner
     from tools.backends.factory import build_backends

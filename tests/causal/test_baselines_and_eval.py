@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli.main import app
 from causal.baselines import BASELINES
+from cli.main import app
 from evals import rca as ev
 from tests.causal.synthetic import CHAIN, chain_case, write_generic
 

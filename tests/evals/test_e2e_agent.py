@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.planner.base import PlannedCall, Step
-from agent.settings import Settings
+from config.settings import Settings
 from evals.e2e.agent_responder import AgentResponder
 from evals.e2e.harness import run_scenario
 from evals.e2e.scenarios import DEFAULT_DIR, load_e2e

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.context import build_context
-from agent.settings import Settings
+from config.settings import Settings
 from evals.e2e.govcheck import recheck, unaudited_writes
 from evals.e2e.harness import REQUESTER, Run, executed_writes, run_scenario
 from evals.e2e.rules import RulesResponder, evaluate, scale_target

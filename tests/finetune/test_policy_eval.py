@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli.main import app
+from cli.main import app
 from evals import scaling as ev
 
 

@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from agent.planner.prompt import decode_call
 from agent.planner.validate import check_call
 from finetune.slm.data import FAMILIES, build_dataset, is_dev_family, render
 from finetune.slm.investigations import SYMPTOMS, investigation_examples
 from finetune.slm.trajectories import trajectory_examples
+from runtime.prompt import decode_call
 from tools.contract import TOOLS
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import approvals_cmd, audit_cmd, bench_cmd, governance_cmd, tools_cmd
+from cli import approvals_cmd, audit_cmd, bench_cmd, governance_cmd, tools_cmd
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.settings import get_settings
+from config.settings import get_settings
 from governance.policy import DEFAULT_POLICY_PATH, PolicyError, deep_merge, load_policy
 
 

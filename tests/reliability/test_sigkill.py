@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.cli.bench_soak_cmd import free_port, start_server, stop_server, wait_ready
+from cli.bench_soak_cmd import free_port, start_server, stop_server, wait_ready
 from tools.backends.sim_backend import ACTION_DELAY_ENV
 
 TOKENS = {"viewer": "rel-viewer-token-01234", "operator": "rel-operator-token-0123",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.context import build_context
-from agent.settings import Settings
+from config.settings import Settings
 from governance.approvals import ApprovalError, SqliteApprovalStore
 from governance.audit import SqliteAuditStore
 from governance.gate import Gate, Principal

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from agent.composition import build_service
 from agent.http.app import create_app
 from agent.planner import load_planner
-from agent.settings import Settings
+from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "evals" / "scenarios" / "e2e" / "crash-cartservice.yaml"

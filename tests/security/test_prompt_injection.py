@@ -20,7 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.context import build_context
 from agent.service import AgentService, ConversationBusy
-from agent.settings import Settings
+from config.settings import Settings
 from evals.e2e.govcheck import recheck, unaudited_writes
 from evals.e2e.harness import executed_writes
 from evals.e2e.scenarios import DEFAULT_DIR, load_e2e

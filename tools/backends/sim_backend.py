@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
+from config.settings import get_settings
 from tools.backends.base import LogPage, LogRecord, Point, ToolContext
 from tools.backends.sim import logs as sim_logs
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.model import IDX
 from tools.backends.sim.topology import EDGES, SPECS
 
-# Test hook: real seconds each simulated write action takes (crash tests kill the server mid-action).
-# Unset in normal use; the default path only looks the variable up.
+# Test hook (the `test_sim_action_delay_s` setting): real seconds each simulated write action takes (crash
+# tests kill the server mid-action). Zero in normal use.
 ACTION_DELAY_ENV = "KEEL_TEST_SIM_ACTION_DELAY_S"
 
 
 def _action_delay() -> None:
-    raw = os.environ.get(ACTION_DELAY_ENV)
-    if raw:
-        time.sleep(float(raw))
+    delay = get_settings().test_sim_action_delay_s
+    if delay:
+        time.sleep(delay)
 
 
 class SimBackend:

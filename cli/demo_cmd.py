@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 import evals
-from agent.cli.common import console, fail, simulate
+from cli.common import console, fail, simulate
 from tools.backends.base import ToolContext
 from tools.registry import call_tool
 from tools.results import LogMatches, MetricSeries, Neighbours, ResultData

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import (
+from cli import (
     approvals_cmd,
     audit_cmd,
     bench_cmd,

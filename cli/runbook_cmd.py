@@ -15,13 +15,13 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, fail, print_json, simulate
 from agent.runbooks.engine import RunbookEngine, run_summary
 from agent.runbooks.model import Library, RunbookError
 from agent.runbooks.replay import replay
 from agent.runbooks.store import RunRecord, RunStore
-from agent.settings import get_settings
 from agent.summary.narrative import LazySummarizer
+from cli.common import console, fail, print_json, simulate
+from config.settings import get_settings
 from governance.gate import Principal, gate_from_settings
 from governance.policy import PolicyError
 from governance.risk import ROLES

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import typer
 
-from agent.cli.common import console, err_console, fail
 from agent.graph.events import Event
 from agent.graph.render import event_text
+from cli.common import console, err_console, fail
+from config.settings import get_settings
 
 URL = typer.Option("http://127.0.0.1:8080", "--url", help="a running `keel serve`")
 TOKEN = typer.Option(None, "--token", help="bearer token (default: $KEEL_TOKEN)")
@@ -66,7 +66,7 @@ def _decide_remote(url: str, token: str, verb: str, rest: str) -> None:
 
 def chat(url: str = URL, token: str | None = TOKEN) -> None:
     """Talk to a running keel: each step streams as it happens. /approve ID [note], /deny ID [note], /quit."""
-    token = token or os.environ.get("KEEL_TOKEN", "")
+    token = token or get_settings().token.get_secret_value()
     if not token:
         fail("a token is needed: --token or KEEL_TOKEN (keel serve prints one)")
     conversation: str | None = None
@@ -101,7 +101,7 @@ def investigate(
 ) -> None:
     """Investigate one question and print each step and the grounded answer."""
     if url:
-        token = token or os.environ.get("KEEL_TOKEN", "")
+        token = token or get_settings().token.get_secret_value()
         if not token:
             fail("--url needs a token: --token or KEEL_TOKEN")
         try:
@@ -111,7 +111,6 @@ def investigate(
             fail(str(e), 1)
         return
     from agent.composition import build_service
-    from agent.settings import get_settings
     from governance.gate import Principal
 
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.common import bench_report, console
+from cli.common import bench_report, console
 
 DEFAULT_CASES = Path(__file__).resolve().parents[3] / "shared" / "evals" / "planner_dev.jsonl"
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, fail
+from cli.common import console, fail
 
 
 def eval_names() -> list[str]:
     """The eval commands registered on the shared eval app, except `all` itself."""
-    from agent.cli.eval_cmd import app
+    from cli.eval_cmd import app
 
     names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
     return [n for n in names if n and n != "all"]

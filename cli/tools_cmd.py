@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import EXIT_BAD_INPUT, console, err_console, fail, print_json, simulate
+from cli.common import EXIT_BAD_INPUT, console, err_console, fail, print_json, simulate
 from tools.contract import TOOLS, catalogue
 from tools.registry import call_tool
 

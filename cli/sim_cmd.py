@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, fail, print_json, simulate
+from cli.common import console, fail, print_json, simulate
 from tools.backends.sim.faults import FAULT_TYPES
 from tools.backends.sim.model import IDX, METRIC_NAMES, M
 from tools.services import SERVICES
@@ -76,7 +76,7 @@ def serve(
     import signal
     import threading
 
-    from agent.cli.common import scenario_or_default
+    from cli.common import scenario_or_default
     from tools.backends.sim.serve import LiveSim
     from tools.backends.sim.serve import serve as serve_live
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 
@@ -14,11 +14,13 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=lambda: Path.home() / ".keel", description="data directory (KEEL_HOME)")
     autonomy: int = Field(3, ge=0, le=5, description="autonomy level 0 (manual) .. 5 (full)")
-    tokens: str = Field("", description="bearer tokens as token=role,token=role (viewer, operator, approver)")
-    slack_signing_secret: str = ""
-    slack_webhook_url: str = ""
+    tokens: SecretStr = Field(SecretStr(""), description="bearer tokens as token=role,token=role (viewer, operator, "
+                              "approver)")
+    slack_signing_secret: SecretStr = SecretStr("")
+    slack_webhook_url: SecretStr = Field(SecretStr(""), description="Slack incoming webhook (its URL is a secret)")
     slack_users: str = Field("", description="Slack user -> keel role as U123=approver,U456=operator")
-    slack_bot_token: str = Field("", description="xoxb- token to reply to app mentions in their channel ('' = webhook)")
+    slack_bot_token: SecretStr = Field(SecretStr(""), description="xoxb- token to reply to app mentions in their "
+                                       "channel ('' = webhook)")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (bot replies)")
     runbook_resume_poll_s: float = Field(2.0, ge=0, description="how often the server resumes runbook runs whose "
                                          "approval was decided (0 = only on request)")
@@ -29,8 +31,17 @@ class Settings(BaseSettings):
     checkpoint_db: Path | None = Field(None, description="LangGraph checkpoint SQLite file (default $KEEL_HOME)")
     sim_tick_s: float = Field(60.0, gt=0, description="real seconds per simulated minute under `keel serve` (real "
                               "time by default; lower it to watch an incident unfold faster)")
-    planner: str = Field("llama", description="planner backend passed to agent.planner.load_planner")
+    planner: Literal["llama", "transformers", "keyword"] = Field("llama", description="planner backend "
+                                                                 "(agent.planner.load_planner)")
     planner_adapter: str = Field("default", description="planner adapter name")
+    planner_threads: int = Field(2, ge=1, le=256, description="CPU threads of the llama.cpp planner")
+    planner_merge: bool = Field(True, description="merge the adapter into a cached copy of the base GGUF (faster "
+                                "decoding) instead of applying it at run time")
+    model_cache: Path | None = Field(None, description="where the base GGUF and merged models are cached "
+                                     "(default: the model package's cache)")
+    token: SecretStr = Field(SecretStr(""), description="bearer token `keel chat` and `keel investigate --url` send")
+    test_sim_action_delay_s: float = Field(0.0, ge=0, description="test hook: real seconds each simulated write "
+                                           "takes (crash tests kill the server mid-action)")
     llama_extra_bufts: bool | None = Field(
         None, description="llama.cpp repacked weight buffers (AMX, CPU_REPACK): unset = off exactly where the CPU "
         "reports AMX (its repacking crashes there), true/false forces it")
@@ -67,6 +78,11 @@ class Settings(BaseSettings):
     audit_db: Path | None = Field(None, description="audit log and approvals SQLite file (default $KEEL_HOME)")
     audit_sync: Literal["full", "normal"] = Field("full", description="SQLite synchronous mode of audit appends")
     approval_ttl_minutes: float = Field(30.0, gt=0, description="a pending approval expires after this long")
+
+    @field_validator("planner", mode="before")
+    @classmethod
+    def _planner_alias(cls, v: Any) -> Any:
+        return "transformers" if v == "hf" else v
 
     @field_validator("home", mode="before")
     @classmethod

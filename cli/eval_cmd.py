@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import (
+from cli import (
     eval_all_cmd,
     eval_e2e_cmd,
     eval_planner_cmd,

@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, fail, write_json
-from agent.cli.eval_scaling_cmd import checked_inputs, plot_path
-from agent.settings import get_settings
+from cli.common import console, fail, write_json
+from cli.eval_scaling_cmd import checked_inputs, plot_path
+from config.settings import get_settings
 
 
 def scaling_frontier(

@@ -8,8 +8,8 @@ from typing import Any
 
 import typer
 
-from agent.cli.common import console, fail
-from agent.settings import get_settings
+from cli.common import console, fail
+from config.settings import get_settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "finetune" / "artifacts"
 DEFAULT_TRACE = Path(__file__).resolve().parents[3] / "shared" / "data" / "traces" / "nasa_http_1995_jul.csv"

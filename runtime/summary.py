@@ -12,13 +12,11 @@ Other keys are tolerated; the grounding check only accepts numbers and services 
 
 from __future__ import annotations
 
-import json
 import random
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from tools.services import SERVICES
+from runtime.grounding import fmt, summary_grounded
 
 _ACTION_WORDS = {
     "restart_service": ("was restarted", "restart of {svc}"),
@@ -27,15 +25,6 @@ _ACTION_WORDS = {
     "run_runbook": ("had a runbook run against it", "runbook on {svc}"),
 }
 _STATUS_WORDS = {"ok": "done", "pending_approval": "awaiting approval", "denied": "denied", "error": "failed"}
-
-
-def fmt(x: Any) -> str:
-    """Numbers as the summary prints them (so the grounding check sees the same text)."""
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        return str(x)
-    if isinstance(x, float) and not x.is_integer():
-        return f"{x:.3g}" if abs(x) < 10 else f"{x:.0f}"
-    return str(int(x))
 
 
 def _metric_phrase(m: str) -> str:
@@ -85,16 +74,7 @@ def template_summary(findings: Mapping[str, Any], variant: int = 0) -> str:
     return " ".join(out[:3])
 
 
-_NUM = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
-
-
 def grounded(summary: str, findings: Mapping[str, Any]) -> bool:
-    """True when every number and service named in `summary` also appears in the findings."""
-    blob = json.dumps(findings, default=str)
-    nums = set(_NUM.findall(blob))
-    nums |= {fmt(float(n)) for n in nums}
-    for n in _NUM.findall(summary):
-        if n not in nums and fmt(float(n)) not in nums:
-            return False
-    named = {s for s in SERVICES if re.search(rf"\b{re.escape(s)}\b", summary)}
-    return all(s in blob for s in named)
+    """True when every number and service named in `summary` also appears in the findings
+    (`runtime.grounding.summary_grounded`)."""
+    return summary_grounded(summary, findings)

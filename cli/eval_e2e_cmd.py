@@ -9,8 +9,8 @@ from typing import Any
 
 import typer
 
-from agent.cli.common import console, err_console, fail, write_json
-from agent.settings import get_settings
+from cli.common import console, err_console, fail, write_json
+from config.settings import get_settings
 
 METHODS = ("keel", "base", "rules")
 

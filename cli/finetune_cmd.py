@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from agent.cli import finetune_policy_cmd
-from agent.cli.common import console, fail
-from agent.settings import get_settings
+from cli import finetune_policy_cmd
+from cli.common import console, fail
+from config.settings import get_settings
 
 app = typer.Typer(help="Fine-tune the shipped models (resumable; long runs belong under nohup).",
                   no_args_is_help=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, fail, print_json, simulate
+from cli.common import console, fail, print_json, simulate
 from governance.approvals import STATUSES, ApprovalError
 from governance.gate import Gate, Principal, gate_from_settings
 from governance.policy import PolicyError

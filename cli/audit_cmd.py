@@ -14,8 +14,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import EXIT_BAD_INPUT, console, err_console, fail, print_json
-from agent.settings import get_settings
+from cli.common import EXIT_BAD_INPUT, console, err_console, fail, print_json
+from config.settings import get_settings
 from governance.audit import AuditError, AuditStore, SqliteAuditStore, verify_sqlite
 from governance.chain import StoredRecord
 from governance.stores import is_postgres, open_stores, verify_store

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, print_json
 from agent.doctor import run_checks
-from agent.settings import get_settings
+from cli.common import console, print_json
+from config.settings import get_settings
 
 STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import typer
 
-from agent.cli import bench_llama_cmd, bench_soak_cmd
-from agent.cli.common import bench_report as report
-from agent.cli.common import console
+from cli import bench_llama_cmd, bench_soak_cmd
+from cli.common import bench_report as report
+from cli.common import console
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import Fault
 from tools.backends.sim.load import LoadCurve
@@ -71,7 +71,7 @@ def bench_audit(
     which group commit writes several to a transaction; appends_single_per_s: one appender alone; the
     WAL+NORMAL rate and the disk's bare fsync rate are printed alongside.
     """
-    from agent.settings import get_settings
+    from config.settings import get_settings
     from governance import bench
 
     settings = get_settings()
@@ -108,7 +108,7 @@ def bench_agent(
 ) -> None:
     """Concurrent conversations end to end over HTTP: latency p50/p95, errors, audit chain valid afterwards."""
     from agent.bench_agent import run_bench
-    from agent.settings import get_settings
+    from config.settings import get_settings
 
     settings = get_settings(**({"planner": planner} if planner else {}))
     res = run_bench(conversations, settings=settings, scenario=scenario)

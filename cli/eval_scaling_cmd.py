@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, fail, write_json
-from agent.settings import get_settings
+from cli.common import console, fail, write_json
+from config.settings import get_settings
 
 
 def scaling(

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, fail, write_json
+from cli.common import console, fail, write_json
+from config.settings import get_settings
 
 METHODS = ("keel", "base", "keyword")
 
@@ -67,11 +68,10 @@ def planner(
         with console.status("keel: multi-step next calls"):
             extra["keel_multistep"] = score_prompts(lambda p: keel.complete(p, 64), rows_t)  # type: ignore[attr-defined]
         console.print(f"multi-step next call (keel): {extra['keel_multistep']}")
-    import os
-
+    settings = get_settings()
     config = {"backend": backend, "adapter": adapter, "cases": len(rows),
-              "threads": int(os.environ.get("KEEL_PLANNER_THREADS", "2")),
-              "merged": backend == "llama" and os.environ.get("KEEL_PLANNER_MERGE", "1") != "0",
+              "threads": settings.planner_threads,
+              "merged": backend == "llama" and settings.planner_merge,
               "base": "no adapter, 6-shot prefix, same validation and grammar fallback"}
     if json_path:
         out = to_json(str(path), config, results)

@@ -10,8 +10,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, fail, print_json, simulate
-from agent.settings import get_settings
+from cli.common import console, fail, print_json, simulate
+from config.settings import get_settings
 from governance.audit import AuditStore, SqliteAuditStore
 from governance.gate import Principal, gather_context
 from governance.policy import Policy, PolicyError, load_policy

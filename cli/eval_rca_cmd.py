@@ -8,8 +8,8 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from agent.cli.common import console, fail, write_json
-from agent.settings import get_settings
+from cli.common import console, fail, write_json
+from config.settings import get_settings
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "rca"
 

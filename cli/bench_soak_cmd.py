@@ -19,7 +19,7 @@ import httpx
 import typer
 from rich.table import Table
 
-from agent.cli.common import console, fail, write_json
+from cli.common import console, fail, write_json
 
 GROWTH_TARGET_PCT = 10.0
 
@@ -40,7 +40,7 @@ def start_server(home: Path, port: int, tokens: dict[str, str], planner: str | N
         env["KEEL_PLANNER"] = planner
     if adapter:
         env["KEEL_PLANNER_ADAPTER"] = adapter
-    cmd = [sys.executable, "-m", "agent.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if tick is not None:
         cmd += ["--tick", str(tick)]
     out = log.open("wb")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.common import console, fail
+from cli.common import console, fail
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 
@@ -31,7 +31,7 @@ def serve(
 
     from agent.composition import build_service
     from agent.http.app import create_app
-    from agent.settings import get_settings
+    from config.settings import get_settings
 
     overrides: dict[str, object] = {}
     if tick is not None:
@@ -40,7 +40,7 @@ def serve(
         overrides["planner"] = planner
     settings = get_settings(**overrides)
     made: dict[str, str] = {}
-    if not settings.tokens.strip():
+    if not settings.tokens.get_secret_value().strip():
         spec, made = generated_tokens()
         settings = settings.model_copy(update={"tokens": spec})
     try:
