@@ -1,4 +1,4 @@
-"""`keel eval ...`: evaluations. Each prints a table and writes DESIGN.md's JSON with --json PATH.
+"""`keel eval ...`: evaluations. Each prints a table and writes the documented JSON with --json PATH.
 
 One import and one registration line per eval; the commands live in their own modules.
 """

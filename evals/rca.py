@@ -129,7 +129,7 @@ def summarise(results: Sequence[CaseResult], methods: Sequence[str]) -> dict[str
 
 def payload(dataset: str, path: str, mode: str, results: Sequence[CaseResult], methods: Sequence[str],
             extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """DESIGN.md's eval JSON; `results` holds the headline (metric-visible faults), breakdowns under extra keys."""
+    """The documented eval JSON; `results` holds the headline (metric-visible faults), breakdowns under extra keys."""
     summary = summarise(results, methods)
     headline = {m: {k: v for k, v in summary["overall"][m].items() if k != "n"} for m in methods}
     errors = [abs(r.onset_error_s) for r in results if r.onset_error_s is not None]

@@ -1,6 +1,6 @@
 """`keel eval all`: run (or read) every eval's latest JSON and write `evals/REPORT.md` with tables and plots.
 
-Each eval writes DESIGN.md's format `{"eval", "dataset", "config", "results": {METHOD: {METRIC: number}}}`
+Each eval writes the documented format `{"eval", "dataset", "config", "results": {METHOD: {METRIC: number}}}`
 to `RESULTS_DIR/<name>.json`; benchmarks write `{"bench", "figures"}` to `RESULTS_DIR/bench-<name>.json`.
 The report says for every eval whether it was run by this invocation (command and duration) or read from
 an earlier run (file and its modification time), so no figure appears without its provenance.

@@ -112,7 +112,7 @@ def _better(g: dict[str, float], p: dict[str, float]) -> bool:
 
 
 def evaluate(spec: EvalSpec) -> EvalOutput:
-    """Run every method on the split and build DESIGN.md's eval JSON."""
+    """Run every method on the split and build the documented eval JSON."""
     if spec.service not in SPECS:
         raise ValueError(f"unknown service {spec.service!r}; allowed: {', '.join(SPECS)}")
     tr = load_trace(spec.trace, spec.column)

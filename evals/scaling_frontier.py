@@ -159,7 +159,7 @@ def _row(s: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]:
 
 
 def frontier(spec: EvalSpec, policies: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
-    """Forecast-controller points on the split beside the tuned HPA and the target box; DESIGN.md's eval JSON.
+    """Forecast-controller points on the split beside the tuned HPA and the target box; the documented eval JSON.
 
     `results` maps each controller ("q<tau>", "price<p>", "hpa_tuned", and with `policies`, e.g.
     `evaluate(spec).payload["results"]`, also "grpo", "ppo", "hpa") to its figures; `summary` holds the

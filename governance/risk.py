@@ -83,7 +83,7 @@ class Decision:
     policy_digest: str
 
     def to_dict(self) -> dict[str, Any]:
-        """DESIGN.md's decision format: {"risk", "oversight", "reasons", "checks"}."""
+        """The documented decision format: {"risk", "oversight", "reasons", "checks"}."""
         return {
             "risk": self.risk,
             "oversight": self.oversight,

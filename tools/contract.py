@@ -1,6 +1,6 @@
 """The ten tools of the contract: argument models (their JSON Schema feeds the planner's grammar) and specs.
 
-Names and arguments are fixed by DESIGN.md; evaluations outside this repository depend on them.
+Names and arguments are fixed (docs/ARCHITECTURE.md, "Formats"); evaluations outside this repository depend on them.
 Aliases ("checkout", "recs") and durations ("1 hour") are normalised by the models' validators.
 """
 

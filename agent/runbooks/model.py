@@ -206,6 +206,13 @@ class Library:
 
 
 def _coerce(name: str, spec: ParamSpec, value: Any) -> Any:
+    """A parameter value as its declared type, or a RunbookError naming the parameter and what is allowed.
+
+    Kept by hand rather than a pydantic TypeAdapter per type: lax-mode pydantic takes booleans as numbers
+    (`replicas: true` would be 1) and words like `on`/`t` as booleans, strict mode refuses the numeric strings
+    a CLI or form passes, and its messages do not name the runbook parameter; the checks that remain (service
+    names through the alias resolver, durations, bounds, choices) would be custom validators of the same size.
+    """
     def bad(why: str) -> RunbookError:
         return RunbookError(f"parameter {name}: {why} (got {value!r})")
 

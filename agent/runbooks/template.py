@@ -9,6 +9,13 @@ functions min, max, round, int, float, str, len, abs, lower, upper.
 Templates are strings with `{{ expr }}` placeholders. A string that is exactly one placeholder yields the
 expression's value with its type (so `"{{ steps.rec.data.recommended_replicas }}"` is an int); otherwise
 each placeholder is formatted into the text.
+
+Why not jinja2's sandboxed native environment: runbook files are the user's, and this is their language.
+jinja2 would change it under them (`null` is not a literal there, `len(x)` and `lower(x)` become filters,
+a missing key is a silent Undefined unless made strict, and its errors do not name the path that failed,
+e.g. `steps.rca.data.ranking[0]: index 0 out of range`); its sandbox guards attribute access on Python
+objects, while this evaluator only ever walks plain dicts and lists and calls a closed set of functions.
+The load-time reference check (`agent.runbooks.model`) walks this parser's tree.
 """
 
 from __future__ import annotations

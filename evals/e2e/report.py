@@ -71,7 +71,7 @@ def fault_table(scores: Mapping[str, Sequence[ScenarioScore]], fault_of: Mapping
 
 
 def to_json(dataset: str, config: Mapping[str, Any], results: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
-    """DESIGN.md's eval format; NaN (no applicable scenario) is written as null."""
+    """The documented eval format; NaN (no applicable scenario) is written as null."""
     clean = {m: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
              for m, r in results.items()}
     return {"eval": "e2e", "dataset": dataset, "config": dict(config), "results": clean}

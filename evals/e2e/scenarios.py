@@ -1,6 +1,6 @@
 """End-to-end scenario files: the simulator scenario plus what a good response looks like.
 
-A file is DESIGN.md's scenario format; `expect` carries
+A file is the documented scenario format; `expect` carries
 `root_cause` (service), `remediation` (restart | rollback | scale | none), `symptom` (the service the
 request is about, whose SLO decides recovery; default frontend) and optionally `fault` (its type).
 The remediation that clears each fault type on the simulator is fixed by `REMEDIATION`.

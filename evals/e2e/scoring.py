@@ -155,7 +155,7 @@ def _mean(xs: Sequence[float]) -> float:
 
 
 def aggregate(scores: Sequence[ScenarioScore]) -> dict[str, float]:
-    """DESIGN.md's end-to-end metrics for one method, plus counts that explain them."""
+    """The documented end-to-end metrics for one method, plus counts that explain them."""
     applicable = [s for s in scores if s.slo_recovered is not None]
     return {
         "diagnosis_acc": _mean([float(s.diagnosis_correct) for s in scores]),

@@ -1,7 +1,7 @@
 """Run a controller (learned policy, HPA, static) over a load in the scaling environment and summarise it.
 
 Every controller runs on its own simulator built with the same seed, so all of them see the same load
-and the same metric noise. Metrics (DESIGN.md names):
+and the same metric noise. Metrics (the documented names, docs/ARCHITECTURE.md):
   * replica_hours: the controlled service's replicas summed over the scored minutes / 60;
   * slo_violation_min: scored minutes whose p99 exceeded the service's SLO;
   * p99_ms: mean over the scored minutes of the per-minute p99;

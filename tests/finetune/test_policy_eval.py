@@ -1,4 +1,4 @@
-"""The scaling eval: every method on one split, DESIGN.md's JSON, HPA tuning (and its cache), the plot, the CLI."""
+"""The scaling eval: every method on one split, the documented JSON, HPA tuning (and its cache), the plot, the CLI."""
 
 from __future__ import annotations
 
