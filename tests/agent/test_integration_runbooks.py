@@ -26,7 +26,7 @@ from agent.http.app import create_app  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from governance.gate import Principal  # noqa: E402
 from tests.agent.fakes import ScriptedPlanner, call, make_service  # noqa: E402
-from tests.agent.test_runbook_fixtures import Receiver, receiver  # noqa: E402
+from tests.agent.runbooks.test_runbook_fixtures import Receiver, receiver  # noqa: E402
 
 __all__ = ["receiver"]
 

@@ -21,7 +21,7 @@ pytest.importorskip("agent.planner.base", reason="the planner package is not in 
 from agent.http.app import create_app  # noqa: E402
 from agent.slack.verify import RequestVerifier, SlackAuthError  # noqa: E402
 from tests.agent.fakes import ScriptedPlanner, make_service  # noqa: E402
-from tests.agent.test_runbook_fixtures import Receiver, receiver  # noqa: E402
+from tests.agent.runbooks.test_runbook_fixtures import Receiver, receiver  # noqa: E402
 
 __all__ = ["receiver"]
 

@@ -16,7 +16,7 @@ from agent.runbooks.model import Library
 from agent.runbooks.replay import replay
 from agent.runbooks.store import RunStore
 from cli.main import app
-from tests.agent.test_runbook_fixtures import ALICE, make_gate
+from tests.agent.runbooks.test_runbook_fixtures import ALICE, make_gate
 from tools.backends.sim.scenario import load_scenario
 
 LEAK = ("seed: 7\nload: {kind: diurnal, peak_rps: 400}\nat: 40m\nfaults:\n"

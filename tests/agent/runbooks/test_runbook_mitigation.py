@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.runbooks.store import RunRecord
-from tests.agent.test_runbook_fixtures import ALICE, Receiver, approve_through, make_engine, receiver, sim_at
+from tests.agent.runbooks.test_runbook_fixtures import ALICE, Receiver, approve_through, make_engine, receiver, sim_at
 from tests.ci import unavailable
 from tools.backends.base import ToolContext
 from tools.backends.sim.cluster import Simulator

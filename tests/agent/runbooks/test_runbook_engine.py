@@ -15,7 +15,7 @@ from agent.runbooks.model import Library, RunbookError
 from agent.runbooks.store import RunStore
 from governance.audit import SqliteAuditStore
 from governance.gate import Principal
-from tests.agent.test_runbook_fixtures import ALICE, BOB, make_engine, make_gate, sim_at
+from tests.agent.runbooks.test_runbook_fixtures import ALICE, BOB, make_engine, make_gate, sim_at
 from tools.backends.sim.faults import Fault
 from tools.registry import call_tool
 

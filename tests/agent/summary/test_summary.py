@@ -16,7 +16,7 @@ from agent.summary.blocks import MAX_BLOCKS, build_message, fallback_text
 from agent.summary.delivery import deliver
 from agent.summary.findings import ActionTaken, Cause, Findings, Measurement, findings_from_agent_steps
 from agent.summary.narrative import narrative, template, ungrounded
-from tests.agent.test_runbook_fixtures import ALICE, Receiver, approve_through, make_engine, receiver, sim_at
+from tests.agent.runbooks.test_runbook_fixtures import ALICE, Receiver, approve_through, make_engine, receiver, sim_at
 from tools.backends.sim.faults import Fault
 from tools.services import SERVICES
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.summary.narrative import LazySummarizer, narrative
-from tests.agent.test_summary import _memory_leak_findings, assert_grounded
+from tests.agent.summary.test_summary import _memory_leak_findings, assert_grounded
 from tests.ci import unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.native_model]
