@@ -1,4 +1,5 @@
-"""`keel doctor`'s checks: each configured backend probed, with what is wrong and how to fix it.
+"""`keel doctor`'s checks: each configured backend probed, the CPU and one planner call, with what is wrong and
+how to fix it.
 
 Every check returns a `Check(name, status, detail, fix)`; status is ok, warn (works, but something is
 missing) or fail (the tools that need it will return errors). Probes use the backends' own code paths
@@ -219,7 +220,27 @@ def check_database(settings: Any) -> list[Check]:
         approvals.close()
 
 
-def run_checks(settings: Any) -> list[Check]:
+# ------------------------------------------------------------------------------------------ CPU and planner
+def check_planner(settings: Any) -> list[Check]:
+    """The CPU's features, then one planner call in a child process (a native crash is reported, not raised)."""
+    from agent.planner.probe import probe_planner
+    from finetune.slm.llama_runtime import FIX, amx_flags, cpu_summary, extra_bufts_default
+
+    amx = amx_flags()
+    bufts = extra_bufts_default(settings.llama_extra_bufts)
+    cpu = Check("cpu", "ok", f"{cpu_summary()}; AMX: {', '.join(amx) or 'no'}; llama.cpp extra buffer types "
+                f"{'on' if bufts else 'off'}" + (" (setting)" if settings.llama_extra_bufts is not None else ""))
+    if settings.planner == "keyword":
+        return [cpu, Check("planner", "ok", "keyword planner (no model)")]
+    result = probe_planner()
+    if result.ok:
+        return [cpu, Check("planner", "ok", result.detail)]
+    fix = FIX if "crashed" in result.detail else ("check planner / planner_adapter in keel.toml; "
+                                                  "`keel doctor --json` shows the details")
+    return [cpu, Check("planner", "fail", result.detail, fix)]
+
+
+def run_checks(settings: Any, planner: bool = True) -> list[Check]:
     out: list[Check] = []
     if settings.metrics_backend == "prometheus":
         out += check_prometheus(settings)
@@ -237,4 +258,6 @@ def run_checks(settings: Any) -> list[Check]:
         out.append(Check("actions: sim", "ok", "embedded simulator"))
     out += check_topology(settings)
     out += check_database(settings)
+    if planner:
+        out += check_planner(settings)
     return out

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
                               "time by default; lower it to watch an incident unfold faster)")
     planner: str = Field("llama", description="planner backend passed to agent.planner.load_planner")
     planner_adapter: str = Field("default", description="planner adapter name")
+    llama_extra_bufts: bool | None = Field(
+        None, description="llama.cpp repacked weight buffers (AMX, CPU_REPACK): unset = off exactly where the CPU "
+        "reports AMX (its repacking crashes there), true/false forces it")
 
     # backends (see README "Backends"): sim is the embedded default
     metrics_backend: Literal["sim", "prometheus"] = Field("sim", description="query_metrics/RCA source")

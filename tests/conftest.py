@@ -36,3 +36,6 @@ def shared_data(sub: str) -> Path:
     if not p.exists():
         pytest.skip(f"shared data not available: {p} is absent")
     return p
+
+
+from tests.native_isolation import pytest_configure, pytest_runtest_protocol  # noqa: E402,F401  (hooks)

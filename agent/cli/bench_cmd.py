@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from agent.cli import bench_soak_cmd
-from agent.cli.common import TOPOLOGY_HELP, chosen_topology, console, write_json
+from agent.cli import bench_llama_cmd, bench_soak_cmd
+from agent.cli.common import TOPOLOGY_HELP, chosen_topology, console
+from agent.cli.common import bench_report as report
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import Fault
 from tools.backends.sim.load import LoadCurve
@@ -20,14 +20,9 @@ app = typer.Typer(help="Benchmarks (medians over repeats).", no_args_is_help=Tru
 
 JsonOpt = typer.Option(None, "--json", help="write {bench, figures} to this path")
 app.command("soak")(bench_soak_cmd.soak)
+app.command("llama")(bench_llama_cmd.bench_llama)
 
 
-def report(name: str, figures: dict[str, float], targets: dict[str, str], json_path: Path | None) -> None:
-    table = Table("figure", "median", "target", title=f"keel bench {name}")
-    for k, v in figures.items():
-        table.add_row(k, f"{v:.4g}", targets.get(k, ""))
-    console.print(table)
-    write_json(json_path, {"bench": name, "figures": figures})
 
 
 @app.command("sim")

@@ -83,3 +83,14 @@ def simulate(path: Path | None, at: int | None,
         fail(f"--at must be at least 1 minute, got {minute}")
     sim.run_until(minute)
     return scenario, sim, sim_context(sim)
+
+
+def bench_report(name: str, figures: dict[str, float], targets: dict[str, str], json_path: Path | None) -> None:
+    """A `keel bench` result: the figures as a table (with their targets) and {bench, figures} JSON."""
+    from rich.table import Table
+
+    table = Table("figure", "median", "target", title=f"keel bench {name}")
+    for k, v in figures.items():
+        table.add_row(k, f"{v:.4g}", targets.get(k, ""))
+    console.print(table)
+    write_json(json_path, {"bench": name, "figures": figures})
