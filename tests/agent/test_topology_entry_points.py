@@ -64,7 +64,8 @@ def test_bad_topology_and_mismatched_scenario_are_clear_errors(tmp_path: Path) -
     code, out = keel("sim", "run", "--topology", "sock-shop", "--scenario",
                      str(SCENARIOS / "e2e-topologies" / "boa-crash-ledgerwriter.yaml"))
     assert code == 2 and "bank-of-anthos" in out
-    code, out = keel("sim", "run", "--topology", "sock-shop", "--scenario", str(DEFAULT_DIR / "latency-redis-cart.yaml"))
+    shop_file = str(DEFAULT_DIR / "latency-redis-cart.yaml")
+    code, out = keel("sim", "run", "--topology", "sock-shop", "--scenario", shop_file)
     assert code == 2 and "unknown service 'redis-cart'" in out  # a file naming no topology is read on sock-shop
 
 
