@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.backends.base import BackendError
-from tools.services import SERVICES
+from tools.services import current_topology, service_names
 
 Status = str  # "ok" | "warn" | "fail"
 
@@ -33,7 +33,7 @@ class Check:
 
 
 def _missing(present: set[str], smap: dict[str, str]) -> list[str]:
-    return [s for s in SERVICES if smap.get(s, s) not in present]
+    return [s for s in service_names() if smap.get(s, s) not in present]
 
 
 def _guard(name: str, fn: Callable[[], list[Check]], fix: str) -> list[Check]:
@@ -63,7 +63,7 @@ def check_prometheus(settings: Any) -> list[Check]:
         out = [Check("metrics: prometheus", "ok", f"{url} answers (Prometheus {(info or {}).get('version', '?')})")]
         smap = dict(settings.service_map or {})
         for metric, mq in prom.queries.items():
-            q = render(mq, [smap.get(s, s) for s in SERVICES])
+            q = render(mq, [smap.get(s, s) for s in service_names()])
             try:
                 data = prom.api("query", {"query": f"group by ({mq.label}) ({q})"})
             except BackendError as e:
@@ -72,7 +72,7 @@ def check_prometheus(settings: Any) -> list[Check]:
                 continue
             present = {r["metric"].get(mq.label, "") for r in data.get("result", [])}
             missing = _missing(present, smap)
-            if len(missing) == len(SERVICES):
+            if len(missing) == len(service_names()):
                 out.append(Check(f"metrics: {metric}", "fail", f"no series: {q}",
                                  "is the exporter scraped (Prometheus Status > Targets)? else choose "
                                  "prometheus_preset or override the query under [prometheus_queries]"))
@@ -80,7 +80,7 @@ def check_prometheus(settings: Any) -> list[Check]:
                 out.append(Check(f"metrics: {metric}", "warn", f"no data for {', '.join(missing)}",
                                  "map these services to your names with [service_map]"))
             else:
-                out.append(Check(f"metrics: {metric}", "ok", f"all {len(SERVICES)} services"))
+                out.append(Check(f"metrics: {metric}", "ok", f"all {len(service_names())} services"))
         return out
 
     return _guard("metrics: prometheus", probe, reach_fix)
@@ -135,7 +135,7 @@ def check_loki(settings: Any) -> list[Check]:
         out = [Check("logs: loki", "ok", f"{url} answers; label {settings.loki_service_label!r} has "
                      f"{len(present)} value(s)")]
         missing = _missing(present, dict(settings.service_map or {}))
-        if len(missing) == len(SERVICES):
+        if len(missing) == len(service_names()):
             out.append(Check("logs: loki labels", "fail", f"no stream has label {settings.loki_service_label!r} "
                              "with a service name", "set loki_service_label to the label holding the service "
                              "(e.g. app, service_name), or map names with [service_map]"))
@@ -165,7 +165,7 @@ def check_kubernetes(settings: Any, api_client: Any = None) -> list[Check]:
         out = [Check("actions: kubernetes", "ok", f"{acts.label}: {len(names)} Deployment(s) in namespace "
                      f"{settings.kube_namespace!r}")]
         missing = _missing(names, dict(settings.service_map or {}))
-        if len(missing) == len(SERVICES):
+        if len(missing) == len(service_names()):
             out.append(Check("actions: deployments", "fail", f"none of the services is a Deployment in "
                              f"{settings.kube_namespace!r}", "set kube_namespace, or map names with [service_map]"))
         elif missing:
@@ -183,13 +183,13 @@ def check_topology(settings: Any) -> list[Check]:
     from tools.backends.factory import read_edges
 
     if not settings.topology_file:
-        return [Check("topology", "ok", "Online Boutique call graph (default)" if settings.metrics_backend != "sim"
-                      else "the simulator's call graph")]
+        default = f"the {current_topology().name} call graph (default)"
+        return [Check("topology", "ok", default if settings.metrics_backend != "sim" else "the simulator's call graph")]
     try:
         edges = read_edges(Path(settings.topology_file), settings.service_map)
     except ValueError as e:
         return [Check("topology", "fail", str(e), "give a CSV with caller,callee (or Source,Target) columns")]
-    unknown = sorted({n for e in edges for n in e} - set(SERVICES))
+    unknown = sorted({n for e in edges for n in e} - set(service_names()))
     if unknown:
         return [Check("topology", "warn", f"{len(edges)} edges; names outside the contract: {', '.join(unknown[:5])}",
                       "map them with [service_map] so RCA and get_topology use contract names")]

@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 
 from cli import bench_llama_cmd, bench_soak_cmd
+from cli.common import TOPOLOGY_HELP, chosen_topology, console
 from cli.common import bench_report as report
-from cli.common import console
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import Fault
 from tools.backends.sim.load import LoadCurve
@@ -30,13 +30,23 @@ def bench_sim(
     repeats: int = typer.Option(7, min=1, help="simulated days to time"),
     clones: int = typer.Option(200, min=1, help="clones to time"),
     json_path: Path | None = JsonOpt,
+    topology: str | None = typer.Option(None, "--topology", help=TOPOLOGY_HELP),
 ) -> None:
-    """One simulated day (1440 one-minute steps, all 11 services, a fault) and clone() of a day-old cluster."""
-    faults = [Fault("memory_leak", "cartservice", 300, 600, 0.5), Fault("cpu_hog", "currencyservice", 900, 60, 0.8)]
+    """One simulated day (1440 one-minute steps, all services, two faults) and clone() of a day-old cluster.
+
+    The faults hit the topology's second and fourth services (Online Boutique: cartservice, currencyservice).
+    """
+    from tools.services import current_topology
+
+    topo = chosen_topology(topology) or current_topology()
+    names = topo.names
+    faults = [Fault("memory_leak", names[1 % len(names)], 300, 600, 0.5),
+              Fault("cpu_hog", names[3 % len(names)], 900, 60, 0.8)]
+    console.print(f"topology {topo.name}: {len(topo)} services, {len(topo.edges)} calls")
     days, cpu = [], []
-    sim = Simulator()
+    sim = Simulator(topology=topo)
     for r in range(repeats):
-        sim = Simulator(LoadCurve.diurnal(seed=r), faults, seed=r)
+        sim = Simulator(LoadCurve.diurnal(seed=r), faults, seed=r, topology=topo)
         t0, c0 = time.perf_counter(), time.process_time()
         sim.step(1440)
         days.append(time.perf_counter() - t0)

@@ -13,7 +13,7 @@ import typer
 
 from agent.graph.events import Event
 from agent.graph.render import event_text
-from cli.common import console, err_console, fail
+from cli.common import TOPOLOGY_HELP, console, err_console, fail
 from config.settings import get_settings
 
 URL = typer.Option("http://127.0.0.1:8080", "--url", help="a running `keel serve`")
@@ -98,6 +98,7 @@ def investigate(
     scenario: Path | None = typer.Option(None, help="scenario file for the in-process simulator"),
     url: str | None = typer.Option(None, "--url", help="ask a running `keel serve` instead of running in-process"),
     token: str | None = TOKEN,
+    topology: str | None = typer.Option(None, "--topology", help=TOPOLOGY_HELP),
 ) -> None:
     """Investigate one question and print each step and the grounded answer."""
     if url:
@@ -114,7 +115,8 @@ def investigate(
     from governance.gate import Principal
 
     try:
-        service = build_service(get_settings(), scenario, live=False)
+        overrides = {"topology": topology} if topology is not None else {}
+        service = build_service(get_settings(**overrides), scenario, live=False)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
     try:

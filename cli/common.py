@@ -1,4 +1,5 @@
-"""Helpers shared by CLI commands: JSON output, exit codes, building a simulator context from a scenario."""
+"""Helpers shared by CLI commands: JSON output, exit codes, the topology option, building a simulator context
+from a scenario on a topology."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from rich.console import Console
 from tools.backends.base import ToolContext
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.scenario import Scenario, load_scenario
+from tools.services import set_topology, use_topology
+from tools.topology import Topology, TopologyError, builtin_names, load_topology
 
 console = Console()
 err_console = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
+TOPOLOGY_HELP = (f"the system: a built-in topology ({', '.join(builtin_names())}) or a topology file (YAML/JSON); "
+                 "default: the scenario's, else online-boutique (KEEL_TOPOLOGY)")
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -35,18 +40,42 @@ def write_json(path: Path | None, obj: Any) -> None:
         path.write_text(json.dumps(obj, indent=2, default=str) + "\n")
 
 
-def scenario_or_default(path: Path | None) -> Scenario:
-    if path is None:
-        return Scenario(name="quiet")
+def chosen_topology(ref: str | None) -> Topology | None:
+    """The topology `--topology` (else KEEL_TOPOLOGY) names, or None; exits naming the bad file or field."""
+    if not ref:
+        from config.settings import get_settings
+
+        ref = get_settings().topology
+    if not ref or not ref.strip():
+        return None
     try:
-        return load_scenario(path)
+        return load_topology(ref)
+    except TopologyError as e:
+        fail(f"--topology: {e}")
+
+
+def scenario_or_default(path: Path | None, topology: Topology | None = None) -> Scenario:
+    """The scenario file (read on `topology` when it names none) or a quiet cluster; it becomes current."""
+    try:
+        if path is None:
+            sc = Scenario(name="quiet" if topology is None else f"quiet {topology.name}", topology=topology)
+        elif topology is not None:
+            with use_topology(topology):
+                sc = load_scenario(path)
+        else:
+            sc = load_scenario(path)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
+    if topology is not None and sc.topo != topology:
+        fail(f"--topology: {topology.name}, but scenario {sc.name} runs on {sc.topo.name}")
+    set_topology(sc.topo)
+    return sc
 
 
-def simulate(path: Path | None, at: int | None) -> tuple[Scenario, Simulator, ToolContext]:
+def simulate(path: Path | None, at: int | None,
+             topology: Topology | None = None) -> tuple[Scenario, Simulator, ToolContext]:
     """Build the scenario's simulator and run it to minute `at` (default: the scenario's `at`, else 60)."""
-    scenario = scenario_or_default(path)
+    scenario = scenario_or_default(path, topology)
     sim = scenario.build(path.parent if path else None)
     minute = at if at is not None else (scenario.at or 60)
     if minute < 1:

@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     service_map: dict[str, str] = Field(
         default_factory=dict, description="contract service name -> name in your cluster"
     )
-    topology_file: Path | None = Field(None, description="caller,callee CSV (default Online Boutique)")
+    topology: str = Field("", description="built-in topology (online-boutique, sock-shop, bank-of-anthos) or a "
+                          "topology file (YAML/JSON); '' = online-boutique or the scenario's")
+    topology_file: Path | None = Field(None, description="caller,callee CSV (default: the topology's call graph)")
     database_url: str = Field("", description="'' = SQLite under KEEL_HOME; postgresql://... = PostgreSQL")
     backend_timeout_s: float = Field(5.0, gt=0, le=120, description="budget per backend call")
     # governance (see governance/default_policy.yaml)

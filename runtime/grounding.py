@@ -17,13 +17,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tools.services import SERVICES
+from tools.services import names_alternation, service_names
 
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
 _SUMMARY_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")  # as the summary model's training data was checked
-_NAMES = "|".join(sorted((re.escape(s) for s in SERVICES), key=len, reverse=True))
-_SERVICE = re.compile(r"\b(" + _NAMES + r")\b")
-_SERVICE_WHOLE = re.compile(r"(?<![\w-])(" + _NAMES + r")(?![\w-])")  # not part of a longer hyphenated name
 
 
 def numbers_in(text: str) -> set[str]:
@@ -32,8 +29,11 @@ def numbers_in(text: str) -> set[str]:
 
 
 def services_in(text: str, whole: bool = False) -> set[str]:
-    """Service names in a text; `whole`: only names not glued to a longer hyphenated word."""
-    return set((_SERVICE_WHOLE if whole else _SERVICE).findall(text))
+    """The current topology's service names in a text; `whole`: only names not glued to a longer hyphenated
+    word."""
+    names = names_alternation()
+    pattern = r"(?<![\w-])(" + names + r")(?![\w-])" if whole else r"\b(" + names + r")\b"
+    return set(re.findall(pattern, text))
 
 
 def is_grounded(text: str, sources: Iterable[str]) -> bool:
@@ -59,7 +59,7 @@ def summary_grounded(summary: str, findings: Mapping[str, Any]) -> bool:
     for n in _SUMMARY_NUMBER.findall(summary):
         if n not in nums and fmt(float(n)) not in nums:
             return False
-    named = {s for s in SERVICES if re.search(rf"\b{re.escape(s)}\b", summary)}
+    named = {s for s in service_names() if re.search(rf"\b{re.escape(s)}\b", summary)}
     return all(s in blob for s in named)
 
 

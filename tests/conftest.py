@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,17 @@ def _keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "keel-home"
     monkeypatch.setenv("KEEL_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _default_topology() -> Iterator[None]:
+    """Every test starts on the embedded default topology; one that switches the process's topology
+    (a CLI command, a context built with `topology`) does not leak it into the next."""
+    from tools.services import set_topology
+
+    set_topology(None)
+    yield
+    set_topology(None)
 
 
 def shared_data(sub: str) -> Path:

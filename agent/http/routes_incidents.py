@@ -15,7 +15,7 @@ from governance.gate import Principal
 from tools.envelope import ToolResult
 from tools.registry import call_tool
 from tools.results import MetricSeries
-from tools.services import SERVICES
+from tools.services import service_names
 
 router = APIRouter(tags=["incidents"])
 
@@ -39,7 +39,8 @@ def symptoms(service: AgentService) -> list[dict[str, Any]]:
     out = []
     ctx = service.live.tools
     with service.live.lock:
-        for s in SERVICES:
+        names = ctx.sim.services if ctx.sim is not None else service_names()
+        for s in names:
             lat = _series(call_tool("query_metrics", {"service": s, "metric": "latency_p99", "window": WINDOW}, ctx))
             err = _series(call_tool("query_metrics", {"service": s, "metric": "error_rate", "window": WINDOW}, ctx))
             if lat is not None:

@@ -74,11 +74,13 @@ class LlamaPlanner:
         self.llm.close()
 
     def _grammar_obj(self) -> Any:
-        if self._grammar is None:
+        """The compiled grammar of the current topology's names (recompiled when the topology changes)."""
+        text = call_grammar()
+        if self._grammar is None or self._grammar[0] != text:
             from llama_cpp import LlamaGrammar
 
-            self._grammar = LlamaGrammar.from_string(call_grammar(), verbose=False)
-        return self._grammar
+            self._grammar = (text, LlamaGrammar.from_string(text, verbose=False))
+        return self._grammar[1]
 
     def _complete(self, prompt: str, max_tokens: int, grammar: Any) -> str:
         out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,

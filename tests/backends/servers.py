@@ -146,11 +146,13 @@ class SimServe:
 
 @contextlib.contextmanager
 def sim_serve(scenario: Path, log_dir: Path, speed_s: float, max_log_bytes: int = 1_000_000,
-              port: int | None = None) -> Iterator[SimServe]:
-    """`keel sim serve` as a separate process."""
+              port: int | None = None, topology: str | None = None) -> Iterator[SimServe]:
+    """`keel sim serve` as a separate process (on `--topology` when given)."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "cli.main", "sim", "serve", "--scenario", str(scenario), "--port", str(port),
            "--log-dir", str(log_dir), "--speed", str(speed_s), "--max-log-bytes", str(max_log_bytes)]
+    if topology:
+        cmd += ["--topology", topology]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).status_code == 200, 30,

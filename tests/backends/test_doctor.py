@@ -14,8 +14,8 @@ from config.settings import get_settings
 from tests.backends.fake_kube import FakeKube
 from tests.backends.fake_loki import FakeLoki, Stream, serve_fake
 from tests.backends.servers import free_port
+from tests.shop import SERVICES
 from tools.backends.kubernetes import load_api_client
-from tools.services import SERVICES
 
 
 def by_name(checks: list) -> dict[str, tuple[str, str, str]]:

@@ -14,14 +14,14 @@ import yaml
 from config.settings import get_settings
 from tests.backends.servers import Prometheus, SimServe, free_port, prometheus_server, sim_serve, wait_until
 from tests.ci import unavailable
+from tests.shop import IDX, SERVICES
 from tools.backends.base import ToolContext
 from tools.backends.factory import build_backends
 from tools.backends.prometheus import PrometheusMetrics
 from tools.backends.promql import KUBERNETES, render
-from tools.backends.sim.model import IDX, M
+from tools.backends.sim.model import M
 from tools.backends.sim.scenario import load_scenario
 from tools.registry import call_tool
-from tools.services import SERVICES
 
 pytestmark = pytest.mark.slow
 

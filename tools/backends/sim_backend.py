@@ -9,8 +9,6 @@ from config.settings import get_settings
 from tools.backends.base import LogPage, LogRecord, Point, ToolContext
 from tools.backends.sim import logs as sim_logs
 from tools.backends.sim.cluster import Simulator
-from tools.backends.sim.model import IDX
-from tools.backends.sim.topology import EDGES, SPECS
 
 # Test hook (the `test_sim_action_delay_s` setting): real seconds each simulated write action takes (crash
 # tests kill the server mid-action). Zero in normal use.
@@ -42,7 +40,7 @@ class SimBackend:
         return LogPage([LogRecord(x.ts, x.service, x.level, x.message) for x in lines], total)
 
     def edges(self) -> list[tuple[str, str]]:
-        return [(a, b) for a, b, _ in EDGES]
+        return self.sim.topology.edge_pairs()
 
     def scale(self, service: str, replicas: int) -> dict[str, Any]:
         _action_delay()
@@ -59,8 +57,8 @@ class SimBackend:
 
 def sim_replica_state(sim: Any, service: str) -> tuple[int, tuple[int, int]]:
     """(current replicas, (min, max)) of a service of the simulator (what governance bounds scaling by)."""
-    spec = SPECS[service]
-    return int(round(float(sim.replicas[IDX[service]]))), (spec.min_replicas, spec.max_replicas)
+    spec = sim.topology.spec(service)
+    return int(round(float(sim.replicas[sim.idx[service]]))), (spec.min_replicas, spec.max_replicas)
 
 
 def sim_context(sim: Simulator) -> ToolContext:

@@ -11,10 +11,11 @@ from pathlib import Path
 from agent.runbooks.store import RunRecord
 from tests.agent.runbooks.test_runbook_fixtures import ALICE, Receiver, approve_through, make_engine, receiver, sim_at
 from tests.ci import unavailable
+from tests.shop import IDX
 from tools.backends.base import ToolContext
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import Fault
-from tools.backends.sim.model import IDX, M
+from tools.backends.sim.model import M
 from tools.registry import call_tool
 
 __all__ = ["receiver"]
