@@ -66,6 +66,7 @@ def collect_findings(request: str, steps: Sequence[Mapping[str, Any]]) -> dict[s
             f["symptoms"].append({k: data[k] for k in keys})
         elif tool == "root_cause_analysis" and status == "ok":
             f["root_causes"] = [dict(c) for c in _ranking(data)]
+            f["rca_inconclusive"] = data.get("verdict") if data.get("inconclusive") else None
         elif tool == "search_logs" and data:
             lines = data.get("lines") or []
             f["logs"].append({"service": data.get("service"), "level": data.get("level"), "query": data.get("query"),
@@ -140,6 +141,8 @@ def headline(f: Mapping[str, Any]) -> str:
     if denied:
         a = denied[0]
         return f"I did not run {a['tool']}: {a.get('error') or 'it was denied'}."
+    if f["root_causes"] and f.get("rca_inconclusive"):
+        return f"Root-cause analysis {f['rca_inconclusive']}."
     if f["root_causes"]:
         top = f["root_causes"][0]
         return f"Most likely root cause: {top['service']}{_signature_text(top)}."

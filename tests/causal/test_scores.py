@@ -1,0 +1,93 @@
+"""The simple scores, their rank aggregation, the graph prior and the confidence features."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from causal import scores
+from causal.aggregate import MethodConfig, confidence_features, fuse, values
+from causal.case import frame
+from causal.confidence import THRESHOLD, calibrated
+
+
+def _table(n: int = 80, on: int = 60, seed: int = 0) -> tuple[pd.DataFrame, float]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(float(n))
+    hot = t >= on
+    cols = {
+        ("a", "lat"): 10 + rng.normal(0, 1, n) + np.where(hot, 8.0, 0.0),  # sustained shift
+        ("b", "lat"): 10 + rng.normal(0, 1, n) + np.where(t == on + 5, 12.0, 0.0),  # one spike
+        ("c", "avail"): np.where(hot, 99.0, 100.0),  # constant in normal operation, then moves
+        ("d", "lat"): 10 + rng.normal(0, 1, n),  # nothing
+    }
+    return frame(cols, t), float(on)
+
+
+def test_each_score_sees_what_it_is_for() -> None:
+    table, on = _table()
+    st = scores.score_table(table, on)
+    s = st.per_metric
+    assert st.split == 60
+    assert s.loc[("a", "lat"), "sustained"] > 5 > s.loc[("b", "lat"), "sustained"]  # a spike is not sustained
+    assert s.loc[("b", "lat"), "baro"] > 5 and s.loc[("b", "lat"), "nsigma"] > 5  # but it is a maximum
+    assert s.loc[("a", "lat"), "shift"] > 3 * s.loc[("b", "lat"), "shift"]
+    assert np.isfinite(s.to_numpy()).all()
+    # the constant metric: scaled by its whole-window spread, a moderate finite score
+    assert 1 < s.loc[("c", "avail"), "nsigma"] < 10
+    assert s.loc[("d", "lat")].max() < s.loc[("a", "lat")].min()
+
+
+def test_a_relative_floor_mutes_tiny_drifts_of_big_levels() -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(100.0)
+    table = frame({("m", "mem"): 1e9 * (1 + 0.01 * (t >= 60)) + rng.normal(0, 10, 100)}, t)
+    raw = scores.score_table(table, 60.0, 0.0).per_metric.loc[("m", "mem"), "baro"]
+    floored = scores.score_table(table, 60.0, 0.05).per_metric.loc[("m", "mem"), "baro"]
+    assert raw > 1000 and floored < 1
+
+
+def test_few_rows_before_the_onset_still_score() -> None:
+    table, _ = _table(n=12, on=2)
+    st = scores.score_table(table, 2.0)
+    assert st.split == 3 and np.isfinite(st.per_metric.to_numpy()).all()  # at least three baseline rows
+
+
+def test_fusion_is_rank_based_and_ties_follow_magnitude() -> None:
+    comp = pd.DataFrame({"nsigma": [100.0, 5.0, 1.0], "baro": [3.0, 4.0, 1.0]}, index=["x", "y", "z"])
+    cfg = MethodConfig(scores=("nsigma", "baro"), aggregation="rrf", rrf_k=1.0)
+    f = fuse(comp, cfg)
+    assert f["x"] == pytest.approx(f["y"], abs=1e-6) and f["x"] > f["y"]  # tied ranks, x larger overall
+    assert f["z"] < f["y"]
+    # a hundredfold larger score does not outvote the other score: only the ranks count
+    comp2 = comp.assign(nsigma=[1e9, 5.0, 1.0])
+    assert fuse(comp2, cfg)["x"] == pytest.approx(f["x"], abs=1e-6)
+    mean = fuse(comp, MethodConfig(scores=("nsigma", "baro"), aggregation="mean_rank"))
+    assert mean.idxmin() == "z" and 0 < mean.min() < mean.max() <= 1
+    with pytest.raises(ValueError, match="allowed: rrf, mean_rank"):
+        fuse(comp, MethodConfig(scores=("nsigma",), aggregation="vote"))
+
+
+def test_graph_prior_and_inferred_components() -> None:
+    agg = pd.Series({"caller": 0.9, "callee": 1.0, "other": 0.2})
+    g = nx.DiGraph([("caller", "callee"), ("other", "store")])
+    val, fac = values(agg, g, MethodConfig(graph="dep", infer=0.5), explained=set())
+    assert val["caller"] == pytest.approx(0.81) and fac["caller"]["dependencies"] == pytest.approx(0.9)
+    assert val["callee"] == 1.0 and val["store"] == pytest.approx(0.1)
+    none, _ = values(agg, g, MethodConfig(graph="none", infer=0.0), explained=set())
+    assert none == {"caller": 0.9, "callee": 1.0, "other": 0.2}
+    pc, _ = values(agg, None, MethodConfig(graph="none", causal=True, explained=0.5, infer=0.0), explained={"callee"})
+    assert pc["callee"] == 0.5
+
+
+def test_confidence_features_and_calibration() -> None:
+    comp = pd.DataFrame({"nsigma": [9.0, 1.0], "baro": [2.0, 3.0]}, index=["a", "b-db"])
+    cfg = MethodConfig(scores=("nsigma", "baro"))
+    f = confidence_features(comp, cfg, [("a", 1.0), ("b", 0.25)], {"a": "a", "b-db": "b"})
+    assert f == {"agree": 0.5, "margin": 0.75}
+    assert confidence_features(comp, cfg, [], {}) == {"agree": 0.0, "margin": 0.0}
+    coef = {"intercept": -3.0, "agree": 3.0, "margin": 3.0}
+    assert calibrated({"agree": 1.0, "margin": 1.0}, coef) > THRESHOLD > calibrated({"agree": 0.0, "margin": 0.1},
+                                                                                    coef)
