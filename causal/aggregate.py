@@ -7,6 +7,9 @@ value(c) = agg(c) * w_dep(c) * w_causal(c)
   w_dep(c)    (graph `dep`) 1 when no dependency of c (a component it calls) has a higher agg, else
               agg(c) / max agg(dep): a caller is slow because its callee is;
   w_causal(c) (causal on) `explained` when PC tested c and separated all its metrics from the fault node.
+Graph `down` is a tie-breaker instead: when a callee's anomaly magnitude (mean log(1 + score)) is at least
+(1 - `down_tol`) of c's, c's value is put just below that callee's (callees first, so a chain resolves to
+its deepest similarly anomalous member): near-equal anomalies on a caller and its callee point at the callee.
 Components with no metrics that the call graph names get `infer` x the best value among their callers
 (0: listed last): a store nobody measures can still be the cause its callers point at.
 Ties are broken by the mean log-magnitude of the scores.
@@ -22,7 +25,8 @@ import pandas as pd
 from scipy.stats import rankdata
 
 AGGREGATIONS = ("rrf", "mean_rank")
-GRAPH_USES = ("none", "dep")
+GRAPH_USES = ("none", "dep", "down")
+ANOMALOUS_LOG = float(np.log1p(3.0))  # a callee must be at least this anomalous to take the blame
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,19 @@ class MethodConfig:
     causal: bool = True
     explained: float = 0.5
     infer: float = 0.5
+    down_tol: float = 0.2
 
     def label(self) -> str:
         return (f"scores={'+'.join(self.scores)} agg={self.aggregation}"
                 + (f"(k={self.rrf_k:g})" if self.aggregation == "rrf" else "")
-                + f" floor={self.rel_floor:g} graph={self.graph} pc={'on' if self.causal else 'off'}"
+                + f" floor={self.rel_floor:g} graph={self.graph}"
+                + (f"(tol={self.down_tol:g})" if self.graph == "down" else "") + f" pc={'on' if self.causal else 'off'}"
                 + (f" explained={self.explained:g}" if self.causal else "") + f" infer={self.infer:g}")
+
+
+def magnitude(cols: np.ndarray) -> np.ndarray:
+    """Mean log(1 + score) per row: how anomalous a component is, on a scale comparable across components."""
+    return np.log1p(np.nan_to_num(np.maximum(cols, 0.0))).mean(axis=1) if len(cols) else np.zeros(0)
 
 
 def fuse_matrix(cols: np.ndarray, cfg: MethodConfig) -> np.ndarray:
@@ -55,8 +66,8 @@ def fuse_matrix(cols: np.ndarray, cfg: MethodConfig) -> np.ndarray:
         agg = 1.0 - (ranks.mean(axis=1) - 1.0) / max(n, 1)
     else:
         raise ValueError(f"aggregation: got {cfg.aggregation!r}; allowed: {', '.join(AGGREGATIONS)}")
-    magnitude = np.log1p(np.nan_to_num(np.maximum(cols, 0.0))).mean(axis=1)
-    tie = magnitude / (1.0 + magnitude.max()) if n else magnitude
+    mag = magnitude(cols)
+    tie = mag / (1.0 + mag.max()) if n else mag
     return agg + 1e-9 * tie
 
 
@@ -66,8 +77,10 @@ def fuse(comp: pd.DataFrame, cfg: MethodConfig) -> pd.Series:
 
 
 def values(agg: pd.Series | dict[str, float], graph: nx.DiGraph | None, cfg: MethodConfig,
-           explained: set[str]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """(final value per component, the factors behind each) including inferred metric-less components."""
+           explained: set[str], mag: dict[str, float] | None = None,
+           ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """(final value per component, the factors behind each) including inferred metric-less components;
+    `mag` (component -> magnitude) is needed for graph `down`."""
     a = {str(c): float(v) for c, v in agg.items()}
     w_causal = {c: (cfg.explained if cfg.causal and c in explained else 1.0) for c in a}
     out: dict[str, float] = {}
@@ -79,6 +92,8 @@ def values(agg: pd.Series | dict[str, float], graph: nx.DiGraph | None, cfg: Met
         w_dep = 1.0 if worst <= v or v <= 0 else v / worst
         out[c] = v * w_dep * w_causal[c]
         factors[c] = {"fused": v, "dependencies": w_dep, "causal": w_causal[c]}
+    if cfg.graph == "down" and graph is not None and mag:
+        _downstream(out, factors, graph, mag, cfg.down_tol)
     if graph is not None and cfg.infer > 0:
         for m in graph.nodes():
             if m in a:
@@ -90,23 +105,16 @@ def values(agg: pd.Series | dict[str, float], graph: nx.DiGraph | None, cfg: Met
     return out, factors
 
 
-def confidence_features(comp: pd.DataFrame | tuple[list[str], np.ndarray], cfg: MethodConfig,
-                        ranked: list[tuple[str, float]], service_of: dict[str, str]) -> dict[str, float]:
-    """`agree`: share of the scores whose own top service is the final top one; `margin`: relative gap
-    between the first and second service's values."""
-    if not ranked:
-        return {"agree": 0.0, "margin": 0.0}
-    top = ranked[0][0]
-    tops = []
-    if isinstance(comp, pd.DataFrame):
-        names, cols = [str(c) for c in comp.index], comp[list(cfg.scores)].to_numpy(dtype=float)
-    else:
-        names, cols = comp
-    if names:
-        for j in np.argmax(cols, axis=0):
-            tops.append(service_of.get(names[int(j)], names[int(j)]))
-    agree = sum(t == top for t in tops) / len(tops) if tops else 0.0
-    v1 = ranked[0][1]
-    v2 = ranked[1][1] if len(ranked) > 1 else 0.0
-    margin = (v1 - v2) / v1 if v1 > 0 else 0.0
-    return {"agree": float(agree), "margin": float(max(0.0, margin))}
+def _downstream(out: dict[str, float], factors: dict[str, dict[str, float]], graph: nx.DiGraph,
+                mag: dict[str, float], tol: float) -> None:
+    """Put each caller just below its most valued callee whose magnitude is within `tol` of its own."""
+    nodes = [n for n in graph.nodes() if n in out]
+    sub = graph.subgraph(nodes)
+    order = list(reversed(list(nx.topological_sort(sub)))) if nx.is_directed_acyclic_graph(sub) else nodes
+    for c in order:  # callees before their callers
+        m_c = mag.get(c, 0.0)
+        blamed = [out[d] for d in sub.successors(c)
+                  if mag.get(d, 0.0) >= max((1.0 - tol) * m_c, ANOMALOUS_LOG)]
+        if blamed and max(blamed) <= out[c]:
+            out[c] = max(blamed) * (1.0 - 1e-6)
+            factors[c]["downstream"] = 1.0

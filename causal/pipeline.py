@@ -118,7 +118,8 @@ def rank_prepared(p: Prepared, config: aggregate.MethodConfig = SHIPPED, symptom
     comp = p.component_scores(config.rel_floor, config.scores)
     disc = p.discovered() if config.causal else discovery.Discovery(nodes=[])
     explained = (disc.tested_components() - disc.component_roots()) if disc.ran else set()
-    value, factors = aggregate.values(aggregate.fuse(comp, config), g, config, explained)
+    mag = dict(zip([str(c) for c in comp.index], aggregate.magnitude(comp.to_numpy(dtype=float)), strict=True))
+    value, factors = aggregate.values(aggregate.fuse(comp, config), g, config, explained, mag)
     comp_anomaly = anomaly.component_scores(p.evidence)
     sym = symptom if symptom in case.components else None
     if sym is None and symptom_metric is not None:
@@ -128,8 +129,9 @@ def rank_prepared(p: Prepared, config: aggregate.MethodConfig = SHIPPED, symptom
     if sym is None:
         sym = rank.symptom_of(comp_anomaly, g)
     ranking = rank.candidates(case, p.evidence, g, value, factors, sym)
-    service_of = {c: case.service(c) for c in comp.index}
-    feats = aggregate.confidence_features(comp, config, [(c.service, c.score) for c in ranking], service_of)
+    comps, everything = p.score_matrix(config.rel_floor, scores.SCORES)
+    feats = confidence.features(comps, everything, ranking[0].service if ranking else None,
+                                {c: case.service(c) for c in comps})
     return Analysis(
         case=case.name, onset=p.onset, onset_source=p.source, symptom=case.service(sym), ranking=ranking,
         discovery=disc, anomalous=max(comp_anomaly.values(), default=0.0) >= rank.ANOMALOUS,

@@ -9,23 +9,27 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from causal.confidence import FEATURES
+
 BUCKETS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)
 
 
-def fit_calibration(features: Sequence[dict[str, float]], correct: Sequence[bool]) -> dict[str, float]:
-    """Logistic regression of correctness on (agree, margin), by Newton's method with a small ridge."""
-    x = np.array([[1.0, f["agree"], f["margin"]] for f in features])
+def fit_calibration(features: Sequence[dict[str, float]], correct: Sequence[bool],
+                    names: Sequence[str] = FEATURES) -> dict[str, float]:
+    """Logistic regression of correctness on the named features, by Newton's method with a small ridge."""
+    x = np.array([[1.0, *(f[k] for k in names)] for f in features])
     y = np.array(correct, dtype=float)
-    w = np.zeros(3)
+    k = x.shape[1]
+    w = np.zeros(k)
     for _ in range(50):
         p = 1 / (1 + np.exp(-x @ w))
         grad = x.T @ (p - y) + 1e-3 * w
-        hess = x.T @ (x * (p * (1 - p))[:, None]) + 1e-3 * np.eye(3)
+        hess = x.T @ (x * (p * (1 - p))[:, None]) + 1e-3 * np.eye(k)
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.abs(step).max() < 1e-8:
             break
-    return {"intercept": float(w[0]), "agree": float(w[1]), "margin": float(w[2])}
+    return {"intercept": float(w[0]), **{n: float(v) for n, v in zip(names, w[1:], strict=True)}}
 
 
 def calibration_table(conf: Sequence[float], correct: Sequence[bool]) -> list[dict[str, float]]:

@@ -7,23 +7,26 @@ left-out figure; the configuration chosen on all of them is the one that ships (
 gives the in-sample figures. Ties go to the earlier configuration in grid order, which lists simpler
 ones first (fewer scores, no PC, no graph).
 
-The confidence (`causal.confidence`) is a logistic fit of top-1 correctness on the ranking's `agree` and
-`margin` features; calibration tables compare predicted buckets with observed top-1 accuracy per dataset.
+The confidence (`causal.confidence`) is a logistic fit of top-1 correctness on the ranking's features,
+fitted on the synthetic cases; calibration tables compare predicted buckets with observed top-1 accuracy
+on every dataset.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from causal.aggregate import MethodConfig, confidence_features, fuse_matrix, values
+from causal.aggregate import MethodConfig, fuse_matrix, magnitude, values
 from causal.case import Case
+from causal.confidence import features
 from causal.pipeline import Prepared, prepare
+from causal.scores import SCORES
 from evals.rca import metrics, rank_of
 
 MODES = ("exact", "detect")
@@ -36,12 +39,13 @@ SCORE_SETS: tuple[tuple[str, ...], ...] = (
 
 def grid() -> list[MethodConfig]:
     out = []
+    graph_uses = (("none", 0.0, 0.0), ("none", 0.5, 0.0), ("dep", 0.0, 0.0), ("dep", 0.5, 0.0),
+                  ("down", 0.0, 0.1), ("down", 0.5, 0.1), ("down", 0.0, 0.25), ("down", 0.5, 0.25))
     for causal, graph_use, scores, agg, floor in itertools.product(
-        (False, True), (("none", 0.0), ("none", 0.5), ("dep", 0.0), ("dep", 0.5)), SCORE_SETS,
-        (("rrf", 1.0), ("rrf", 5.0), ("mean_rank", 0.0)), (0.0, 0.05),
+        (False, True), graph_uses, SCORE_SETS, (("rrf", 1.0), ("rrf", 5.0), ("mean_rank", 0.0)), (0.0, 0.05, 0.1),
     ):
         out.append(MethodConfig(scores=scores, aggregation=agg[0], rrf_k=agg[1] or 1.0, rel_floor=floor,
-                                graph=graph_use[0], causal=causal, infer=graph_use[1]))
+                                graph=graph_use[0], causal=causal, infer=graph_use[1], down_tol=graph_use[2] or 0.2))
     return out
 
 
@@ -63,7 +67,8 @@ def order(p: Prepared, cfg: MethodConfig) -> tuple[list[str], dict[str, float]]:
     if cfg.causal:
         d = p.discovered()
         explained = (d.tested_components() - d.component_roots()) if d.ran else set()
-    value, _ = values(dict(zip(comps, fuse_matrix(cols, cfg), strict=True)), p.graph, cfg, explained)
+    mag = dict(zip(comps, magnitude(cols), strict=True)) if cfg.graph == "down" else None
+    value, _ = values(dict(zip(comps, fuse_matrix(cols, cfg), strict=True)), p.graph, cfg, explained, mag)
     ranked: list[tuple[str, float]] = []
     seen: set[str] = set()
     for c, v in sorted(value.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -71,11 +76,12 @@ def order(p: Prepared, cfg: MethodConfig) -> tuple[list[str], dict[str, float]]:
         if s not in seen:
             seen.add(s)
             ranked.append((s, v))
-    feats = confidence_features((comps, cols), cfg, ranked, {c: case.service(c) for c in comps})
+    names, everything = p.score_matrix(cfg.rel_floor, SCORES)
+    feats = features(names, everything, ranked[0][0] if ranked else None, {c: case.service(c) for c in names})
     return [s for s, _ in ranked], feats
 
 
-def prepare_runs(datasets: dict[str, Sequence[Case]], modes: Sequence[str] = MODES,
+def prepare_runs(datasets: Mapping[str, Sequence[Case]], modes: Sequence[str] = MODES,
                  progress: Callable[[str], None] | None = None) -> list[Run]:
     runs = []
     for name, cases in datasets.items():

@@ -68,7 +68,7 @@ def rca(
     onset: str = typer.Option("exact", "--onset", help="exact | late60 | detect"),
     methods: str = typer.Option("", "--methods", help="comma-separated subset of keel, keel_left_out, keel_no_pc, "
                                 "keel_no_graph, keel_scores_only, random, nsigma, baro, pc_pagerank "
-                                "(default: keel, keel_left_out on a development dataset, the baselines)"),
+                                "(default: all; keel_left_out only on a development dataset)"),
     seed: int = typer.Option(0, "--seed", min=0, help="synthetic: the generator's seed"),
     cases: int = typer.Option(300, "--cases", min=1, max=100_000, help="synthetic: how many cases to generate"),
     json_path: Path | None = typer.Option(None, "--json", help="write {eval, dataset, config, results} here"),
@@ -89,7 +89,7 @@ def rca(
     if onset not in ev.ONSET_MODES:
         fail(f"--onset: got {onset!r}; allowed: {', '.join(ev.ONSET_MODES)}")
     loaded, name, where = load_cases(dataset, path, seed, cases)
-    default = ["keel", *(["keel_left_out"] if name in LEFT_OUT else []), *ev.METHODS[1:]]
+    default = ["keel", *(["keel_left_out"] if name in LEFT_OUT else []), *ev.ABLATIONS, *ev.METHODS[1:]]
     chosen = [m.strip() for m in methods.split(",") if m.strip()] or default
     unknown = [m for m in chosen if m not in ev.ALL_METHODS]
     if unknown:

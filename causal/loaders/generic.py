@@ -98,7 +98,7 @@ def read_metrics(path: Path) -> tuple[pd.DataFrame, list[str]]:
     if values.shape[1] == 0:
         raise CaseError(f"{path}: no metric column holds a number")
     tuples = [pairs[c] for c in values.columns]
-    values.columns = pd.MultiIndex.from_tuples(tuples, names=["component", "metric"])  # type: ignore[arg-type]
+    values.columns = pd.MultiIndex.from_tuples(tuples, names=["component", "metric"])
     values = values.T.groupby(level=[0, 1], sort=False).last().T  # the same column named twice: keep one
     values.index.name = "time"
     return values, dropped

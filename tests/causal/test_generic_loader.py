@@ -55,7 +55,8 @@ def _shop(n: int = 60, onset_row: int = 40, step: float = 60.0, root: str = "ord
 
 def test_times_in_milliseconds_and_iso_strings_give_epoch_seconds(tmp_path: Path) -> None:
     t, cols = _shop()
-    _write(tmp_path / "ds", "ms", cols, (t * 1000).astype(np.int64), {"root_cause": "orders", "onset": int(t[40] * 1000)})
+    label = {"root_cause": "orders", "onset": int(t[40] * 1000)}
+    _write(tmp_path / "ds", "ms", cols, (t * 1000).astype(np.int64), label)
     iso = pd.to_datetime(t, unit="s", utc=True).strftime("%Y-%m-%dT%H:%M:%SZ")
     _write(tmp_path / "ds", "iso", cols, list(iso), {"root_cause": "orders", "onset": iso[40]}, time_col="timestamp")
     a, b = load("generic", tmp_path / "ds")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from causal import scores
-from causal.aggregate import MethodConfig, confidence_features, fuse, values
+from causal.aggregate import MethodConfig, fuse, values
 from causal.case import frame
-from causal.confidence import THRESHOLD, calibrated
+from causal.confidence import THRESHOLD, calibrated, features
 
 
 def _table(n: int = 80, on: int = 60, seed: int = 0) -> tuple[pd.DataFrame, float]:
@@ -83,11 +83,32 @@ def test_graph_prior_and_inferred_components() -> None:
 
 
 def test_confidence_features_and_calibration() -> None:
-    comp = pd.DataFrame({"nsigma": [9.0, 1.0], "baro": [2.0, 3.0]}, index=["a", "b-db"])
-    cfg = MethodConfig(scores=("nsigma", "baro"))
-    f = confidence_features(comp, cfg, [("a", 1.0), ("b", 0.25)], {"a": "a", "b-db": "b"})
-    assert f == {"agree": 0.5, "margin": 0.75}
-    assert confidence_features(comp, cfg, [], {}) == {"agree": 0.0, "margin": 0.0}
-    coef = {"intercept": -3.0, "agree": 3.0, "margin": 3.0}
-    assert calibrated({"agree": 1.0, "margin": 1.0}, coef) > THRESHOLD > calibrated({"agree": 0.0, "margin": 0.1},
-                                                                                    coef)
+    names = ["a", "b-db", "c"]
+    m = np.array([[9.0, 2.0], [1.0, 3.0], [0.5, 0.5]])  # components x scores
+    svc = {"a": "a", "b-db": "b", "c": "c"}
+    f = features(names, m, "a", svc)
+    assert f["agree"] == 0.5  # score 1 puts a first, score 2 puts b first
+    assert f["gap"] == pytest.approx(np.mean([np.log(10) - np.log(2), np.log(3) - np.log(4)]))
+    assert f["strength"] == pytest.approx(np.mean([np.log(10), np.log(3)]))
+    assert features(names, m, None, svc) == {"agree": 0.0, "gap": 0.0, "strength": 0.0}
+    inferred = features(names, m, "store", svc)  # a graph-only service has no scores of its own
+    assert inferred["agree"] == 0.0 and inferred["gap"] < 0
+    coef = {"intercept": -3.0, "agree": 3.0, "gap": 1.0, "strength": 0.5}
+    assert calibrated({"agree": 1.0, "gap": 2.0, "strength": 2.0}, coef) > THRESHOLD > calibrated(
+        {"agree": 0.0, "gap": 0.1, "strength": 1.0}, coef)
+
+
+def test_downstream_tie_breaker_blames_a_similarly_anomalous_callee() -> None:
+    g = nx.DiGraph([("gw", "api"), ("api", "db"), ("gw", "mail")])
+    agg = {"gw": 0.5, "api": 0.33, "db": 0.25, "mail": 0.2}
+    cfg = MethodConfig(graph="down", down_tol=0.2, infer=0.0)
+    close = {"gw": 3.0, "api": 2.9, "db": 2.6, "mail": 0.5}
+    val, fac = values(agg, g, cfg, set(), close)
+    assert sorted(val, key=lambda c: -val[c])[:3] == ["db", "api", "gw"]  # the chain resolves to its end
+    assert fac["gw"]["downstream"] == 1.0 and "downstream" not in fac["db"]
+    far = {"gw": 3.0, "api": 1.5, "db": 1.4, "mail": 0.5}  # the callees moved much less: the caller stays first
+    val2, _ = values(agg, g, cfg, set(), far)
+    assert max(val2, key=lambda c: val2[c]) == "gw"
+    weak = {"gw": 1.0, "api": 1.0, "db": 1.0, "mail": 0.5}  # nothing anomalous enough to take the blame
+    val3, _ = values(agg, g, cfg, set(), weak)
+    assert max(val3, key=lambda c: val3[c]) == "gw"

@@ -91,7 +91,8 @@ def test_calibration_fit_tracks_the_observed_accuracy() -> None:
     margin = rng.uniform(0, 1, 4000)
     p_true = 1 / (1 + np.exp(-(-2 + 3 * agree + 1.5 * margin)))
     y = rng.random(4000) < p_true
-    coef = calibration.fit_calibration([{"agree": a, "margin": b} for a, b in zip(agree, margin, strict=True)], y)
+    coef = calibration.fit_calibration([{"agree": a, "margin": b} for a, b in zip(agree, margin, strict=True)], y,
+                                       names=("agree", "margin"))
     assert coef["intercept"] == pytest.approx(-2, abs=0.4) and coef["agree"] == pytest.approx(3, abs=0.5)
     rows = calibration.calibration_table(p_true, y)
     assert sum(r["n"] for r in rows) == 4000
