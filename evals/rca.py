@@ -5,8 +5,9 @@ the onset found by the method's change-point detector (the same onset is handed 
 ablation). `keel` is the shipped configuration; on a development dataset `keel_left_out` is the
 configuration chosen without that dataset (`causal.config.LEFT_OUT`), so the in-sample and the left-out
 figures come from the same run. Ablations (`keel_no_pc`, `keel_no_graph`, `keel_scores_only`) switch off PC,
-the call graph, or both, in the shipped configuration. A baseline that cannot run on a case (PC-PageRank on
-large systems) is n/a there, with the reason, and its figures cover the cases it ran on.
+the call graph, or both, in the shipped configuration; `keel_with_pc` switches PC on (asked for by name).
+A baseline that cannot run on a case (PC-PageRank on large systems) is n/a there, with the reason, and its
+figures cover the cases it ran on.
 Faults marked code-level by the loader (Nezha's return/exception) are scored in their own group and
 left out of the headline figures.
 """
@@ -31,7 +32,8 @@ from evals.calibration import calibration_table
 ONSET_MODES = ("exact", "late60", "detect")
 METHODS = ("keel", *BASELINES)
 ABLATIONS = ("keel_no_pc", "keel_no_graph", "keel_scores_only")
-ALL_METHODS = ("keel", "keel_left_out", *ABLATIONS, *BASELINES)
+EXTRA = ("keel_with_pc",)  # the shipped configuration with PC switched on (when it ships without it)
+ALL_METHODS = ("keel", "keel_left_out", *ABLATIONS, *EXTRA, *BASELINES)
 LATE_S = 60.0
 
 
@@ -73,6 +75,8 @@ def _variant(name: str, dataset: str | None) -> Any:
         return LEFT_OUT.get(dataset or "")
     if name == "keel_no_pc":
         return replace(SHIPPED, causal=False)
+    if name == "keel_with_pc":
+        return replace(SHIPPED, causal=True)
     if name == "keel_no_graph":
         return replace(SHIPPED, graph="none", infer=0.0)
     if name == "keel_scores_only":

@@ -67,8 +67,8 @@ def rca(
                                      "generic: DIR/<case>/metrics.csv, label.json, optional graph.csv"),
     onset: str = typer.Option("exact", "--onset", help="exact | late60 | detect"),
     methods: str = typer.Option("", "--methods", help="comma-separated subset of keel, keel_left_out, keel_no_pc, "
-                                "keel_no_graph, keel_scores_only, random, nsigma, baro, pc_pagerank "
-                                "(default: all; keel_left_out only on a development dataset)"),
+                                "keel_no_graph, keel_scores_only, keel_with_pc, random, nsigma, baro, pc_pagerank "
+                                "(default: all but keel_with_pc; keel_left_out only on a development dataset)"),
     seed: int = typer.Option(0, "--seed", min=0, help="synthetic: the generator's seed"),
     cases: int = typer.Option(300, "--cases", min=1, max=100_000, help="synthetic: how many cases to generate"),
     json_path: Path | None = typer.Option(None, "--json", help="write {eval, dataset, config, results} here"),

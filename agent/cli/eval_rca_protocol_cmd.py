@@ -19,6 +19,15 @@ def _fmt(r: dict[str, float] | None) -> str:
     return "n/a" if r is None else f"{r['ac1']:.3f} / {r['avg5']:.3f}"
 
 
+def results_by_dataset(result: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """{dataset: {"<onset>_<left_out|in_sample>_<ac1|avg5>": value}} from `rca_protocol.lodo`'s output."""
+    out: dict[str, dict[str, float]] = {}
+    for d, info in result["datasets"].items():
+        out[d] = {f"{m}_{k}_{key}": r[key] for m, by in info["modes"].items() for k in ("left_out", "in_sample")
+                  if (r := by[k]) is not None for key in ("ac1", "avg5")}
+    return out
+
+
 def rca_protocol(
     sockshop: Path = typer.Option(DEFAULT_DATA / "sockshop", "--sockshop", help="Sock Shop directory"),
     nezha: Path = typer.Option(DEFAULT_DATA / "nezha-ob", "--nezha", help="Nezha Online Boutique directory"),
@@ -92,10 +101,7 @@ def rca_protocol(
         "dataset": "+".join(names),
         "config": {"seed": seed, "synthetic_cases": cases, "modes": list(rca_protocol.MODES),
                    "configurations": len(configs), "objective": "mean over datasets and onsets of (AC@1+Avg@5)/2"},
-        "results": {d: {f"{m}_{k}": info["modes"][m][k][key] for m in rca_protocol.MODES
-                        for k in ("left_out", "in_sample") for key in ("ac1", "avg5")
-                        if info["modes"][m][k] is not None}
-                    for d, info in result["datasets"].items()},
+        "results": results_by_dataset(result),
         "choice": result,
         "calibration": {"coefficients": coef, "tables": tables},
     }

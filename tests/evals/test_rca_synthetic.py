@@ -121,3 +121,28 @@ def test_bench_rca_reports_sizes_it_cannot_simulate_as_na(tmp_path: Path) -> Non
     assert "median_s_50" not in data["figures"] and "embedded topology" in data["not_applicable"]["50"]
     bad = CliRunner().invoke(app, ["bench", "rca", "--services", "11,x"])
     assert bad.exit_code == 2 and "--services" in bad.output
+
+
+def test_rca_protocol_cli_chooses_without_each_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from causal import loaders
+    from tests.causal.synthetic import CHAIN, chain_case
+
+    def fake_load(dataset: str, path: Path) -> list:
+        return [chain_case(r, seed=i + (10 if dataset == "nezha" else 0), name=f"{dataset}-{r}")
+                for i, r in enumerate(CHAIN)]
+
+    monkeypatch.setattr(loaders, "load", fake_load)
+    monkeypatch.setattr(synth, "generate", lambda seed, cases: fake_load("synthetic", Path("."))[:3])
+    out = tmp_path / "protocol.json"
+    res = CliRunner().invoke(app, ["eval", "rca-protocol", "--sockshop", str(tmp_path), "--nezha", str(tmp_path),
+                                   "--cases", "10", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert set(data["results"]) == {"synthetic", "sockshop", "nezha-ob"}
+    for d, figures in data["results"].items():
+        assert {"exact_left_out_ac1", "exact_in_sample_avg5", "detect_left_out_avg5"} <= set(figures), d
+        assert data["choice"]["datasets"][d]["chosen_without"]
+    assert set(data["calibration"]["tables"]) == {"synthetic", "sockshop", "nezha-ob"}
+    assert "left out AC@1" in res.output.replace("\n", " ") or "left out" in res.output
+    bad = CliRunner().invoke(app, ["eval", "rca-protocol", "--sockshop", str(tmp_path / "missing")])
+    assert bad.exit_code == 2 and "--sockshop" in bad.output
