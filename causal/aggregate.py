@@ -37,6 +37,7 @@ class MethodConfig:
     aggregation: str = "rrf"
     rrf_k: float = 1.0
     rel_floor: float = 0.0
+    zero_scale: str = "spread"
     graph: str = "dep"
     causal: bool = True
     explained: float = 0.5
@@ -46,7 +47,7 @@ class MethodConfig:
     def label(self) -> str:
         return (f"scores={'+'.join(self.scores)} agg={self.aggregation}"
                 + (f"(k={self.rrf_k:g})" if self.aggregation == "rrf" else "")
-                + f" floor={self.rel_floor:g} graph={self.graph}"
+                + f" floor={self.rel_floor:g} zero={self.zero_scale} graph={self.graph}"
                 + (f"(tol={self.down_tol:g})" if self.graph == "down" else "") + f" pc={'on' if self.causal else 'off'}"
                 + (f" explained={self.explained:g}" if self.causal else "") + f" infer={self.infer:g}")
 

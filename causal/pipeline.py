@@ -55,22 +55,25 @@ class Prepared:
     evidence: anomaly.Scores
     graph: nx.DiGraph | None
     seconds: float
-    _tables: dict[float, pd.DataFrame] = field(default_factory=dict)
-    _arrays: dict[float, tuple[list[str], np.ndarray]] = field(default_factory=dict)
+    _tables: dict[tuple[float, str], pd.DataFrame] = field(default_factory=dict)
+    _arrays: dict[tuple[float, str], tuple[list[str], np.ndarray]] = field(default_factory=dict)
     _discovery: discovery.Discovery | None = None
 
-    def component_scores(self, rel_floor: float, names: tuple[str, ...]) -> pd.DataFrame:
-        """components x `names`: each component's best metric per score (computed once per floor)."""
-        if rel_floor not in self._tables:
-            self._tables[rel_floor] = scores.score_table(self.table, self.onset, rel_floor).by_component()
-        return self._tables[rel_floor][list(names)]
+    def component_scores(self, rel_floor: float, names: tuple[str, ...], zero_scale: str = "spread") -> pd.DataFrame:
+        """components x `names`: each component's best metric per score (computed once per scaling)."""
+        key = (rel_floor, zero_scale)
+        if key not in self._tables:
+            self._tables[key] = scores.score_table(self.table, self.onset, rel_floor, zero_scale).by_component()
+        return self._tables[key][list(names)]
 
-    def score_matrix(self, rel_floor: float, names: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+    def score_matrix(self, rel_floor: float, names: tuple[str, ...],
+                     zero_scale: str = "spread") -> tuple[list[str], np.ndarray]:
         """(components, components x `names` array): the same figures as `component_scores`, as numpy."""
-        if rel_floor not in self._arrays:
-            t = self.component_scores(rel_floor, scores.SCORES)
-            self._arrays[rel_floor] = ([str(c) for c in t.index], t.to_numpy(dtype=float))
-        comps, m = self._arrays[rel_floor]
+        key = (rel_floor, zero_scale)
+        if key not in self._arrays:
+            t = self.component_scores(rel_floor, scores.SCORES, zero_scale)
+            self._arrays[key] = ([str(c) for c in t.index], t.to_numpy(dtype=float))
+        comps, m = self._arrays[key]
         return comps, m[:, [scores.SCORES.index(n) for n in names]]
 
     def discovered(self) -> discovery.Discovery:
@@ -115,7 +118,7 @@ def rank_prepared(p: Prepared, config: aggregate.MethodConfig = SHIPPED, symptom
     t0 = time.perf_counter()
     case = p.case
     g = p.graph  # paths and the symptom; the ranking uses it only as `config.graph` says
-    comp = p.component_scores(config.rel_floor, config.scores)
+    comp = p.component_scores(config.rel_floor, config.scores, config.zero_scale)
     disc = p.discovered() if config.causal else discovery.Discovery(nodes=[])
     explained = (disc.tested_components() - disc.component_roots()) if disc.ran else set()
     mag = dict(zip([str(c) for c in comp.index], aggregate.magnitude(comp.to_numpy(dtype=float)), strict=True))
@@ -129,7 +132,7 @@ def rank_prepared(p: Prepared, config: aggregate.MethodConfig = SHIPPED, symptom
     if sym is None:
         sym = rank.symptom_of(comp_anomaly, g)
     ranking = rank.candidates(case, p.evidence, g, value, factors, sym)
-    comps, everything = p.score_matrix(config.rel_floor, scores.SCORES)
+    comps, everything = p.score_matrix(config.rel_floor, scores.SCORES, config.zero_scale)
     feats = confidence.features(comps, everything, ranking[0].service if ranking else None,
                                 {c: case.service(c) for c in comps})
     return Analysis(

@@ -8,10 +8,12 @@ All compare the rows after the onset with the rows before it (the baseline), per
   (within `SHIFT_REACH` of the window either side), noise being the median absolute step between rows:
   a BARO-style multi-change-point view that tolerates an onset a little off and ignores slow drifts.
 
-A baseline scale of zero (a metric constant in normal operation, e.g. availability at 100%) is replaced by
-the metric's spread over the whole window, so a move from a constant gets a moderate score rather than an
-infinite one; `rel_floor` optionally floors every scale at that share of the baseline level. A component's
-value for a score is its best metric's.
+`rel_floor` optionally floors every scale at that share of the baseline level. A baseline scale of zero (a
+metric constant in normal operation, e.g. availability at 100%, errors at 0.05%) is replaced according to
+`zero_scale`: `spread`, the metric's spread over the whole window (a move from a constant gets a moderate
+score), or `level`, the relative floor (a move of many times the level is that many floors: an error rate
+from 0.05% to 40% dominates, availability from 100% to 99.9% does not), the spread only when the level is 0.
+A component's value for a score is its best metric's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 SCORES = ("nsigma", "baro", "sustained", "shift")
+ZERO_SCALES = ("spread", "level")
 SHIFT_REACH = 0.2  # share of the window the shift split may move away from the onset
 MIN_BASELINE = 3
 
@@ -48,10 +51,18 @@ def split_at(times: np.ndarray, onset: float) -> int:
     return max(1, min(k, n - 1))
 
 
-def _floor(scale: np.ndarray, level: np.ndarray, spread: np.ndarray, rel_floor: float) -> np.ndarray:
+def _floor(scale: np.ndarray, level: np.ndarray, spread: np.ndarray, rel_floor: float,
+           zero_scale: str) -> np.ndarray:
     tiny = 1e-9 + 1e-9 * np.abs(level)
-    s = np.where(scale > tiny, scale, np.maximum(spread, tiny))
-    return np.maximum(s, rel_floor * np.abs(level)) if rel_floor > 0 else s
+    rel = rel_floor * np.abs(level)
+    if zero_scale == "level":
+        fallback = np.where(rel > tiny, rel, np.maximum(spread, tiny))
+    elif zero_scale == "spread":
+        fallback = np.maximum(spread, tiny)
+    else:
+        raise ValueError(f"zero_scale: got {zero_scale!r}; allowed: {', '.join(ZERO_SCALES)}")
+    s = np.where(scale > tiny, scale, fallback)
+    return np.maximum(s, rel) if rel_floor > 0 else s
 
 
 def _shift(x: np.ndarray, split: int) -> np.ndarray:
@@ -71,7 +82,7 @@ def _shift(x: np.ndarray, split: int) -> np.ndarray:
     return best / noise
 
 
-def score_table(metrics: pd.DataFrame, onset: float, rel_floor: float = 0.0) -> ScoreTable:
+def score_table(metrics: pd.DataFrame, onset: float, rel_floor: float = 0.0, zero_scale: str = "spread") -> ScoreTable:
     """Every score of every metric of a prepared table (no gaps, no flat columns) at `onset`."""
     x = metrics.to_numpy(dtype=float)
     split = split_at(metrics.index.to_numpy(dtype=float), onset)
@@ -79,8 +90,8 @@ def score_table(metrics: pd.DataFrame, onset: float, rel_floor: float = 0.0) -> 
     spread = x.std(axis=0)
     mean, std = pre.mean(axis=0), pre.std(axis=0)
     q25, med, q75 = np.percentile(pre, [25, 50, 75], axis=0)
-    std_f = _floor(std, mean, spread, rel_floor)
-    iqr_f = _floor(q75 - q25, med, spread, rel_floor)
+    std_f = _floor(std, mean, spread, rel_floor, zero_scale)
+    iqr_f = _floor(q75 - q25, med, spread, rel_floor, zero_scale)
     dev = np.abs(post - med) / iqr_f
     table = pd.DataFrame({
         "nsigma": (np.abs(post - mean) / std_f).max(axis=0),

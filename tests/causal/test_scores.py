@@ -112,3 +112,19 @@ def test_downstream_tie_breaker_blames_a_similarly_anomalous_callee() -> None:
     weak = {"gw": 1.0, "api": 1.0, "db": 1.0, "mail": 0.5}  # nothing anomalous enough to take the blame
     val3, _ = values(agg, g, cfg, set(), weak)
     assert max(val3, key=lambda c: val3[c]) == "gw"
+
+
+def test_zero_scale_spread_or_level() -> None:
+    """A metric constant in normal operation: the spread keeps its score moderate, the level lets a move of
+    many times the level dominate while a move of a fraction of it stays small."""
+    t = np.arange(40.0)
+    hot = t >= 30
+    table = frame({("svc", "errors"): np.where(hot, 0.4, 0.0005), ("svc", "avail"): np.where(hot, 99.9, 100.0),
+                   ("svc", "zero"): np.where(hot, 2.0, 0.0)}, t)
+    spread = scores.score_table(table, 30.0, 0.05, "spread").per_metric["baro"]
+    level = scores.score_table(table, 30.0, 0.05, "level").per_metric["baro"]
+    assert 1 < spread[("svc", "errors")] < 5
+    assert level[("svc", "errors")] > 1000 and level[("svc", "avail")] < 0.1
+    assert level[("svc", "zero")] == pytest.approx(spread[("svc", "zero")])  # level 0: the spread either way
+    with pytest.raises(ValueError, match="allowed: spread, level"):
+        scores.score_table(table, 30.0, 0.05, "guess")
