@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tools.contract import WRITE_TOOLS
-from tools.services import SERVICES
+from tools.services import names_alternation
 
 _NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
-_SERVICE = re.compile(r"\b(" + "|".join(sorted((re.escape(s) for s in SERVICES), key=len, reverse=True)) + r")\b")
 _RANK_KEYS = ("ranking", "candidates", "root_causes", "ranked")
 _SCORE_KEYS = ("score", "probability", "confidence", "rank_score")
 
@@ -27,7 +26,8 @@ def numbers_in(text: str) -> set[str]:
 
 
 def services_in(text: str) -> set[str]:
-    return set(_SERVICE.findall(text))
+    """The current topology's service names found in a text."""
+    return set(re.findall(r"\b(" + names_alternation() + r")\b", text))
 
 
 def _num(v: Any) -> str:

@@ -1,7 +1,8 @@
 """The tool context the agent works on, built in one place so another backend factory can replace it.
 
 `build_context(settings, scenario)` returns a `LiveContext`: the backends the settings name
-(`tools.backends.factory`), with the embedded simulator built from a scenario for every role left on "sim",
+(`tools.backends.factory`), with the embedded simulator built from a scenario for every role left on "sim"
+on the topology `settings.topology` names (else the scenario's; it becomes the process's current topology),
 fast-forwarded to the scenario's `at`, advanced one simulated minute every `settings.sim_tick_s` real
 seconds by a background thread. Every access to the simulator (from that thread and from request
 threads) holds one lock.
@@ -24,6 +25,8 @@ from tools.backends.factory import build_backends
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.scenario import Scenario, load_scenario
 from tools.backends.sim_backend import SimBackend
+from tools.services import set_topology, use_topology
+from tools.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "evals" / "scenarios" / "serve-checkout-incident.yaml"
 
@@ -99,18 +102,41 @@ class LiveContext:
             self.ticker.stop()
 
 
-def resolve_scenario(scenario: Scenario | str | Path | None) -> tuple[Scenario, Path | None]:
-    """A Scenario object and the folder its relative paths are resolved against (default: the shipped one)."""
+def resolve_scenario(scenario: Scenario | str | Path | None,
+                     topology: Topology | None = None) -> tuple[Scenario, Path | None]:
+    """A Scenario object and the folder its relative paths are resolved against.
+
+    Default: the shipped incident on Online Boutique, a quiet cluster on any other `topology`. A scenario file
+    that names no topology is read on `topology`; one that names another topology is an error.
+    """
     if isinstance(scenario, Scenario):
-        return scenario, None
-    path = Path(scenario) if scenario is not None else DEFAULT_SCENARIO
-    return load_scenario(path), path.parent
+        sc, base = scenario, None
+    elif scenario is None and topology is not None and topology.name != DEFAULT_TOPOLOGY:
+        return Scenario(name=f"quiet {topology.name}", topology=topology), None
+    else:
+        path = Path(scenario) if scenario is not None else DEFAULT_SCENARIO
+        if topology is not None:
+            with use_topology(topology):
+                sc = load_scenario(path)
+        else:
+            sc = load_scenario(path)
+        base = path.parent
+    if topology is not None and sc.topo != topology:
+        raise ValueError(f"scenario {sc.name} runs on topology {sc.topo.name}, not {topology.name}: drop "
+                         "--topology or choose a scenario on it")
+    return sc, base
+
+
+def topology_of(settings: Settings) -> Topology | None:
+    """The topology `settings.topology` names (None when it names none); TopologyError names a bad one."""
+    return load_topology(settings.topology) if settings.topology.strip() else None
 
 
 def build_context(settings: Settings, scenario: Scenario | str | Path | None = None, *,
                   live: bool = True) -> LiveContext:
     """The embedded simulator for `scenario`, at the scenario's `at`, ticking in the background when `live`."""
-    sc, base = resolve_scenario(scenario)
+    sc, base = resolve_scenario(scenario, topology_of(settings))
+    set_topology(sc.topo)
     sim = sc.build(base)
     sim.run_until(sc.at or 60)
     lock = threading.RLock()
@@ -130,5 +156,6 @@ def build_context(settings: Settings, scenario: Scenario | str | Path | None = N
         names = tools.extras.get("backends", {})
     tools.extras["lock"] = lock
     ticker = SimTicker(sim, lock, settings.sim_tick_s).start() if live and "sim" in roles else None
-    info = {"backend": names, "scenario": sc.name, "start_minute": sim.minute, "tick_s": settings.sim_tick_s}
+    info = {"backend": names, "scenario": sc.name, "start_minute": sim.minute, "tick_s": settings.sim_tick_s,
+            "topology": sc.topo.name}
     return LiveContext(tools=tools, lock=lock, scenario=sc, ticker=ticker, info=info)

@@ -1,4 +1,5 @@
-"""`keel doctor`'s checks: each configured backend probed, with what is wrong and how to fix it.
+"""`keel doctor`'s checks: each configured backend probed, the CPU and one planner call, with what is wrong and
+how to fix it.
 
 Every check returns a `Check(name, status, detail, fix)`; status is ok, warn (works, but something is
 missing) or fail (the tools that need it will return errors). Probes use the backends' own code paths
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.backends.base import BackendError
-from tools.services import SERVICES
+from tools.services import current_topology, service_names
 
 Status = str  # "ok" | "warn" | "fail"
 
@@ -32,7 +33,7 @@ class Check:
 
 
 def _missing(present: set[str], smap: dict[str, str]) -> list[str]:
-    return [s for s in SERVICES if smap.get(s, s) not in present]
+    return [s for s in service_names() if smap.get(s, s) not in present]
 
 
 def _guard(name: str, fn: Callable[[], list[Check]], fix: str) -> list[Check]:
@@ -62,7 +63,7 @@ def check_prometheus(settings: Any) -> list[Check]:
         out = [Check("metrics: prometheus", "ok", f"{url} answers (Prometheus {(info or {}).get('version', '?')})")]
         smap = dict(settings.service_map or {})
         for metric, mq in prom.queries.items():
-            q = render(mq, [smap.get(s, s) for s in SERVICES])
+            q = render(mq, [smap.get(s, s) for s in service_names()])
             try:
                 data = prom.api("query", {"query": f"group by ({mq.label}) ({q})"})
             except BackendError as e:
@@ -71,7 +72,7 @@ def check_prometheus(settings: Any) -> list[Check]:
                 continue
             present = {r["metric"].get(mq.label, "") for r in data.get("result", [])}
             missing = _missing(present, smap)
-            if len(missing) == len(SERVICES):
+            if len(missing) == len(service_names()):
                 out.append(Check(f"metrics: {metric}", "fail", f"no series: {q}",
                                  "is the exporter scraped (Prometheus Status > Targets)? else choose "
                                  "prometheus_preset or override the query under [prometheus_queries]"))
@@ -79,7 +80,7 @@ def check_prometheus(settings: Any) -> list[Check]:
                 out.append(Check(f"metrics: {metric}", "warn", f"no data for {', '.join(missing)}",
                                  "map these services to your names with [service_map]"))
             else:
-                out.append(Check(f"metrics: {metric}", "ok", f"all {len(SERVICES)} services"))
+                out.append(Check(f"metrics: {metric}", "ok", f"all {len(service_names())} services"))
         return out
 
     return _guard("metrics: prometheus", probe, reach_fix)
@@ -134,7 +135,7 @@ def check_loki(settings: Any) -> list[Check]:
         out = [Check("logs: loki", "ok", f"{url} answers; label {settings.loki_service_label!r} has "
                      f"{len(present)} value(s)")]
         missing = _missing(present, dict(settings.service_map or {}))
-        if len(missing) == len(SERVICES):
+        if len(missing) == len(service_names()):
             out.append(Check("logs: loki labels", "fail", f"no stream has label {settings.loki_service_label!r} "
                              "with a service name", "set loki_service_label to the label holding the service "
                              "(e.g. app, service_name), or map names with [service_map]"))
@@ -164,7 +165,7 @@ def check_kubernetes(settings: Any, api_client: Any = None) -> list[Check]:
         out = [Check("actions: kubernetes", "ok", f"{acts.label}: {len(names)} Deployment(s) in namespace "
                      f"{settings.kube_namespace!r}")]
         missing = _missing(names, dict(settings.service_map or {}))
-        if len(missing) == len(SERVICES):
+        if len(missing) == len(service_names()):
             out.append(Check("actions: deployments", "fail", f"none of the services is a Deployment in "
                              f"{settings.kube_namespace!r}", "set kube_namespace, or map names with [service_map]"))
         elif missing:
@@ -182,13 +183,13 @@ def check_topology(settings: Any) -> list[Check]:
     from tools.backends.factory import read_edges
 
     if not settings.topology_file:
-        return [Check("topology", "ok", "Online Boutique call graph (default)" if settings.metrics_backend != "sim"
-                      else "the simulator's call graph")]
+        default = f"the {current_topology().name} call graph (default)"
+        return [Check("topology", "ok", default if settings.metrics_backend != "sim" else "the simulator's call graph")]
     try:
         edges = read_edges(Path(settings.topology_file), settings.service_map)
     except ValueError as e:
         return [Check("topology", "fail", str(e), "give a CSV with caller,callee (or Source,Target) columns")]
-    unknown = sorted({n for e in edges for n in e} - set(SERVICES))
+    unknown = sorted({n for e in edges for n in e} - set(service_names()))
     if unknown:
         return [Check("topology", "warn", f"{len(edges)} edges; names outside the contract: {', '.join(unknown[:5])}",
                       "map them with [service_map] so RCA and get_topology use contract names")]
@@ -219,7 +220,27 @@ def check_database(settings: Any) -> list[Check]:
         approvals.close()
 
 
-def run_checks(settings: Any) -> list[Check]:
+# ------------------------------------------------------------------------------------------ CPU and planner
+def check_planner(settings: Any) -> list[Check]:
+    """The CPU's features, then one planner call in a child process (a native crash is reported, not raised)."""
+    from agent.planner.probe import probe_planner
+    from finetune.slm.llama_runtime import FIX, amx_flags, cpu_summary, extra_bufts_default
+
+    amx = amx_flags()
+    bufts = extra_bufts_default(settings.llama_extra_bufts)
+    cpu = Check("cpu", "ok", f"{cpu_summary()}; AMX: {', '.join(amx) or 'no'}; llama.cpp extra buffer types "
+                f"{'on' if bufts else 'off'}" + (" (setting)" if settings.llama_extra_bufts is not None else ""))
+    if settings.planner == "keyword":
+        return [cpu, Check("planner", "ok", "keyword planner (no model)")]
+    result = probe_planner()
+    if result.ok:
+        return [cpu, Check("planner", "ok", result.detail)]
+    fix = FIX if "crashed" in result.detail else ("check planner / planner_adapter in keel.toml; "
+                                                  "`keel doctor --json` shows the details")
+    return [cpu, Check("planner", "fail", result.detail, fix)]
+
+
+def run_checks(settings: Any, planner: bool = True) -> list[Check]:
     out: list[Check] = []
     if settings.metrics_backend == "prometheus":
         out += check_prometheus(settings)
@@ -237,4 +258,6 @@ def run_checks(settings: Any) -> list[Check]:
         out.append(Check("actions: sim", "ok", "embedded simulator"))
     out += check_topology(settings)
     out += check_database(settings)
+    if planner:
+        out += check_planner(settings)
     return out

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
                               "time by default; lower it to watch an incident unfold faster)")
     planner: str = Field("llama", description="planner backend passed to agent.planner.load_planner")
     planner_adapter: str = Field("default", description="planner adapter name")
+    llama_extra_bufts: bool | None = Field(
+        None, description="llama.cpp repacked weight buffers (AMX, CPU_REPACK): unset = off exactly where the CPU "
+        "reports AMX (its repacking crashes there), true/false forces it")
 
     # backends (see README "Backends"): sim is the embedded default
     metrics_backend: Literal["sim", "prometheus"] = Field("sim", description="query_metrics/RCA source")
@@ -55,7 +58,9 @@ class Settings(BaseSettings):
     service_map: dict[str, str] = Field(
         default_factory=dict, description="contract service name -> name in your cluster"
     )
-    topology_file: Path | None = Field(None, description="caller,callee CSV (default Online Boutique)")
+    topology: str = Field("", description="built-in topology (online-boutique, sock-shop, bank-of-anthos) or a "
+                          "topology file (YAML/JSON); '' = online-boutique or the scenario's")
+    topology_file: Path | None = Field(None, description="caller,callee CSV (default: the topology's call graph)")
     database_url: str = Field("", description="'' = SQLite under KEEL_HOME; postgresql://... = PostgreSQL")
     backend_timeout_s: float = Field(5.0, gt=0, le=120, description="budget per backend call")
     # governance (see governance/default_policy.yaml)

@@ -89,19 +89,28 @@ def dependencies(g: nx.DiGraph | None, c: str) -> list[str]:
     return sorted(g.successors(c)) if g is not None and c in g else []
 
 
-def depth(g: nx.DiGraph | None, c: str) -> int:
-    """Call depth from the nearest entry (a component only its own service's components call); 0 without a graph."""
-    if g is None or c not in g:
-        return 0
+def depths(g: nx.DiGraph | None) -> dict[str, int]:
+    """Call depth of every node from the nearest entry (a node only its own service's components call);
+    empty without a graph. One multi-source breadth-first search."""
+    if g is None:
+        return {}
     entries = [n for n in g.nodes if all(g.has_edge(n, p) for p in g.predecessors(n))]
-    best = None
-    for e in entries:
-        try:
-            d = nx.shortest_path_length(g, e, c)
-        except nx.NetworkXNoPath:
-            continue
-        best = d if best is None else min(best, d)
-    return best if best is not None else 0
+    out: dict[str, int] = dict.fromkeys(entries, 0)
+    frontier = list(entries)
+    while frontier:
+        nxt = []
+        for n in frontier:
+            for m in g.successors(n):
+                if m not in out:
+                    out[m] = out[n] + 1
+                    nxt.append(m)
+        frontier = nxt
+    return out
+
+
+def depth(g: nx.DiGraph | None, c: str) -> int:
+    """Call depth from the nearest entry; 0 without a graph or when no entry reaches c."""
+    return depths(g).get(c, 0)
 
 
 def explain_path(g: nx.DiGraph | None, symptom: str, cause: str, weight: dict[str, float]) -> list[str]:

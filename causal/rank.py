@@ -1,6 +1,6 @@
-"""Ranked root-cause candidates from the fused values (`causal.aggregate`), each with an explanation path from
-the symptom and its evidence (its most moved metrics). Components are merged into services: the best
-component stands for its service.
+"""Ranked root-cause candidates from the fused values (`causal.aggregate`), each with its evidence (its most
+moved metrics) and, for the first `PATHS_FOR`, an explanation path from the symptom. Components are merged
+into services: the best component stands for its service.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import networkx as nx
 
 from causal.anomaly import MetricScore, Scores
 from causal.case import Case
-from causal.graph import depth, explain_path
+from causal.graph import depths, explain_path
 
 ANOMALOUS = 3.0  # robust z above which a component counts as anomalous (symptom choice, no_data)
+PATHS_FOR = 10  # candidates that get an explanation path (the rest: an empty path)
 
 
 @dataclass
@@ -32,7 +33,8 @@ def symptom_of(anomaly: dict[str, float], graph: nx.DiGraph | None) -> str:
     if not anomaly:
         raise ValueError("no components to choose a symptom from")
     hot = [c for c, a in anomaly.items() if a >= ANOMALOUS] or list(anomaly)
-    return min(hot, key=lambda c: (depth(graph, c), -anomaly[c]))
+    d = depths(graph)
+    return min(hot, key=lambda c: (d.get(c, 0), -anomaly[c]))
 
 
 def candidates(case: Case, scores: Scores, graph: nx.DiGraph | None, value: dict[str, float],
@@ -54,7 +56,8 @@ def candidates(case: Case, scores: Scores, graph: nx.DiGraph | None, value: dict
         if cand.service in seen:
             continue
         seen.add(cand.service)
-        path = [case.service(n) for n in explain_path(graph, symptom, cand.component, anomaly)]
-        cand.path = [n for i, n in enumerate(path) if i == 0 or n != path[i - 1]]
+        if len(out) < PATHS_FOR:
+            path = [case.service(n) for n in explain_path(graph, symptom, cand.component, anomaly)]
+            cand.path = [n for i, n in enumerate(path) if i == 0 or n != path[i - 1]]
         out.append(cand)
     return out

@@ -23,8 +23,7 @@ from finetune.policy.inference import load_policy
 from finetune.policy.reward import RewardWeights, slo_ms
 from finetune.policy.rollout import Controller, HPAController, PolicyController, Run, StaticController, run
 from finetune.policy.traffic import Trace, describe_scaling, entry_scale, has_train_split, load_trace, split_bounds
-from tools.backends.sim.model import IDX, VISITS
-from tools.backends.sim.topology import SPECS
+from tools.services import current_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "finetune" / "artifacts"
@@ -113,8 +112,9 @@ def _better(g: dict[str, float], p: dict[str, float]) -> bool:
 
 def evaluate(spec: EvalSpec) -> EvalOutput:
     """Run every method on the split and build DESIGN.md's eval JSON."""
-    if spec.service not in SPECS:
-        raise ValueError(f"unknown service {spec.service!r}; allowed: {', '.join(SPECS)}")
+    topo = current_topology()
+    if spec.service not in topo:
+        raise ValueError(f"unknown service {spec.service!r}; allowed: {', '.join(topo.names)}")
     tr = load_trace(spec.trace, spec.column)
     lo, hi = split_bounds(len(tr), spec.split)
     scale = entry_scale(tr.counts, spec.service)
@@ -122,8 +122,8 @@ def evaluate(spec: EvalSpec) -> EvalOutput:
     grpo_policy, grpo_meta = load_policy(spec.policy)
     ppo_policy, ppo_meta = load_policy(spec.ppo_policy)
     target, tuning = tune_hpa(spec, tr)
-    info = SPECS[spec.service]
-    offered = load[HISTORY:] * VISITS[IDX[spec.service]]
+    info = topo.spec(spec.service)
+    offered = load[HISTORY:] * topo.arrays.visits[topo.idx[spec.service]]
     n_static = static_replicas(float(offered.max()), info.capacity_rps, info.max_replicas)
     controllers: list[Controller] = [
         PolicyController("grpo", grpo_policy), PolicyController("ppo", ppo_policy),

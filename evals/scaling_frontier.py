@@ -31,7 +31,7 @@ from finetune.policy.env import ScalingEnv
 from finetune.policy.features import HISTORY
 from finetune.policy.rollout import HPAController, run
 from finetune.policy.traffic import DAY, Trace, entry_scale, has_train_split, load_trace, split_bounds
-from tools.backends.sim.model import CAPACITY, IDX, VISITS
+from tools.services import current_topology
 
 SIZING_UTILISATION = 0.85  # the utilisation the SLO is defined at (see finetune.policy.reward)
 TAUS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998)
@@ -72,7 +72,9 @@ class Forecaster:
 
 def service_load(counts: np.ndarray, scale: float, service: str) -> np.ndarray:
     """Per-minute load on `service` in replicas' worth of capacity."""
-    return counts * scale * VISITS[IDX[service]] / CAPACITY[IDX[service]]
+    topo = current_topology()
+    a, i = topo.arrays, topo.idx[service]
+    return counts * scale * a.visits[i] / a.capacity[i]
 
 
 def fit_forecaster(log_load: np.ndarray, clock0: int, lo: int, hi: int, seed: int = 0, epochs: int = 40,

@@ -349,11 +349,8 @@ def gather_context(action: Action, ctx: ToolContext | None, principal: Principal
 def current_replicas(ctx: ToolContext, service: str) -> tuple[int | None, tuple[int, int] | None]:
     """(current replicas, backend bounds): the simulator's state and specs, else a replicas metrics read."""
     if ctx.sim is not None:
-        from tools.backends.sim.model import IDX
-        from tools.backends.sim.topology import SPECS
-
-        spec = SPECS[service]
-        return int(round(float(ctx.sim.replicas[IDX[service]]))), (spec.min_replicas, spec.max_replicas)
+        spec = ctx.sim.topology.spec(service)
+        return int(round(float(ctx.sim.replicas[ctx.sim.idx[service]]))), (spec.min_replicas, spec.max_replicas)
     try:
         points = ctx.metrics.series(service, "replicas", 300)
     except Exception:  # unknown replicas make the step unbounded (high risk); the reason says so

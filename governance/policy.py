@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tools.contract import TOOLS
 from tools.durations import parse_duration
-from tools.services import SERVICES
+from tools.services import service_names
 
 Risk = Literal["low", "medium", "high", "critical"]
 Oversight = Literal["logging", "notification", "approval", "blocking"]
@@ -100,9 +100,10 @@ class _RiskSection(_Strict):
     @field_validator("protected_services")
     @classmethod
     def _protected(cls, v: list[str]) -> list[str]:
-        unknown = [s for s in v if s not in SERVICES]
+        allowed = service_names()
+        unknown = [s for s in v if s not in allowed]
         if unknown:
-            raise ValueError(f"unknown services {unknown}; allowed: {list(SERVICES)}")
+            raise ValueError(f"unknown services {unknown} in the current topology; allowed: {list(allowed)}")
         return v
 
 
@@ -124,9 +125,10 @@ class _Replicas(_Strict):
     @field_validator("services")
     @classmethod
     def _known(cls, v: dict[str, _Bounds]) -> dict[str, _Bounds]:
-        unknown = [s for s in v if s not in SERVICES]
+        allowed = service_names()
+        unknown = [s for s in v if s not in allowed]
         if unknown:
-            raise ValueError(f"unknown services {unknown}; allowed: {list(SERVICES)}")
+            raise ValueError(f"unknown services {unknown} in the current topology; allowed: {list(allowed)}")
         return v
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from governance.policy import OVERSIGHTS, Oversight, Policy, Risk, ToolKind, default_policy
 from tools.contract import TOOLS, canonical_args, validate_call
 from tools.durations import format_duration
+from tools.services import current_topology
 
 ACTING_ROLES = frozenset({"operator", "approver", "system"})
 ROLES = frozenset({"viewer", "operator", "approver", "system"})
@@ -152,7 +153,7 @@ def _rate(action: Action, ctx: DecisionContext, policy: Policy) -> _Work:
     if action.kind == "read":
         w.reasons.append(f"{action.tool} only reads")
         return w
-    if service is not None and service in policy.protected_services:
+    if service is not None and (service in policy.protected_services or service in current_topology().protected):
         w.risk = "critical"
         w.reasons.append(f"{service} is a protected service: no {action.kind} action may run on it")
         if action.tool == "scale_service":

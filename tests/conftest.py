@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,23 @@ def _keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def _default_topology() -> Iterator[None]:
+    """Every test starts on the embedded default topology; one that switches the process's topology
+    (a CLI command, a context built with `topology`) does not leak it into the next."""
+    from tools.services import set_topology
+
+    set_topology(None)
+    yield
+    set_topology(None)
+
+
 def shared_data(sub: str) -> Path:
     """Path under ../shared/data, or skip the test with the reason."""
     p = SHARED_DATA / sub
     if not p.exists():
         pytest.skip(f"shared data not available: {p} is absent")
     return p
+
+
+from tests.native_isolation import pytest_configure, pytest_runtest_protocol  # noqa: E402,F401  (hooks)

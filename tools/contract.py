@@ -1,23 +1,23 @@
 """The ten tools of the contract: argument models (their JSON Schema feeds the planner's grammar) and specs.
 
 Names and arguments are fixed by DESIGN.md; evaluations outside this repository depend on them.
-Aliases ("checkout", "recs") and durations ("1 hour") are normalised by the models' validators.
+`service` is a string checked against the current topology (`tools.services`): aliases and near-variants
+resolve to the topology's name, an unknown name is an error listing the topology's services. Durations
+("1 hour") are normalised by the models' validators.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.durations import normalise_duration
-from tools.services import SERVICES, resolve_service
+from tools.services import resolve_service, service_names
 
-Service = Literal[
-    "frontend", "cartservice", "productcatalogservice", "currencyservice", "paymentservice",
-    "shippingservice", "emailservice", "checkoutservice", "recommendationservice", "adservice", "redis-cart",
-]
+Service = str  # a name in the current topology (checked by the validator below)
 Metric = Literal["cpu", "memory", "latency_p50", "latency_p99", "error_rate", "throughput", "replicas", "queue_depth"]
 Level = Literal["error", "warn", "info"]
 Runbook = Literal["high-latency", "error-spike", "memory-leak", "traffic-surge", "bad-deploy"]
@@ -25,7 +25,6 @@ Runbook = Literal["high-latency", "error-spike", "memory-leak", "traffic-surge",
 METRICS: tuple[str, ...] = Metric.__args__  # type: ignore[attr-defined]
 LEVELS: tuple[str, ...] = Level.__args__  # type: ignore[attr-defined]
 RUNBOOKS: tuple[str, ...] = Runbook.__args__  # type: ignore[attr-defined]
-assert set(Service.__args__) == set(SERVICES)  # type: ignore[attr-defined]
 
 
 class _Args(BaseModel):
@@ -136,7 +135,15 @@ class ToolSpec:
     description: str
 
     def json_schema(self) -> dict[str, Any]:
-        return self.args.model_json_schema()
+        """The arguments' JSON Schema; `service` lists the current topology's names as its enum."""
+        schema = copy.deepcopy(self.args.model_json_schema())
+        prop = schema.get("properties", {}).get("service")
+        if prop is not None:
+            names = list(service_names())
+            for option in prop.get("anyOf") or [prop]:
+                if option.get("type") == "string":
+                    option["enum"] = names
+        return schema
 
 
 TOOLS: dict[str, ToolSpec] = {

@@ -30,7 +30,7 @@ from tools.backends.base import Point, ToolContext
 from tools.contract import METRICS, RootCauseArgs
 from tools.durations import format_duration, parse_duration
 from tools.envelope import ToolResult
-from tools.services import SERVICES
+from tools.services import service_names
 
 MIN_ROWS = 6
 TOP = 5
@@ -43,9 +43,10 @@ def iso(ts: float) -> str:
 
 
 def gather(ctx: ToolContext, window_s: int) -> dict[tuple[str, str], list[Point]]:
-    """Every metric of every service over the window (empty series left out)."""
+    """Every metric of every service of the current topology over the window (empty series left out)."""
     out: dict[tuple[str, str], list[Point]] = {}
-    for service in SERVICES:
+    names = ctx.sim.services if ctx.sim is not None else service_names()
+    for service in names:
         for metric in METRICS:
             points = ctx.metrics.series(service, metric, window_s)
             if points:
@@ -67,7 +68,7 @@ def build_case(series: dict[tuple[str, str], list[Point]], edges: list[tuple[str
         cols[key] = col
     table = frame(cols, times).ffill().bfill()
     g = nx.DiGraph()
-    g.add_nodes_from(SERVICES)
+    g.add_nodes_from(dict.fromkeys(s for s, _ in series))
     g.add_edges_from(edges)
     return Case(name="live", metrics=table, graph=g)
 

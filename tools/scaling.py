@@ -19,7 +19,7 @@ from finetune.policy.env import ACTION_NAMES, ACTIONS
 from finetune.policy.features import HISTORY, ServiceInfo, features
 from finetune.policy.inference import NumpyPolicy, load_policy
 from tools.backends.base import ToolContext
-from tools.backends.sim.model import IDX, METRIC_NAMES, M
+from tools.backends.sim.model import METRIC_NAMES, M
 from tools.contract import RecommendScalingArgs
 from tools.envelope import ToolResult
 
@@ -37,7 +37,8 @@ def _sim_rows(ctx: ToolContext, service: str) -> tuple[np.ndarray, float, float]
     sim = ctx.sim
     if sim.minute == 0:
         return None
-    return sim.history[-HISTORY:, IDX[service]].copy(), float(sim.replicas[IDX[service]]), float(sim.minute % 1440)
+    i = sim.idx[service]
+    return sim.history[-HISTORY:, i].copy(), float(sim.replicas[i]), float(sim.minute % 1440)
 
 
 def _backend_rows(ctx: ToolContext, service: str) -> tuple[np.ndarray, float, float] | None:
@@ -56,9 +57,10 @@ def _backend_rows(ctx: ToolContext, service: str) -> tuple[np.ndarray, float, fl
 def _look_ahead(ctx: ToolContext, service: str, replicas: int) -> dict[str, float]:
     """Mean figures of the next LOOKAHEAD_MIN minutes on a clone of the simulator at `replicas`."""
     clone = ctx.sim.clone()
-    clone.replicas[IDX[service]] = replicas
+    i = clone.idx[service]
+    clone.replicas[i] = replicas
     clone.step(LOOKAHEAD_MIN)
-    h = clone.history[-LOOKAHEAD_MIN:, IDX[service]]
+    h = clone.history[-LOOKAHEAD_MIN:, i]
     return {
         "p99_ms": round(float(h[:, M["latency_p99"]].mean()), 1),
         "utilisation": round(float(h[:, M["cpu"]].mean()) / 100.0, 3),
@@ -91,7 +93,7 @@ def recommend_scaling(args: RecommendScalingArgs, ctx: ToolContext) -> ToolResul
     if got is None:
         return ToolResult.empty(f"no metrics for {service} yet; nothing to base a recommendation on")
     rows, current, clock = got
-    info = ServiceInfo.of(service)
+    info = ServiceInfo.of(service, ctx.sim.topology if ctx.sim is not None else None)
     probs = policy.probs(features(rows, current, info, clock))
     best = int(np.argmax(probs))
     cur = int(current)

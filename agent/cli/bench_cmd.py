@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from agent.cli import bench_soak_cmd
-from agent.cli.common import console, write_json
+from agent.cli import bench_llama_cmd, bench_soak_cmd
+from agent.cli.common import TOPOLOGY_HELP, chosen_topology, console
+from agent.cli.common import bench_report as report
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import Fault
 from tools.backends.sim.load import LoadCurve
@@ -20,14 +20,7 @@ app = typer.Typer(help="Benchmarks (medians over repeats).", no_args_is_help=Tru
 
 JsonOpt = typer.Option(None, "--json", help="write {bench, figures} to this path")
 app.command("soak")(bench_soak_cmd.soak)
-
-
-def report(name: str, figures: dict[str, float], targets: dict[str, str], json_path: Path | None) -> None:
-    table = Table("figure", "median", "target", title=f"keel bench {name}")
-    for k, v in figures.items():
-        table.add_row(k, f"{v:.4g}", targets.get(k, ""))
-    console.print(table)
-    write_json(json_path, {"bench": name, "figures": figures})
+app.command("llama")(bench_llama_cmd.bench_llama)
 
 
 @app.command("sim")
@@ -35,13 +28,23 @@ def bench_sim(
     repeats: int = typer.Option(7, min=1, help="simulated days to time"),
     clones: int = typer.Option(200, min=1, help="clones to time"),
     json_path: Path | None = JsonOpt,
+    topology: str | None = typer.Option(None, "--topology", help=TOPOLOGY_HELP),
 ) -> None:
-    """One simulated day (1440 one-minute steps, all 11 services, a fault) and clone() of a day-old cluster."""
-    faults = [Fault("memory_leak", "cartservice", 300, 600, 0.5), Fault("cpu_hog", "currencyservice", 900, 60, 0.8)]
+    """One simulated day (1440 one-minute steps, all services, two faults) and clone() of a day-old cluster.
+
+    The faults hit the topology's second and fourth services (Online Boutique: cartservice, currencyservice).
+    """
+    from tools.services import current_topology
+
+    topo = chosen_topology(topology) or current_topology()
+    names = topo.names
+    faults = [Fault("memory_leak", names[1 % len(names)], 300, 600, 0.5),
+              Fault("cpu_hog", names[3 % len(names)], 900, 60, 0.8)]
+    console.print(f"topology {topo.name}: {len(topo)} services, {len(topo.edges)} calls")
     days, cpu = [], []
-    sim = Simulator()
+    sim = Simulator(topology=topo)
     for r in range(repeats):
-        sim = Simulator(LoadCurve.diurnal(seed=r), faults, seed=r)
+        sim = Simulator(LoadCurve.diurnal(seed=r), faults, seed=r, topology=topo)
         t0, c0 = time.perf_counter(), time.process_time()
         sim.step(1440)
         days.append(time.perf_counter() - t0)
@@ -157,7 +160,9 @@ def bench_rca(
     Each size gets `repeats` layered topologies with one injected fault each; the analysis runs as the tool
     runs it (onset detected). Targets: <= 5 s at 200 services, <= 30 s at 1,000 (2 cores).
     """
-    from agent.cli.common import fail
+    from rich.table import Table
+
+    from agent.cli.common import fail, write_json
     from evals import rca_bench
 
     try:
@@ -166,17 +171,15 @@ def bench_rca(
         fail(f"--services: expected comma-separated integers like 11,50,200; got {services!r}")
     if not sizes or any(not 2 <= s <= 5000 for s in sizes):
         fail(f"--services: sizes must be within 2..5000; got {services!r}")
-    table = Table("services", "runs", "median s", "AC@1", "note", title="keel bench rca")
+    table = Table("services", "layers", "runs", "median s", "AC@1", title="keel bench rca")
     figures: dict[str, float] = {}
     results = []
     for size in sizes:
         r = rca_bench.run_size(size, repeats, seed)
         results.append(r)
-        table.add_row(str(size), str(r.runs), "n/a" if r.runs == 0 else f"{r.median_s:.3f}",
-                      "n/a" if r.runs == 0 else f"{r.ac1:.2f}", r.not_applicable or "")
-        if r.runs:
-            figures[f"median_s_{size}"] = r.median_s
-            figures[f"ac1_{size}"] = r.ac1
+        table.add_row(str(size), str(rca_bench.depth_for(size)), str(r.runs), f"{r.median_s:.3f}", f"{r.ac1:.2f}")
+        figures[f"median_s_{size}"] = r.median_s
+        figures[f"ac1_{size}"] = r.ac1
     console.print(table)
     exponent = rca_bench.growth_exponent(results)
     if exponent == exponent:
@@ -190,5 +193,4 @@ def bench_rca(
             console.print(f"{size} services: {figures[key]:.2f} s (target <= {target:g} s, "
                           f"{'met' if figures[key] <= target else 'NOT met'})")
     console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    write_json(json_path, {"bench": "rca", "figures": figures,
-                           "not_applicable": {str(r.services): r.not_applicable for r in results if r.not_applicable}})
+    write_json(json_path, {"bench": "rca", "figures": figures})

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import typer
 
-from agent.cli.common import console, err_console, fail
+from agent.cli.common import TOPOLOGY_HELP, console, err_console, fail
 from agent.graph.events import Event
 from agent.graph.render import event_text
 
@@ -98,6 +98,7 @@ def investigate(
     scenario: Path | None = typer.Option(None, help="scenario file for the in-process simulator"),
     url: str | None = typer.Option(None, "--url", help="ask a running `keel serve` instead of running in-process"),
     token: str | None = TOKEN,
+    topology: str | None = typer.Option(None, "--topology", help=TOPOLOGY_HELP),
 ) -> None:
     """Investigate one question and print each step and the grounded answer."""
     if url:
@@ -115,7 +116,8 @@ def investigate(
     from governance.gate import Principal
 
     try:
-        service = build_service(get_settings(), scenario, live=False)
+        overrides = {"topology": topology} if topology is not None else {}
+        service = build_service(get_settings(**overrides), scenario, live=False)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
     try:

@@ -9,10 +9,22 @@ from rich.panel import Panel
 from rich.table import Table
 
 import evals
-from agent.cli.common import console, simulate
+from agent.cli.common import TOPOLOGY_HELP, chosen_topology, console, fail, simulate
 from tools.registry import call_tool
+from tools.services import resolve_service
 
-DEMO = Path(evals.__file__).parent / "scenarios" / "demo-payment-latency.yaml"
+SCENARIOS = Path(evals.__file__).parent / "scenarios"
+DEMO = SCENARIOS / "demo-payment-latency.yaml"
+
+
+def demo_scenario(topology_name: str) -> Path:
+    """The shipped demo incident of a built-in topology (Online Boutique: the payment latency one)."""
+    if topology_name == "online-boutique":
+        return DEMO
+    path = SCENARIOS / f"demo-{topology_name}.yaml"
+    if not path.is_file():
+        fail(f"no demo scenario for topology {topology_name}; give one with --scenario")
+    return path
 
 
 def _metric_table(title: str, rows: list[tuple[str, dict]]) -> Table:
@@ -23,14 +35,24 @@ def _metric_table(title: str, rows: list[tuple[str, dict]]) -> Table:
 
 
 def demo(
-    scenario: Path = typer.Option(DEMO, help="incident scenario to investigate"),
+    scenario: Path | None = typer.Option(None, help="incident scenario to investigate (default: the topology's "
+                                                   "demo incident; Online Boutique: payment latency)"),
     at: int | None = typer.Option(None, help="minute at which the operator asks (default: the scenario's)"),
+    topology: str | None = typer.Option(None, "--topology", help=TOPOLOGY_HELP),
 ) -> None:
-    """Inject a fault, then investigate it step by step with the tools and print what each returned."""
-    sc, sim, ctx = simulate(scenario, at)
-    console.print(Panel(f"[bold]{sc.request or 'something is wrong'}[/]\nscenario {sc.name}, minute {sim.minute}, "
-                        f"load {sim.load.description}", title="incident"))
-    symptom = "checkoutservice"
+    """Inject a fault, then investigate it step by step with the tools and print what each returned.
+
+    The symptom is the scenario's `expect.symptom` (else the topology's entry service).
+    """
+    topo = chosen_topology(topology)
+    path = scenario or demo_scenario(topo.name if topo is not None else "online-boutique")
+    sc, sim, ctx = simulate(path, at, topo)
+    console.print(Panel(f"[bold]{sc.request or 'something is wrong'}[/]\nscenario {sc.name} on {sim.topology.name}, "
+                        f"minute {sim.minute}, load {sim.load.description}", title="incident"))
+    try:
+        symptom = resolve_service(str(sc.expect.get("symptom", sim.topology.entry)), sim.topology)
+    except ValueError as e:
+        fail(f"{path}: expect.symptom: {e}")
     r = call_tool("query_metrics", {"service": symptom, "metric": "latency_p99", "window": "30m"}, ctx)
     console.print(_metric_table("1. the symptom", [(symptom, r.data)]))
     topo = call_tool("get_topology", {"service": symptom}, ctx).data
@@ -39,6 +61,8 @@ def demo(
     for callee in topo["callees"]:
         res = call_tool("query_metrics", {"service": callee, "metric": "latency_p99", "window": "30m"}, ctx)
         rows.append((callee, res.data))
+    if not rows:  # a leaf: the symptom is its own suspect
+        rows.append((symptom, r.data))
     console.print(_metric_table("3. its dependencies", rows))
     worst = max(rows, key=lambda kv: kv[1]["current"] / max(kv[1]["start"], 1e-6))[0]
     logs = call_tool("search_logs", {"service": worst, "level": "warn", "window": "15m", "limit": 5}, ctx)

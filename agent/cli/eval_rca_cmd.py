@@ -105,9 +105,11 @@ def rca(
             fail(str(e))
     extra: dict[str, Any] = {"loader": dataset}
     if dataset == "synthetic":
-        from evals.rca_synthetic.cases import SIMULATOR_TOPOLOGIES
+        from evals.rca_synthetic.cases import DEPTHS, SIZES
 
-        extra.update({"seed": seed, "topologies": SIMULATOR_TOPOLOGIES})
+        specs = [c.meta["spec"] for c in loaded]
+        extra.update({"seed": seed, "topologies": f"layered, {SIZES[0]}-{SIZES[1]} services, {DEPTHS[0]}-{DEPTHS[1]} "
+                      f"layers (drawn: {min(s['size'] for s in specs)}-{max(s['size'] for s in specs)} services)"})
     data = ev.payload(name, where, onset, results, chosen, extra)
     print_results(data, chosen, f"keel eval rca: {name}, onset {onset}")
     cfg = data["config"]

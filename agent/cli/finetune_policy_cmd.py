@@ -68,11 +68,11 @@ def policy(
         wd = work_dir or get_settings().home / "finetune" / "policy"
         _run(cfg, wd, target, resume, progress, rollout_fn)
     if card:
-        from tools.services import SERVICES
+        from tools.services import service_names
 
-        bad = [s for s in card_service if s not in SERVICES]
+        bad = [s for s in card_service if s not in service_names()]
         if bad:
-            fail(f"--card-service: unknown {', '.join(bad)}; allowed: {', '.join(SERVICES)}")
+            fail(f"--card-service: unknown {', '.join(bad)}; allowed: {', '.join(service_names())}")
         write_card(grpo_out, ARTIFACTS / "scaling_policy_ppo.pt", tuple(card_service) or CARD_SERVICES)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.common import console, fail
+from agent.cli.common import TOPOLOGY_HELP, console, fail
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 
@@ -25,6 +25,7 @@ def serve(
     scenario: Path | None = typer.Option(None, help="scenario file (default: the shipped checkout incident)"),
     tick: float | None = typer.Option(None, min=0.01, help="real seconds per simulated minute (KEEL_SIM_TICK_S)"),
     planner: str | None = typer.Option(None, help="planner backend (KEEL_PLANNER)"),
+    topology: str | None = typer.Option(None, "--topology", help=TOPOLOGY_HELP),
 ) -> None:
     """Serve the OpenAI-compatible API, approvals, audit, incidents and the web chat page."""
     import uvicorn
@@ -38,6 +39,8 @@ def serve(
         overrides["sim_tick_s"] = tick
     if planner is not None:
         overrides["planner"] = planner
+    if topology is not None:
+        overrides["topology"] = topology
     settings = get_settings(**overrides)
     made: dict[str, str] = {}
     if not settings.tokens.strip():
@@ -54,7 +57,8 @@ def serve(
     url = f"http://{host}:{port}/"
     console.print(f"[bold]keel[/] serving on [link={url}]{url}[/link]  (planner {service.planner.name}, "
                   f"autonomy {settings.autonomy})")
-    console.print(f"scenario {info.get('scenario')} from minute {info.get('start_minute')}, one simulated minute "
+    console.print(f"scenario {info.get('scenario')} on {info.get('topology')} from minute "
+                  f"{info.get('start_minute')}, one simulated minute "
                   f"every {info.get('tick_s')} s")
     if made:
         for role, token in made.items():

@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.cli.common import EXIT_BAD_INPUT, console, err_console, fail, print_json, simulate
+from agent.cli.common import (
+    EXIT_BAD_INPUT,
+    TOPOLOGY_HELP,
+    chosen_topology,
+    console,
+    err_console,
+    fail,
+    print_json,
+    simulate,
+)
 from tools.contract import TOOLS, catalogue
 from tools.registry import call_tool
 
@@ -39,6 +48,7 @@ def call(
         None, help="simulated minute to call the tool at (default: scenario's `at`, else 60)"
     ),
     rationale: str = typer.Option("requested with keel tools call", help="why (recorded with write actions)"),
+    topology: str | None = typer.Option(None, "--topology", help=TOPOLOGY_HELP),
 ) -> None:
     """Call one tool on the embedded simulator and print its result envelope as JSON.
 
@@ -54,7 +64,7 @@ def call(
     if name not in TOOLS:
         print_json({"status": "error", "data": None, "error": f"unknown tool {name!r}; allowed: {', '.join(TOOLS)}"})
         raise typer.Exit(EXIT_BAD_INPUT)
-    _, _, ctx = simulate(scenario, at)
+    _, _, ctx = simulate(scenario, at, chosen_topology(topology))
     from tools.contract import ContractError, validate_call
 
     try:

@@ -13,7 +13,7 @@ from agent.http.deps import get_service
 from agent.service import AgentService
 from governance.gate import Principal
 from tools.registry import call_tool
-from tools.services import SERVICES
+from tools.services import service_names
 
 router = APIRouter(tags=["incidents"])
 
@@ -29,7 +29,8 @@ def symptoms(service: AgentService) -> list[dict[str, Any]]:
     out = []
     ctx = service.live.tools
     with service.live.lock:
-        for s in SERVICES:
+        names = ctx.sim.services if ctx.sim is not None else service_names()
+        for s in names:
             lat = call_tool("query_metrics", {"service": s, "metric": "latency_p99", "window": WINDOW}, ctx)
             err = call_tool("query_metrics", {"service": s, "metric": "error_rate", "window": WINDOW}, ctx)
             if lat.status == "ok":

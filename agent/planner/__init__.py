@@ -68,10 +68,14 @@ def _build(kind: str, adapter: Path | None) -> Planner:
 
         return HFPlanner(adapter, name=name, few_shot=adapter is None)
     from agent.planner.llama import LlamaPlanner
+    from agent.settings import get_settings
 
     threads = int(os.environ.get("KEEL_PLANNER_THREADS", "2"))
+    extra_bufts = get_settings().llama_extra_bufts
     if adapter is not None and os.environ.get("KEEL_PLANNER_MERGE", "1") != "0":
         from agent.planner.merge import merged_model
 
-        return LlamaPlanner(merged_model(base_gguf(), adapter), None, name=name, n_threads=threads)
-    return LlamaPlanner(base_gguf(), adapter, name=name, few_shot=adapter is None, n_threads=threads)
+        return LlamaPlanner(merged_model(base_gguf(), adapter), None, name=name, n_threads=threads,
+                            extra_bufts=extra_bufts)
+    return LlamaPlanner(base_gguf(), adapter, name=name, few_shot=adapter is None, n_threads=threads,
+                        extra_bufts=extra_bufts)

@@ -1,9 +1,9 @@
 """A GBNF grammar for the compact call format, built from the tool contract's JSON Schemas.
 
-Enums (services, metrics, levels, runbooks) become alternations, integers and durations get their own
-rules, and arguments appear in schema order, required ones first-class and optional ones optional. Any
-string the grammar admits therefore decodes to a call that `validate.check_call` accepts, except for
-range limits (checked after decoding).
+Enums (metrics, levels, runbooks) and the current topology's service names become alternations, integers
+and durations get their own rules, and arguments appear in schema order, required ones first-class and
+optional ones optional. Any string the grammar admits therefore decodes to a call that
+`validate.check_call` accepts, except for range limits (checked after decoding).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from tools.contract import TOOLS
+from tools.services import service_names
 
 _COMMON = r'''
 int ::= "0" | [1-9] | [1-9] [0-9] | [1-9] [0-9] [0-9]
@@ -27,7 +28,10 @@ def _alts(values: list[Any]) -> str:
     return " | ".join(json.dumps(str(v)) for v in values)
 
 
-def _value_rule(name: str, prop: dict[str, Any], rules: dict[str, str]) -> str:
+def _value_rule(name: str, prop: dict[str, Any], rules: dict[str, str], services: tuple[str, ...]) -> str:
+    if name == "service":
+        rules["enum-service"] = _alts(list(services))
+        return "enum-service"
     options = prop.get("anyOf") or [prop]
     options = [o for o in options if o.get("type") != "null"]
     o = options[0] if options else {}
@@ -42,24 +46,32 @@ def _value_rule(name: str, prop: dict[str, Any], rules: dict[str, str]) -> str:
     return "text"
 
 
-def _tool_rule(tool: str, rules: dict[str, str]) -> str:
+def _tool_rule(tool: str, rules: dict[str, str], services: tuple[str, ...]) -> str:
     schema = TOOLS[tool].json_schema()
     props: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
     parts = [json.dumps(tool)]
     for name, prop in props.items():
-        piece = f'" {name}=" {_value_rule(name, prop, rules)}'
+        piece = f'" {name}=" {_value_rule(name, prop, rules, services)}'
         parts.append(piece if name in required else f"({piece})?")
     rule = "call-" + tool.replace("_", "-")
     rules[rule] = " ".join(parts)
     return rule
 
 
-@lru_cache(maxsize=4)
-def call_grammar(tools: tuple[str, ...] | None = None, respond: bool = True) -> str:
-    """GBNF text: one leading space, then one call of `tools` (default all) or `respond text=...`."""
+def call_grammar(tools: tuple[str, ...] | None = None, respond: bool = True,
+                 services: tuple[str, ...] | None = None) -> str:
+    """GBNF text: one leading space, then one call of `tools` (default all) or `respond text=...`.
+
+    `service` values are the names of `services` (default: the current topology's).
+    """
+    return _grammar(tools, respond, tuple(services) if services is not None else service_names())
+
+
+@lru_cache(maxsize=8)
+def _grammar(tools: tuple[str, ...] | None, respond: bool, services: tuple[str, ...]) -> str:
     rules: dict[str, str] = {}
-    names = [_tool_rule(t, rules) for t in (tools or tuple(TOOLS))]
+    names = [_tool_rule(t, rules, services) for t in (tools or tuple(TOOLS))]
     if respond:
         rules["call-respond"] = '"respond text=" quoted'
         names.append("call-respond")

@@ -7,6 +7,7 @@ read with regexes. It is the baseline the fine-tuned planner must beat (`keel ev
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Sequence
@@ -15,7 +16,8 @@ from typing import Any
 from agent.planner.base import PlannedCall, Step, could_not_plan
 from agent.planner.summary import template_summary
 from agent.planner.validate import check_call
-from tools.services import SERVICES, alias_table
+from tools.services import current_topology
+from tools.topology import Topology
 
 _METRIC_WORDS = [
     ("latency_p50", r"p50|median"), ("latency_p99", r"p99|latency|slow|response time"),
@@ -26,11 +28,17 @@ _METRIC_WORDS = [
 _RUNBOOKS = {"high-latency": r"high.?latency", "error-spike": r"error.?spike", "memory-leak": r"memory.?leak",
              "traffic-surge": r"traffic.?surge", "bad-deploy": r"bad.?deploy"}
 _WINDOW = re.compile(r"(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?)\b")
-_NAMES = sorted([(a, c) for a, c in alias_table().items()] + [(s, s) for s in SERVICES], key=lambda x: -len(x[0]))
+
+
+@functools.lru_cache(maxsize=16)
+def _names(topo: Topology) -> list[tuple[str, str]]:
+    """(alias or name, service) of the topology, longest first."""
+    return sorted(list(topo.aliases.items()) + [(s, s) for s in topo.names], key=lambda x: -len(x[0]))
 
 
 def find_service(text: str) -> str | None:
-    for alias, canon in _NAMES:
+    """The first service of the current topology named in `text` (longest names and aliases first)."""
+    for alias, canon in _names(current_topology()):
         if re.search(rf"\b{re.escape(alias)}\b", text):
             return canon
     return None

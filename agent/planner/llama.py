@@ -53,34 +53,39 @@ class LlamaPlanner:
     """Base GGUF (+ optional LoRA adapter GGUF) served by llama.cpp; `few_shot` prefixes example calls."""
 
     def __init__(self, model_path: Path, adapter_path: Path | None = None, name: str = "keel",
-                 n_threads: int = 2, few_shot: bool = False, n_ctx: int = 1024) -> None:
-        from llama_cpp import Llama
-        from llama_cpp._utils import suppress_stdout_stderr
+                 n_threads: int = 2, few_shot: bool = False, n_ctx: int = 1024,
+                 extra_bufts: bool | None = None) -> None:
+        from finetune.slm.llama_runtime import load_llama
 
         self.name = name
         self.model_path, self.adapter_path = model_path, adapter_path
         self.few_shot = few_shot
-        with suppress_stdout_stderr(disable=False):  # llama.cpp logs adapter loading even when not verbose
-            self.llm = Llama(model_path=str(model_path), lora_path=str(adapter_path) if adapter_path else None,
-                             n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=256, seed=0,
-                             verbose=False)
+        self.llm = load_llama(model_path, adapter_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=256,
+                              extra_bufts=extra_bufts)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keel-llama")
         self._grammar: Any = None
         self.calls = 0
         self.fallbacks = 0
         self.failures = 0
 
+    def close(self) -> None:
+        """Stop the model thread and free the model (idempotent)."""
+        self._thread.shutdown(wait=True)
+        self.llm.close()
+
     def _grammar_obj(self) -> Any:
-        if self._grammar is None:
+        """The compiled grammar of the current topology's names (recompiled when the topology changes)."""
+        text = call_grammar()
+        if self._grammar is None or self._grammar[0] != text:
             from llama_cpp import LlamaGrammar
 
-            self._grammar = LlamaGrammar.from_string(call_grammar(), verbose=False)
-        return self._grammar
+            self._grammar = (text, LlamaGrammar.from_string(text, verbose=False))
+        return self._grammar[1]
 
     def _complete(self, prompt: str, max_tokens: int, grammar: Any) -> str:
         out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
                                          stop=["\n"], grammar=grammar)
-        return str(out["choices"][0]["text"])  # type: ignore[index]
+        return str(out["choices"][0]["text"])
 
     def complete(self, prompt: str, max_tokens: int, grammar: Any = None) -> str:
         """Greedy completion up to the end of the line, run on the model thread (one call at a time)."""

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tools.services import SERVICES
+from tools.services import service_names
 
 _ACTION_WORDS = {
     "restart_service": ("was restarted", "restart of {svc}"),
@@ -96,5 +96,5 @@ def grounded(summary: str, findings: Mapping[str, Any]) -> bool:
     for n in _NUM.findall(summary):
         if n not in nums and fmt(float(n)) not in nums:
             return False
-    named = {s for s in SERVICES if re.search(rf"\b{re.escape(s)}\b", summary)}
+    named = {s for s in service_names() if re.search(rf"\b{re.escape(s)}\b", summary)}
     return all(s in blob for s in named)

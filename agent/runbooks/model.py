@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agent.runbooks.template import ROOTS, TemplateError, lookups, parse, placeholders
 from tools.contract import TOOLS
 from tools.durations import parse_duration
-from tools.services import SERVICES, resolve_service
+from tools.services import resolve_service, service_names
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 MAX_WAIT_S = 3600
@@ -210,7 +210,7 @@ def _coerce(name: str, spec: ParamSpec, value: Any) -> Any:
 
     if spec.type == "service":
         if not isinstance(value, str):
-            raise bad(f"must be a service name; allowed: {', '.join(SERVICES)}")
+            raise bad(f"must be a service name; allowed: {', '.join(service_names())}")
         try:
             value = resolve_service(value)
         except ValueError as e:

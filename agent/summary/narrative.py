@@ -11,13 +11,11 @@ import re
 from typing import Any, Protocol
 
 from agent.summary.findings import Findings, num
-from tools.services import SERVICES
+from tools.services import names_alternation
 
 log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
-_SERVICE = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, SERVICES), key=len, reverse=True))
-                      + r")(?![\w-])")
 _WORDS = {"latency_p99": "p99 latency", "latency_p50": "p50 latency", "error_rate": "error rate",
           "cpu": "CPU", "memory": "memory", "throughput": "throughput", "queue_depth": "queue depth",
           "replicas": "ready replicas"}
@@ -33,7 +31,8 @@ def numbers_in(text: str) -> set[str]:
 
 
 def services_in(text: str) -> set[str]:
-    return set(_SERVICE.findall(text))
+    """The current topology's service names found in a text."""
+    return set(re.findall(r"(?<![\w-])(" + names_alternation() + r")(?![\w-])", text))
 
 
 def _canon(n: str) -> str:

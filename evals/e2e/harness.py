@@ -33,8 +33,8 @@ from governance.gate import Gate, Principal
 from governance.policy import Policy, default_policy
 from tools.backends.base import ToolContext
 from tools.backends.sim.cluster import Simulator
-from tools.backends.sim.topology import SPECS
 from tools.envelope import ToolResult
+from tools.services import current_topology, topology_in_process
 
 AUTONOMY = 3
 REQUESTER = Principal("oncall", "operator")
@@ -115,12 +115,22 @@ def executed_writes(sim: Simulator, since: int) -> list[WriteEvent]:
 
 
 def _bounds(service: str) -> tuple[int, int] | None:
-    spec = SPECS.get(service)
-    return (spec.min_replicas, spec.max_replicas) if spec else None
+    topo = current_topology()
+    if service not in topo:
+        return None
+    spec = topo.spec(service)
+    return (spec.min_replicas, spec.max_replicas)
 
 
 def run_scenario(e: E2EScenario, responder: Responder, workdir: Path, settings: Settings,
                  policy: Policy | None = None) -> ScenarioScore:
+    """One responder on one scenario, with every name resolved against the scenario's topology."""
+    with topology_in_process(e.scenario.topo):
+        return _run_scenario(e, responder, workdir, settings, policy)
+
+
+def _run_scenario(e: E2EScenario, responder: Responder, workdir: Path, settings: Settings,
+                  policy: Policy | None = None) -> ScenarioScore:
     policy = policy or default_policy()
     db = workdir / f"{responder.name}-{e.name}.db"
     for suffix in ("", "-wal", "-shm"):

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from evals.e2e.harness import Run, Transcript
 from governance.gate import Principal, current_replicas
 from tools.backends.base import ToolContext
-from tools.backends.sim.topology import SPECS
-from tools.services import SERVICES
+from tools.services import service_names
 
 CPU_PCT = 80.0
 MEMORY_FRAC = 0.90
@@ -86,7 +85,7 @@ def scale_target(current: int, bounds: tuple[int, int] | None) -> int:
 
 def _latest(ctx: ToolContext) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    for svc in SERVICES:
+    for svc in service_names():
         row: dict[str, float] = {}
         for metric in ("cpu", "memory", "error_rate", "replicas"):
             points = ctx.metrics.series(svc, metric, 60)
@@ -111,7 +110,7 @@ class RulesResponder:
 
     def respond(self, run: Run) -> Transcript:
         ctx = run.ctx
-        limits = {s: SPECS[s].memory_limit_mb for s in SERVICES}
+        limits = {s.name: s.memory_limit_mb for s in run.sim.topology.services}
         lines: list[str] = []
         top: Firing | None = None
         steps = approvals = 0

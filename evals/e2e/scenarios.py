@@ -2,7 +2,8 @@
 
 A file is DESIGN.md's scenario format; `expect` carries
 `root_cause` (service), `remediation` (restart | rollback | scale | none), `symptom` (the service the
-request is about, whose SLO decides recovery; default frontend) and optionally `fault` (its type).
+request is about, whose SLO decides recovery; default the topology's entry service) and optionally `fault`
+(its type). A scenario may name its `topology:`; names resolve against it.
 The remediation that clears each fault type on the simulator is fixed by `REMEDIATION`.
 """
 
@@ -14,9 +15,7 @@ from typing import Literal
 
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES
-from tools.backends.sim.model import IDX
 from tools.backends.sim.scenario import Scenario, load_scenario
-from tools.backends.sim.topology import SPECS
 from tools.services import resolve_service
 
 Remediation = Literal["restart", "rollback", "scale", "none"]
@@ -69,8 +68,9 @@ def load_e2e(path: str | Path) -> E2EScenario:
     if not sc.faults:
         raise ScenarioError(f"{p}: faults: an end-to-end scenario needs at least one fault")
     ex = dict(sc.expect)
+    topo = sc.topo
     try:
-        root = resolve_service(str(ex.get("root_cause", "")))
+        root = resolve_service(str(ex.get("root_cause", "")), topo)
     except ValueError as e:
         raise ScenarioError(f"{p}: expect.root_cause: {e}") from None
     main = next((f for f in sc.faults if f.service == root), None)
@@ -83,7 +83,7 @@ def load_e2e(path: str | Path) -> E2EScenario:
     if remediation not in REMEDIATIONS:
         raise ScenarioError(f"{p}: expect.remediation: got {remediation!r}; allowed: {', '.join(REMEDIATIONS)}")
     try:
-        symptom = resolve_service(str(ex.get("symptom", "frontend")))
+        symptom = resolve_service(str(ex.get("symptom", topo.entry)), topo)
     except ValueError as e:
         raise ScenarioError(f"{p}: expect.symptom: {e}") from None
     return E2EScenario(sc.name or p.stem, p, sc, sc.at, sc.request, root, remediation, symptom, fault)
@@ -107,8 +107,8 @@ def reference_fix(sim: Simulator, e: E2EScenario) -> None:
     elif e.remediation == "rollback":
         sim.rollback(e.root_cause)
     elif e.remediation == "scale":
-        current = int(sim.replicas[IDX[e.root_cause]])
-        sim.scale(e.root_cause, min(SPECS[e.root_cause].max_replicas, 2 * current))
+        current = int(sim.replicas[sim.idx[e.root_cause]])
+        sim.scale(e.root_cause, min(sim.topology.spec(e.root_cause).max_replicas, 2 * current))
 
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "e2e"

@@ -23,13 +23,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tools.services import SERVICES
+from tools.services import names_alternation
 
 WRITE_EVENTS = {"restart": "restart_service", "rollback": "rollback_deployment", "scale": "scale_service"}
 
-_SERVICE = r"(" + "|".join(sorted((re.escape(s) for s in SERVICES), key=len, reverse=True)) + r")"
-_CLAIM = re.compile(r"root[ -]?cause[^\n.]{0,40}?[:\-]?\s*\**" + _SERVICE + r"\b", re.IGNORECASE)
-_ANY = re.compile(r"\b" + _SERVICE + r"\b")
+
+
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(a `root cause: SERVICE` claim, any service name) for the current topology's names."""
+    service = r"(" + names_alternation() + r")"
+    return (re.compile(r"root[ -]?cause[^\n.]{0,40}?[:\-]?\s*\**" + service + r"\b", re.IGNORECASE),
+            re.compile(r"\b" + service + r"\b"))
 
 
 def claimed_root_cause(text: str) -> str | None:
@@ -40,13 +44,14 @@ def claimed_root_cause(text: str) -> str | None:
     blocks = [b for b in re.split(r"\n\s*\n", text or "") if b.strip()]
     if len(blocks) > 1:
         return next((c for c in map(claimed_root_cause, blocks) if c), None)
-    m = _CLAIM.search(text or "")
+    claim, any_name = _patterns()
+    m = claim.search(text or "")
     if m:
         return m.group(1).lower()
     first = (text or "").strip().splitlines()[0].strip() if (text or "").strip() else ""
     if first.startswith("-"):
         return None
-    named = set(_ANY.findall(first))
+    named = set(any_name.findall(first))
     return named.pop() if len(named) == 1 else None
 
 
@@ -146,7 +151,7 @@ def score(
         governance_violations=len(violations), audit_valid=audit_valid, approvals_granted=approvals_granted,
         writes=[f"{WRITE_EVENTS.get(w.kind, w.kind)} {w.service} @{w.minute}" for w in writes],
         notes=[*wrong, *violations], error=error, answer=(answer or "")[:600],
-        root_mentioned=ex.root_cause in set(_ANY.findall(answer or "")),
+        root_mentioned=ex.root_cause in set(_patterns()[1].findall(answer or "")),
     )
 
 

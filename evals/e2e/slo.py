@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tools.backends.sim.cluster import Simulator
-from tools.backends.sim.model import IDX, M
+from tools.backends.sim.model import M
 from tools.backends.sim.scenario import Scenario
 
 P99_FACTOR = 1.5
@@ -54,7 +54,7 @@ def slo_series(sim: Simulator, cf: Simulator, service: str) -> SloSeries:
     n = sim.minute
     if cf.minute < n:
         raise ValueError(f"counterfactual covers {cf.minute} minutes, need {n}")
-    i = IDX[service]
+    i = sim.idx[service]
     p99 = sim.history[:n, i, M["latency_p99"]]
     err = sim.history[:n, i, M["error_rate"]]
     p99_limit = P99_FACTOR * cf.history[:n, i, M["latency_p99"]] + P99_SLACK_MS

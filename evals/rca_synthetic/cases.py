@@ -1,16 +1,14 @@
 """The synthetic RCA benchmark: labelled incidents generated with the simulator, one seeded spec per case.
 
-Each case draws: a fault (every type, intensity uniform in [0.1, 1]) on a random service; red herrings
+Each case draws a layered random topology (`evals.rca_synthetic.topologies`: 10-200 services, log-uniform,
+2-8 layers, in the topology file format, run by the simulator as `Simulator(topology=...)`), then: a fault
+(every type, intensity uniform in [0.1, 1]) on a random service; red herrings
 (a harmless deploy, a second mild fault of another type elsewhere, a short traffic rise elsewhere); extra
 measurement noise; missing metrics (columns dropped, scattered gaps, sometimes every metric of one service,
 which then appears only in the call graph); a sampling step of 1-5 minutes (the simulator steps one minute:
 coarser rows are means over each step, as a rate over the interval is; nothing is interpolated); and a
 window of 30-120 minutes before the onset and 10-40 after it (at least two rows after the onset).
 The label is the faulty service and the fault's first minute.
-
-Topologies: `SIMULATOR_TOPOLOGIES` says what the simulator can run. While it runs only its embedded topology,
-every case uses that one and the spec records `size`/`depth` of the embedded graph; the layered generator
-(`evals.rca_synthetic.topologies`) is the source of topologies once the simulator loads topology files.
 """
 
 from __future__ import annotations
@@ -22,19 +20,15 @@ import networkx as nx
 import numpy as np
 
 from causal.case import Case, frame
+from evals.rca_synthetic.topologies import generate as generate_topology
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve
 from tools.backends.sim.model import METRIC_NAMES
-from tools.backends.sim.topology import call_graph
-from tools.services import SERVICES
+from tools.topology import Topology, topology_from_dict
 
-SIMULATOR_TOPOLOGIES = "embedded"  # the simulator runs its built-in topology only
-EMBEDDED_SIZE = len(SERVICES)
-
-
-class TopologyUnsupported(Exception):
-    """The simulator cannot run a generated topology (it runs its embedded one only)."""
+SIZES = (10, 200)  # services, drawn log-uniformly
+DEPTHS = (2, 8)  # layers
 SAMPLING_MIN = (1, 2, 3, 5)
 PRE_MIN = (30, 60, 120)
 POST_MIN = (10, 15, 25, 40)
@@ -61,12 +55,22 @@ class Spec:
     load: str
     peak_rps: float
     herrings: list[dict[str, Any]] = field(default_factory=list)
-    topology: str = "embedded"
-    size: int = len(SERVICES)
+    topology: str = ""
+    size: int = 0
     depth: int = 0
+    topology_seed: int = 0
 
 
-def draw(seed: int, services: list[str], graph: nx.DiGraph) -> Spec:
+def topology_for(seed: int) -> Topology:
+    """The case's topology: size log-uniform in SIZES, depth uniform in DEPTHS (at most the size)."""
+    rng = np.random.default_rng(seed + 9_000_000)
+    size = int(round(np.exp(rng.uniform(np.log(SIZES[0]), np.log(SIZES[1])))))
+    depth = int(rng.integers(DEPTHS[0], DEPTHS[1] + 1))
+    return topology_from_dict(generate_topology(size, min(depth, size), seed=seed), f"generated topology {seed}")
+
+
+def draw(seed: int, topo: Topology) -> Spec:
+    services, graph = list(topo.names), topo.call_graph()
     rng = np.random.default_rng(seed)
     types = list(FAULT_TYPES)
     fault = types[seed % len(types)]  # every type in turn
@@ -98,11 +102,12 @@ def draw(seed: int, services: list[str], graph: nx.DiGraph) -> Spec:
         pre=pre, post=post, sampling=sampling, noise=float(rng.choice(NOISE)),
         drop_share=float(rng.choice(DROP_SHARE)), dark_service=dark,
         load="diurnal" if rng.random() < 0.5 else "bursty", peak_rps=float(np.round(rng.uniform(150, 450))),
-        herrings=herrings, size=graph.number_of_nodes(), depth=int(nx.dag_longest_path_length(graph)) + 1,
+        herrings=herrings, topology=topo.name, size=len(services),
+        depth=int(nx.dag_longest_path_length(graph)) + 1, topology_seed=seed,
     )
 
 
-def _simulate(spec: Spec) -> np.ndarray:
+def _simulate(spec: Spec, topo: Topology) -> np.ndarray:
     """Minutes [0, start + post) of the simulator: [minute, service, metric]."""
     load = (LoadCurve.diurnal(spec.peak_rps, seed=spec.seed) if spec.load == "diurnal"
             else LoadCurve.bursty(spec.peak_rps, seed=spec.seed))
@@ -113,7 +118,7 @@ def _simulate(spec: Spec) -> np.ndarray:
             faults.append(Fault(h["type"], h["service"], at, spec.post + 60, h["intensity"]))
         elif h["kind"] == "traffic_rise":
             faults.append(Fault("traffic_spike", h["service"], at, int(h["minutes"]), h["intensity"]))
-    sim = Simulator(load, faults, seed=spec.seed)
+    sim = Simulator(load, faults, seed=spec.seed, topology=topo)
     for h in spec.herrings:
         if h["kind"] == "deploy":
             sim.schedule_deploy(h["service"], max(0, int(h["minute"])))
@@ -121,10 +126,10 @@ def _simulate(spec: Spec) -> np.ndarray:
     return sim.history.copy()
 
 
-def build(spec: Spec) -> Case:
-    services = list(SERVICES)
-    graph = call_graph()
-    hist = _simulate(spec)
+def build(spec: Spec, topo: Topology) -> Case:
+    services = list(topo.names)
+    graph = topo.call_graph()
+    hist = _simulate(spec, topo)
     rng = np.random.default_rng(spec.seed + 7_000_000)
     lo = spec.start - spec.pre
     window = hist[lo:]
@@ -158,16 +163,17 @@ def build(spec: Spec) -> Case:
     )
 
 
-def case_on(topology: dict[str, Any] | None, seed: int) -> Case:
-    """One case on `topology` (a topology-file dict; None: the simulator's embedded topology)."""
-    if topology is not None:
-        raise TopologyUnsupported(
-            f"topology {topology.get('name')!r} ({len(topology['services'])} services): the simulator runs only "
-            "its embedded topology; generated topologies need topology files in tools.backends.sim")
-    return build(draw(seed, list(SERVICES), call_graph()))
+def case_on(topo: Topology, seed: int) -> Case:
+    """One case on a given topology (benchmarks pick the size)."""
+    return build(draw(seed, topo), topo)
 
 
 def generate(seed: int, cases: int) -> list[Case]:
-    """`cases` cases from the seeds seed*100000 + 0..cases-1 (a run is repeatable from --seed)."""
-    graph = call_graph()
-    return [build(draw(seed * 100_000 + i, list(SERVICES), graph)) for i in range(cases)]
+    """`cases` cases from the seeds seed*100000 + 0..cases-1 (a run is repeatable from --seed), each on its own
+    generated topology."""
+    out = []
+    for i in range(cases):
+        s = seed * 100_000 + i
+        topo = topology_for(s)
+        out.append(build(draw(s, topo), topo))
+    return out

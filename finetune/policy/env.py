@@ -18,9 +18,9 @@ from finetune.policy.features import HISTORY, ServiceInfo, features
 from finetune.policy.reward import RewardWeights, minute_reward
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.load import LoadCurve
-from tools.backends.sim.model import CAPACITY, IDX, VISITS, M
-from tools.backends.sim.topology import SPECS
-from tools.services import SERVICES
+from tools.backends.sim.model import M
+from tools.services import current_topology
+from tools.topology import Topology
 
 ACTIONS: tuple[int, ...] = (0, 1, -1, 2, -2, 4, -4)
 ACTION_NAMES: tuple[str, ...] = ("noop", "+1", "-1", "+2", "-2", "+4", "-4")
@@ -30,14 +30,16 @@ START_UTILISATION = 0.6
 _CPU, _P99, _ERR = M["cpu"], M["latency_p99"], M["error_rate"]
 
 
-def background_replicas(entry_rps: np.ndarray, service: str) -> dict[str, int]:
+def background_replicas(entry_rps: np.ndarray, service: str, topology: Topology | None = None) -> dict[str, int]:
     """Static replica counts for every service but `service`: the run's peak at 50 % utilisation."""
+    topo = topology or current_topology()
+    a = topo.arrays
     peak = float(np.max(entry_rps))
     out = {}
-    for s in SERVICES:
+    for i, s in enumerate(topo.names):
         if s != service:
-            need = math.ceil(peak * VISITS[IDX[s]] / (CAPACITY[IDX[s]] * BACKGROUND_UTILISATION))
-            out[s] = max(need, SPECS[s].replicas)
+            need = math.ceil(peak * a.visits[i] / (a.capacity[i] * BACKGROUND_UTILISATION))
+            out[s] = max(need, topo.services[i].replicas)
     return out
 
 
@@ -57,19 +59,22 @@ class ScalingEnv:
         weights: RewardWeights | None = None,
         warmup: int = HISTORY,
         start_replicas: int | None = None,
+        topology: Topology | None = None,
     ) -> None:
-        if service not in SPECS:
-            raise ValueError(f"unknown service {service!r}; allowed: {', '.join(SERVICES)}")
+        topo = topology or current_topology()
+        if service not in topo:
+            raise ValueError(f"unknown service {service!r} in topology {topo.name}; allowed: {', '.join(topo.names)}")
         self.service = service
-        self.info = ServiceInfo.of(service)
-        self.idx = IDX[service]
+        self.info = ServiceInfo.of(service, topo)
+        self.idx = topo.idx[service]
         self.clock0 = clock0
         self.weights = weights or RewardWeights()
         entry_rps = np.asarray(entry_rps, dtype=float)
-        replicas = background_replicas(entry_rps, service)
-        first = entry_rps[0] * VISITS[self.idx] / (self.info.capacity * START_UTILISATION)
+        replicas = background_replicas(entry_rps, service, topo)
+        first = entry_rps[0] * topo.arrays.visits[self.idx] / (self.info.capacity * START_UTILISATION)
         replicas[service] = start_replicas if start_replicas is not None else clamp(math.ceil(first), self.info)
-        self.sim = Simulator(LoadCurve(entry_rps, f"{len(entry_rps)} minutes"), seed=seed, replicas=replicas)
+        self.sim = Simulator(LoadCurve(entry_rps, f"{len(entry_rps)} minutes"), seed=seed, replicas=replicas,
+                             topology=topo)
         self.horizon = len(entry_rps)
         if warmup:
             self.sim.step(warmup)

@@ -7,7 +7,7 @@ per (run seed, iteration), so a resumed run sees exactly the episodes an uninter
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from finetune.policy.env import ScalingEnv
 from finetune.policy.features import HISTORY
 from finetune.policy.reward import RewardWeights
 from finetune.policy.traffic import Trace, augment, entry_scale, split_bounds
-from tools.services import SERVICES
+from tools.services import service_names
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class EpisodeSource:
     """Training traces (their training splits are used) and the services episodes may control."""
 
     traces: tuple[Trace, ...]
-    services: tuple[str, ...] = SERVICES
+    services: tuple[str, ...] = field(default_factory=service_names)  # the current topology's
     weights: RewardWeights = RewardWeights()
     augment: bool = True
 

@@ -28,7 +28,8 @@ import numpy as np
 
 from finetune.policy.reward import slo_ms
 from tools.backends.sim.model import METRIC_NAMES, M
-from tools.backends.sim.topology import SPECS
+from tools.services import current_topology
+from tools.topology import Topology
 
 HISTORY = 60  # minutes of metrics a decision looks at
 SHORT = 20  # the window of the short-term features
@@ -60,9 +61,11 @@ class ServiceInfo:
     slo_ms: float
 
     @classmethod
-    def of(cls, service: str) -> ServiceInfo:
-        s = SPECS[service]
-        return cls(service, s.capacity_rps, s.min_replicas, s.max_replicas, s.memory_limit_mb, slo_ms(service))
+    def of(cls, service: str, topology: Topology | None = None) -> ServiceInfo:
+        """The constants of `service` in `topology` (default: the current one)."""
+        topo = topology or current_topology()
+        s = topo.spec(service)
+        return cls(service, s.capacity_rps, s.min_replicas, s.max_replicas, s.memory_limit_mb, slo_ms(service, topo))
 
 
 def demand(rows: np.ndarray) -> np.ndarray:

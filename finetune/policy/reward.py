@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tools.backends.sim.model import BASE_MEM, CAPACITY, IDX, VISITS, Effects, M, step_metrics
-from tools.services import SERVICES
+from tools.backends.sim.model import Effects, M, step_metrics
+from tools.services import current_topology
+from tools.topology import Topology
 
 SLO_UTILISATION = 0.85
 DEPENDENCY_UTILISATION = 0.5
@@ -46,15 +47,20 @@ class RewardWeights:
         return asdict(self)
 
 
+def slo_ms(service: str, topology: Topology | None = None) -> float:
+    """The service's p99 objective in ms (see the module docstring), in `topology` (default: the current one)."""
+    return _slo_ms(service, topology or current_topology())
+
+
 @functools.cache
-def slo_ms(service: str) -> float:
-    """The service's p99 objective in ms (see the module docstring)."""
-    i = IDX[service]
+def _slo_ms(service: str, topo: Topology) -> float:
+    a = topo.arrays
+    i = topo.idx[service]
     entry = 100.0
-    util = np.full(len(SERVICES), DEPENDENCY_UTILISATION)
+    util = np.full(len(topo), DEPENDENCY_UTILISATION)
     util[i] = SLO_UTILISATION
-    replicas = entry * VISITS / (CAPACITY * util)  # fractional replicas put each service at its utilisation
-    metrics, _ = step_metrics(entry, replicas, np.zeros(len(SERVICES)), BASE_MEM.copy(), Effects.none())
+    replicas = entry * a.visits / (a.capacity * util)  # fractional replicas put each service at its utilisation
+    metrics, _ = step_metrics(topo, entry, replicas, np.zeros(len(topo)), a.base_mem.copy(), Effects.none(len(topo)))
     return float(metrics[i, M["latency_p99"]])
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.backends.sim.model import CAPACITY, IDX, VISITS
 from tools.backends.sim.scenario import read_trace
-from tools.backends.sim.topology import SPECS
+from tools.services import current_topology
+from tools.topology import Topology
 
 REFERENCE_QUANTILE = 99.0
 PEAK_FRACTION = 0.6
@@ -90,22 +90,27 @@ def has_train_split(n: int) -> bool:
     return n >= 14 * DAY
 
 
-def entry_scale(counts: np.ndarray, service: str, peak_fraction: float = PEAK_FRACTION) -> float:
+def entry_scale(counts: np.ndarray, service: str, peak_fraction: float = PEAK_FRACTION,
+                topology: Topology | None = None) -> float:
     """Factor turning request counts into entry requests/s for `service` (see the module docstring)."""
     ref = float(np.percentile(counts, REFERENCE_QUANTILE))
     if not np.isfinite(ref) or ref <= 0:
         ref = float(counts.max())
     if ref <= 0:
         raise ValueError("trace has no positive request counts")
-    i = IDX[service]
-    target_rps = peak_fraction * SPECS[service].max_replicas * CAPACITY[i]
-    return target_rps / VISITS[i] / ref
+    topo = topology or current_topology()
+    i = topo.idx[service]
+    a = topo.arrays
+    target_rps = peak_fraction * topo.services[i].max_replicas * a.capacity[i]
+    return target_rps / a.visits[i] / ref
 
 
-def describe_scaling(service: str, scale: float, peak_fraction: float = PEAK_FRACTION) -> str:
+def describe_scaling(service: str, scale: float, peak_fraction: float = PEAK_FRACTION,
+                     topology: Topology | None = None) -> str:
+    spec = (topology or current_topology()).spec(service)
     return (f"counts x{scale:.4g} -> entry rps: the trace's p{REFERENCE_QUANTILE:g} minute offers {service} "
-            f"{peak_fraction:.0%} of its capacity at max replicas ({SPECS[service].max_replicas} x "
-            f"{SPECS[service].capacity_rps:g} rps)")
+            f"{peak_fraction:.0%} of its capacity at max replicas ({spec.max_replicas} x "
+            f"{spec.capacity_rps:g} rps)")
 
 
 PERIODS = (15, 20, 30, 60)  # minutes between scheduled spikes (periods dividing the hour)

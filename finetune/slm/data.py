@@ -19,6 +19,8 @@ from finetune.slm import vocab
 from finetune.slm.styles import stylise
 from finetune.slm.templates import FAMILIES, UNKNOWN_SERVICES, WEIGHTS, Template
 from tools.contract import TOOLS
+from tools.services import alias_table, current_topology, service_names, use_topology
+from tools.topology import Topology
 
 _SLOT = re.compile(r"\{(\w+)\}")
 _ARG_OF = {"svc": "service", "metric": "metric", "win": "window", "dur": "window", "n": "replicas", "q": "query",
@@ -84,7 +86,8 @@ def render(tool: str, template: Template, rng: random.Random, style: bool = True
             surface, args["channel"] = vocab.channel(rng)
             protected[slot], values[slot] = surface, f"\x00{len(protected)}\x01"
         elif slot == "x":
-            values[slot] = rng.choice(UNKNOWN_SERVICES)
+            known = {n.lower() for n in service_names()} | set(alias_table())
+            values[slot] = rng.choice([u for u in UNKNOWN_SERVICES if u not in known])
         else:
             raise KeyError(f"unknown slot {slot!r} in template {text!r}")
     request = text.format(**values)
@@ -121,9 +124,18 @@ def example(request: str, observations: list[str], tool: str, args: dict[str, An
 
 
 def build_dataset(seed: int = 0, n_single: int = 6000, n_dev: int = 600, n_traj: int = 300,
-                  n_summary: int = 300, n_investigations: int = 700,
-                  progress: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Train and dev examples. Trajectories, investigations and summaries follow the same family split."""
+                  n_summary: int = 300, n_investigations: int = 700, progress: bool = False,
+                  topology: Topology | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Train and dev examples. Trajectories, investigations and summaries follow the same family split.
+
+    Services are drawn from `topology` (default: the current one, Online Boutique unless chosen).
+    """
+    with use_topology(topology or current_topology()):
+        return _build_dataset(seed, n_single, n_dev, n_traj, n_summary, n_investigations, progress)
+
+
+def _build_dataset(seed: int, n_single: int, n_dev: int, n_traj: int, n_summary: int, n_investigations: int,
+                   progress: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     from finetune.slm.investigations import investigation_examples
     from finetune.slm.summaries import summary_examples
     from finetune.slm.trajectories import trajectory_examples

@@ -26,10 +26,9 @@ from finetune.slm.trajectories import ScriptRun
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve
-from tools.backends.sim.topology import SPECS, callers
 from tools.backends.sim_backend import sim_context
 from tools.envelope import ToolResult
-from tools.services import SERVICES
+from tools.services import current_topology
 
 # How users name the part of the shop that hurts, per service (redis-cart is only ever reached via its caller).
 AREAS: dict[str, list[str]] = {
@@ -99,15 +98,16 @@ def _template_request(rng: random.Random, split: str, symptom: str) -> tuple[str
 
 
 def _incident(rng: random.Random) -> tuple[Simulator, Fault]:
-    fault = Fault(rng.choice(list(FAULT_TYPES)), rng.choice(SERVICES), start=rng.randint(12, 40), duration=240,
+    topo = current_topology()
+    fault = Fault(rng.choice(list(FAULT_TYPES)), rng.choice(topo.names), start=rng.randint(12, 40), duration=240,
                   intensity=round(rng.uniform(0.5, 1.0), 2))
-    others = [s for s in SERVICES if s != fault.service]
+    others = [s for s in topo.names if s != fault.service]
     faults = [fault]
     if rng.random() < 0.2:  # a mild, unrelated traffic rise elsewhere
         faults.append(Fault("traffic_spike", rng.choice(others), start=rng.randint(5, 40), duration=240,
                             intensity=0.25))
     sim = Simulator(LoadCurve.diurnal(peak_rps=rng.choice([200, 300, 400, 500]), seed=rng.randint(0, 99)),
-                    faults, seed=rng.randint(0, 10_000))
+                    faults, seed=rng.randint(0, 10_000), topology=topo)
     if rng.random() < 0.3:  # a harmless deploy of another service around the same time
         sim.schedule_deploy(rng.choice(others), max(1, fault.start + rng.randint(-8, 4)))
     sim.run_until(fault.start + rng.randint(4, 25))
@@ -115,11 +115,13 @@ def _incident(rng: random.Random) -> tuple[Simulator, Fault]:
 
 
 def _symptom_of(rng: random.Random, service: str) -> str:
-    """The faulty service, or a service upstream of it (up to the frontend), where users feel it."""
+    """The faulty service, or a service upstream of it (up to the entry), where users feel it; a protected
+    service (a store nobody asks about directly) is never the symptom when it has a caller."""
+    topo = current_topology()
     chain = [service]
-    while (up := callers(chain[-1])) and len(chain) < 4:
+    while (up := topo.callers(chain[-1])) and len(chain) < 4:
         chain.append(rng.choice(up))
-    if service == "redis-cart":
+    if topo.spec(service).protected and len(chain) > 1:
         chain = chain[1:]
     return rng.choice(chain)
 
@@ -129,7 +131,7 @@ def _recommendation(sim: Simulator, service: str) -> ToolResult:
     metrics = sim_context(sim).metrics
     now = int(metrics.series(service, "replicas", 120)[-1].value)
     cpu = metrics.series(service, "cpu", 120)[-1].value
-    want = min(SPECS[service].max_replicas, max(now + 1, math.ceil(now * cpu / 60.0)))
+    want = min(current_topology().spec(service).max_replicas, max(now + 1, math.ceil(now * cpu / 60.0)))
     return ToolResult.ok({"service": service, "current_replicas": now, "recommended_replicas": want})
 
 

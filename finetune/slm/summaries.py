@@ -7,7 +7,7 @@ from typing import Any
 
 from agent.planner.prompt import render_summary_prompt
 from agent.planner.summary import template_summary
-from tools.services import SERVICES
+from tools.services import service_names
 
 _METRICS = {"latency_p99": ("ms", 80, 3000), "latency_p50": ("ms", 10, 600), "error_rate": ("", 0.0, 0.6),
             "cpu": ("%", 10, 100), "memory": ("MB", 100, 2000), "throughput": ("rps", 20, 2000),
@@ -21,7 +21,8 @@ def _value(rng: random.Random, lo: float, hi: float, ratio: bool) -> float:
 
 def random_findings(rng: random.Random) -> dict[str, Any]:
     f: dict[str, Any] = {}
-    sym_svc = rng.choice(SERVICES)
+    names = service_names()
+    sym_svc = rng.choice(names)
     if rng.random() < 0.9:
         m = rng.choice(list(_METRICS))
         unit, lo, hi = _METRICS[m]
@@ -33,7 +34,7 @@ def random_findings(rng: random.Random) -> dict[str, Any]:
         sym["now"] = now
         f["symptom"] = sym
     if rng.random() < 0.75:
-        f["root_cause"] = {"service": rng.choice(SERVICES), "score": round(rng.uniform(0.3, 0.98), 2)}
+        f["root_cause"] = {"service": rng.choice(names), "score": round(rng.uniform(0.3, 0.98), 2)}
     if rng.random() < 0.5:
         tool = rng.choice(["restart_service", "rollback_deployment", "scale_service", "run_runbook"])
         act: dict[str, Any] = {"tool": tool, "service": f.get("root_cause", {}).get("service", sym_svc),

@@ -21,14 +21,15 @@ from tools.backends.sim_backend import sim_context
 from tools.contract import validate_call
 from tools.envelope import ToolResult
 from tools.registry import call_tool
-from tools.services import SERVICES
+from tools.services import current_topology
 
 _UNITS = {"cpu": "%", "memory": "MB", "latency_p50": "ms", "latency_p99": "ms", "throughput": "rps"}
 
 
 def _fault_sim(rng: random.Random) -> tuple[Simulator, Fault]:
     ftype = rng.choice(list(FAULT_TYPES))
-    svc = rng.choice(SERVICES)
+    topo = current_topology()
+    svc = rng.choice(topo.names)
     fault = Fault(ftype, svc, start=rng.randint(10, 30), duration=120, intensity=round(rng.uniform(0.5, 1.0), 2))
     sim = Simulator(LoadCurve.diurnal(peak_rps=rng.choice([200, 300, 400, 500]), seed=rng.randint(0, 99)),
                     [fault], seed=rng.randint(0, 10_000))

@@ -32,8 +32,6 @@ def llama_greedy(llm: Any, prompt: str, max_tokens: int = 24) -> str:
 def compare(adapter: Path, prompts: tuple[str, ...] = PROMPTS, torch_model: Any = None,
             tok: Any = None) -> list[tuple[str, str, str]]:
     """(prompt, torch output, llama.cpp output) for each prompt; `torch_model` defaults to base + adapter."""
-    from llama_cpp import Llama
-
     from finetune.slm.base_model import base_gguf, load_float_model
 
     if torch_model is None:
@@ -41,5 +39,7 @@ def compare(adapter: Path, prompts: tuple[str, ...] = PROMPTS, torch_model: Any 
 
         tok, base = load_float_model()
         torch_model = attach_gguf_adapter(base, adapter)
-    llm = Llama(model_path=str(base_gguf()), lora_path=str(adapter), n_ctx=512, n_threads=2, seed=0, verbose=False)
+    from finetune.slm.llama_runtime import load_llama
+
+    llm = load_llama(base_gguf(), adapter, n_ctx=512, n_threads=2)
     return [(p, torch_greedy(tok, torch_model, p), llama_greedy(llm, p)) for p in prompts]

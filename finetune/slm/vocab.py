@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 from tools.durations import format_duration
-from tools.services import SERVICES, alias_table
+from tools.services import alias_table, service_names
 
 Rng = random.Random
 
@@ -42,9 +42,19 @@ _EXTRA: dict[str, list[str]] = {
 }
 
 
+def generic_forms(name: str) -> list[str]:
+    """Surface forms of a service name nobody wrote forms for: as written, spaced, with service/svc."""
+    stem = name.removesuffix("-service").removesuffix("service").removesuffix("-svc").strip("-_ ") or name
+    spaced = stem.replace("-", " ").replace("_", " ")
+    return list(dict.fromkeys([name, spaced, f"{spaced} service", f"{stem}-service", f"{spaced} svc",
+                               f"the {spaced} service", name.upper() if len(name) <= 6 else name]))
+
+
 def service(rng: Rng, canonical: str | None = None) -> tuple[str, str]:
-    svc = canonical or rng.choice(SERVICES)
-    forms = list(_EXTRA[svc]) + [a for a, c in alias_table().items() if c == svc] + [svc, svc]
+    """A service of the current topology (or `canonical`) as someone might write it, and its name."""
+    svc = canonical or rng.choice(service_names())
+    extra = _EXTRA.get(svc, generic_forms(svc))
+    forms = list(extra) + [a for a, c in alias_table().items() if c == svc] + [svc, svc]
     text = rng.choice(forms)
     r = rng.random()
     if r < 0.08:

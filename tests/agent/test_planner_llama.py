@@ -6,16 +6,20 @@ import pytest
 
 from agent.planner import default_adapter, load_planner
 from agent.planner.base import Step
+from tests.ci import unavailable
 from tools.envelope import ToolResult
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.native_model]
 
 
 @pytest.fixture(scope="module")
 def keel():  # type: ignore[no-untyped-def]
-    pytest.importorskip("llama_cpp")
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError as e:
+        unavailable(f"llama-cpp-python is not installed: {e}")
     if not default_adapter().exists():
-        pytest.skip(f"shipped adapter not present yet: {default_adapter()} (run `keel finetune slm`)")
+        unavailable(f"shipped adapter not present: {default_adapter()} (run `keel finetune slm`)")
     return load_planner("llama", adapter="default")
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 
 from agent.planner import default_adapter
+from tests.ci import unavailable
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.native_model]
 
 
 def test_merged_model_matches_runtime_adapter() -> None:
-    pytest.importorskip("llama_cpp")
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError as e:
+        unavailable(f"llama-cpp-python is not installed: {e}")
     if not default_adapter().exists():
-        pytest.skip(f"shipped adapter not present yet: {default_adapter()}")
+        unavailable(f"shipped adapter not present: {default_adapter()}")
     from agent.planner.llama import LlamaPlanner
     from agent.planner.merge import merged_model
     from finetune.slm.base_model import base_gguf

@@ -1,21 +1,21 @@
 """Each shipped runbook, run on the simulator through the real gate (approvals given by a second person),
 mitigates the fault it is written for, and posts its summary to a webhook receiver on 127.0.0.1.
 
-Runbooks whose decisions need root_cause_analysis or recommend_scaling skip, naming the tool, while that
-tool still answers with an error (it is built elsewhere); they never substitute made-up results."""
+Runbooks whose decisions need root_cause_analysis or recommend_scaling skip (fail under CI), naming the tool,
+when that tool answers with an error; they never substitute made-up results."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from agent.runbooks.store import RunRecord
 from tests.agent.test_runbook_fixtures import ALICE, Receiver, approve_through, make_engine, receiver, sim_at
+from tests.ci import unavailable
+from tests.shop import IDX
 from tools.backends.base import ToolContext
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import Fault
-from tools.backends.sim.model import IDX, M
+from tools.backends.sim.model import M
 from tools.registry import call_tool
 
 __all__ = ["receiver"]
@@ -24,7 +24,7 @@ __all__ = ["receiver"]
 def _needs(tool: str, args: dict, ctx: ToolContext) -> None:
     r = call_tool(tool, args, ctx)  # a read tool: the simulator is not changed
     if r.status == "error":
-        pytest.skip(f"blocked: {tool} answers {r.error!r}")
+        unavailable(f"blocked: {tool} answers {r.error!r}")
 
 
 def _run(tmp_path: Path, name: str, service: str, ctx: ToolContext, hook: Receiver) -> RunRecord:

@@ -10,8 +10,9 @@ pytest.importorskip("agent.planner.base", reason="the planner package (agent/pla
 
 from governance.gate import Principal  # noqa: E402
 from tests.agent.fakes import PAYMENT, make_service  # noqa: E402
+from tests.ci import unavailable  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.native_model]
 OPERATOR, APPROVER, VIEWER = Principal("olga", "operator"), Principal("abe", "approver"), Principal("vic", "viewer")
 
 
@@ -24,7 +25,7 @@ def planner():
         s = get_settings()  # KEEL_PLANNER / KEEL_PLANNER_ADAPTER choose the backend (default: llama + shipped adapter)
         return load_planner(s.planner, adapter=s.planner_adapter)
     except Exception as e:  # no model file / adapter in this tree: say so instead of failing
-        pytest.skip(f"the real planner does not load here: {type(e).__name__}: {e}")
+        unavailable(f"the real planner does not load here: {type(e).__name__}: {e}")
 
 
 def test_why_is_checkout_slow_names_the_injected_service(tmp_path: Path, planner) -> None:
@@ -34,7 +35,7 @@ def test_why_is_checkout_slow_names_the_injected_service(tmp_path: Path, planner
     assert reply.steps, "the planner ran no tool"
     missing = [s["result"]["error"] for s in reply.steps if "not available yet" in (s["result"].get("error") or "")]
     if missing and "paymentservice" not in reply.text:
-        pytest.skip(f"blocked: {missing[0]}")
+        unavailable(f"blocked: {missing[0]}")
     assert "paymentservice" in reply.text
     kinds = [r.kind for r in service.gate.audit.records() if r.conversation_id == "c-real"]
     assert kinds[0] == "request" and kinds.count("proposal") == kinds.count("decision") == len(reply.steps)

@@ -17,8 +17,8 @@ from agent.summary.delivery import deliver
 from agent.summary.findings import ActionTaken, Cause, Findings, Measurement, findings_from_agent_steps
 from agent.summary.narrative import narrative, template, ungrounded
 from tests.agent.test_runbook_fixtures import ALICE, Receiver, approve_through, make_engine, receiver, sim_at
+from tests.shop import SERVICES
 from tools.backends.sim.faults import Fault
-from tools.services import SERVICES
 
 __all__ = ["receiver"]
 

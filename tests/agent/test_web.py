@@ -13,11 +13,17 @@ pytest.importorskip("agent.planner.base", reason="the planner package (agent/pla
 from agent.http.app import create_app
 from tests.agent.fakes import ScriptedPlanner, make_service
 from tests.agent.http_server import serve
+from tests.ci import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    if not CHROMIUM.exists():
+        unavailable("Debian chromium is not installed (/usr/bin/chromium)")
 
 
 def test_ask_needs_approval_approve_and_see_the_result(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from governance.approvals import ApprovalError
 from governance.gate import Gate, Principal
 from governance.policy import load_policy
 from governance.postgres import PostgresApprovalStore, PostgresAuditStore
+from tests.shop import SPECS
 from tools.backends.sim.scenario import Scenario
-from tools.backends.sim.topology import SPECS
 from tools.backends.sim_backend import sim_context
 
 SERVICES = [s for s in SPECS if s != "redis-cart"]  # redis-cart is protected (blocked)

@@ -20,10 +20,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
+
+from tests.ci import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def postgres_bindir() -> Path | None:
+    """PostgreSQL's server binaries: `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin (Debian)."""
+    candidates: list[Path] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
+        if out:
+            candidates.append(Path(out))
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name)
+                      if p.parent.name.isdigit() else 0, reverse=True)
+    candidates += versions
+    return next((c for c in candidates if (c / "initdb").exists()), None)
+
+
+PG_BIN = postgres_bindir()
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
@@ -69,15 +86,16 @@ class Postgres:
 @contextlib.contextmanager
 def postgres_server() -> Iterator[Postgres]:
     """A throwaway PostgreSQL cluster (trust auth on 127.0.0.1 only), run as user postgres when root."""
+    if PG_BIN is None:
+        unavailable("PostgreSQL server binaries not found (pg_config --bindir, /usr/lib/postgresql/*/bin); "
+                    "apt-get install postgresql")
     initdb, pg_ctl = PG_BIN / "initdb", PG_BIN / "pg_ctl"
-    if not initdb.exists():
-        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (apt-get install postgresql)")
     as_user: list[str] = []
     if os.geteuid() == 0:
         try:
             pw = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
+            unavailable("running as root and there is no 'postgres' user to run PostgreSQL as")
         as_user = ["runuser", "-u", "postgres", "--"]
     base = Path(tempfile.mkdtemp(prefix="keel-pg-"))
     data, sock = base / "data", base / "sock"
@@ -128,11 +146,13 @@ class SimServe:
 
 @contextlib.contextmanager
 def sim_serve(scenario: Path, log_dir: Path, speed_s: float, max_log_bytes: int = 1_000_000,
-              port: int | None = None) -> Iterator[SimServe]:
-    """`keel sim serve` as a separate process."""
+              port: int | None = None, topology: str | None = None) -> Iterator[SimServe]:
+    """`keel sim serve` as a separate process (on `--topology` when given)."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "agent.cli.main", "sim", "serve", "--scenario", str(scenario), "--port", str(port),
            "--log-dir", str(log_dir), "--speed", str(speed_s), "--max-log-bytes", str(max_log_bytes)]
+    if topology:
+        cmd += ["--topology", topology]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).status_code == 200, 30,
@@ -162,7 +182,7 @@ class Prometheus:
 def prometheus_server(targets: list[str], scrape_s: float = 1.0) -> Iterator[Prometheus]:
     """Debian's Prometheus scraping `targets` every `scrape_s` seconds, data in a temp directory."""
     if not Path(PROMETHEUS).exists():
-        pytest.skip("prometheus binary not found (apt-get install prometheus)")
+        unavailable("prometheus binary not found (apt-get install prometheus)")
     base = Path(tempfile.mkdtemp(prefix="keel-prom-"))
     config = base / "prometheus.yml"
     config.write_text(

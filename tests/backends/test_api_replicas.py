@@ -19,7 +19,7 @@ import pytest
 
 from governance.postgres import PostgresApprovalStore, PostgresAuditStore, verify_postgres
 from tests.backends.servers import ROOT, free_port, wait_until
-from tools.backends.sim.topology import SPECS
+from tests.shop import SPECS
 
 pytestmark = pytest.mark.slow
 

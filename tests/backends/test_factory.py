@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from agent.settings import get_settings
+from tests.shop import EDGES
 from tools.backends.factory import StaticTopology, build_backends, read_edges
 from tools.backends.kubernetes import KubeActions
 from tools.backends.logfiles import FileLogs
 from tools.backends.loki import LokiLogs
 from tools.backends.prometheus import PrometheusMetrics
 from tools.backends.sim.scenario import Scenario
-from tools.backends.sim.topology import EDGES
 from tools.registry import call_tool
 
 

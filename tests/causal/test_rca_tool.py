@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from causal.confidence import THRESHOLD
+from tests.shop import SERVICES
 from tools.backends.base import Point, ToolContext
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve
 from tools.backends.sim_backend import SimBackend, sim_context
 from tools.registry import call_tool
-from tools.services import SERVICES
 
 N_SCENARIOS = 50
 TARGET = 0.90

@@ -15,7 +15,7 @@ from governance.audit import SqliteAuditStore
 from governance.chain import NewRecord
 from governance.gate import Gate
 from governance.policy import default_policy
-from tools.backends.sim.topology import SPECS
+from tests.shop import SPECS
 
 CRASH = load_e2e(DEFAULT_DIR / "crash-cartservice.yaml")
 CPU = load_e2e(DEFAULT_DIR / "cpuhog-checkoutservice.yaml")

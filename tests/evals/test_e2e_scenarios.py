@@ -15,6 +15,9 @@ from evals.e2e.scenarios import DEFAULT_DIR, REMEDIATION, load_dir, reference_fi
 from evals.e2e.slo import HORIZON_MIN, counterfactual, recovery, slo_series, violated_before
 
 SCENARIOS = load_dir(DEFAULT_DIR)
+TOPOLOGY_DIR = DEFAULT_DIR.parent / "e2e-topologies"
+HELDOUT_DIR = DEFAULT_DIR.parent / "e2e-topologies-heldout"
+ON_TOPOLOGIES = load_dir(TOPOLOGY_DIR) + load_dir(HELDOUT_DIR)
 
 
 def test_there_are_enough_scenarios_covering_every_fault_on_several_services() -> None:
@@ -31,7 +34,16 @@ def test_there_are_enough_scenarios_covering_every_fault_on_several_services() -
     assert kinds["deploy"] >= 3 and kinds["traffic_spike"] >= 3 and kinds["cpu_hog"] >= 2, kinds
 
 
-@pytest.mark.parametrize("e", SCENARIOS, ids=[e.name for e in SCENARIOS])
+def test_scenarios_on_the_other_topologies_cover_both_and_every_remediation() -> None:
+    shipped = load_dir(TOPOLOGY_DIR)
+    assert len(shipped) >= 8 and len(load_dir(HELDOUT_DIR)) >= 4
+    assert {e.scenario.topo.name for e in shipped} == {"sock-shop", "bank-of-anthos"}
+    assert {e.remediation for e in shipped} == {"restart", "rollback", "scale", "none"}
+    assert not {e.name for e in shipped} & {e.name for e in load_dir(HELDOUT_DIR)}
+    assert all(e.scenario.topo.name == "online-boutique" for e in SCENARIOS)  # the shop set is unchanged
+
+
+@pytest.mark.parametrize("e", SCENARIOS + ON_TOPOLOGIES, ids=[e.name for e in SCENARIOS + ON_TOPOLOGIES])
 def test_symptom_is_visible_and_the_expected_fix_fixes_it(e) -> None:  # type: ignore[no-untyped-def]
     end = e.at + HORIZON_MIN
     cf = counterfactual(e.scenario, end)

@@ -48,6 +48,9 @@ def test_topologies_are_seeded_and_inputs_checked() -> None:
 def test_synthetic_cases_vary_and_carry_their_labels() -> None:
     cases = synth.generate(seed=3, cases=24)
     specs = [c.meta["spec"] for c in cases]
+    assert min(s["size"] for s in specs) < 30 and max(s["size"] for s in specs) > 60
+    assert all(10 <= s["size"] <= 200 and 2 <= s["depth"] <= 8 for s in specs)
+    assert len({s["depth"] for s in specs}) >= 4
     assert {s["fault"] for s in specs} == set(synth.FAULT_TYPES)
     assert len({s["sampling"] for s in specs}) >= 3 and len({s["pre"] for s in specs}) >= 2
     assert any(s["herrings"] for s in specs) and any(s["noise"] > 0 for s in specs)
@@ -62,10 +65,14 @@ def test_synthetic_cases_vary_and_carry_their_labels() -> None:
     assert np.allclose(again[1].metrics.to_numpy(), cases[1].metrics.to_numpy(), equal_nan=True)
 
 
-def test_generated_topologies_wait_for_a_topology_general_simulator() -> None:
-    with pytest.raises(synth.TopologyUnsupported, match="embedded topology"):
-        synth.case_on(generate(50, 4), 0)
-    assert synth.case_on(None, 0).root_cause in synth.SERVICES
+def test_cases_run_on_generated_topologies_of_every_size() -> None:
+    from tools.topology import topology_from_dict
+
+    topo = topology_from_dict(generate(60, 6, seed=4))
+    case = synth.case_on(topo, 5)
+    assert case.root_cause in topo.names and set(case.all_services) == set(topo.names)
+    assert case.meta["spec"]["size"] == 60 and case.meta["spec"]["depth"] == 6
+    assert case.graph is not None and case.graph.number_of_edges() == len(topo.edges)
 
 
 def test_leave_one_dataset_out_never_looks_at_the_left_out_dataset() -> None:
@@ -110,15 +117,17 @@ def test_eval_rca_runs_the_synthetic_benchmark(tmp_path: Path) -> None:
     assert set(data["results"]) == {"keel", "keel_scores_only", "nsigma", "baro", "random"}
     assert sum(r["n"] for r in data["calibration"]) == 6
     assert all(0.0 <= c["confidence"] <= 1.0 for c in data["cases"])
+    assert "layered" in data["config"]["topologies"]
 
 
-def test_bench_rca_reports_sizes_it_cannot_simulate_as_na(tmp_path: Path) -> None:
+def test_bench_rca_times_each_size_and_fits_the_growth(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    res = CliRunner().invoke(app, ["bench", "rca", "--services", "11,50", "--repeats", "2", "--json", str(out)])
+    res = CliRunner().invoke(app, ["bench", "rca", "--services", "11,40", "--repeats", "2", "--json", str(out)])
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
-    assert data["bench"] == "rca" and data["figures"]["median_s_11"] > 0 and 0 <= data["figures"]["ac1_11"] <= 1
-    assert "median_s_50" not in data["figures"] and "embedded topology" in data["not_applicable"]["50"]
+    f = data["figures"]
+    assert data["bench"] == "rca" and f["median_s_11"] > 0 and f["median_s_40"] > 0
+    assert 0 <= f["ac1_11"] <= 1 and 0 <= f["ac1_40"] <= 1 and "growth_exponent" in f
     bad = CliRunner().invoke(app, ["bench", "rca", "--services", "11,x"])
     assert bad.exit_code == 2 and "--services" in bad.output
 

@@ -20,9 +20,8 @@ from finetune.policy.traffic import (
     split_bounds,
 )
 from tests.conftest import shared_data
-from tools.backends.sim.model import CAPACITY, IDX, VISITS, M
-from tools.backends.sim.topology import SPECS
-from tools.services import SERVICES
+from tests.shop import CAPACITY, IDX, SERVICES, SPECS, VISITS
+from tools.backends.sim.model import M
 
 
 def test_slo_is_p99_of_a_leaf_at_85_percent() -> None:

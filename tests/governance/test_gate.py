@@ -11,9 +11,9 @@ from governance.approvals import ApprovalError, SqliteApprovalStore
 from governance.audit import SqliteAuditStore
 from governance.gate import Gate, Principal
 from governance.policy import Policy, default_policy, load_policy
+from tests.shop import IDX
 from tools.backends.base import Point, ToolContext
 from tools.backends.sim.cluster import Simulator
-from tools.backends.sim.model import IDX
 from tools.backends.sim_backend import SimBackend, sim_context
 
 ALICE = Principal("alice", "operator")

@@ -171,13 +171,32 @@ def test_min_step_zero_makes_one_replica_from_one_a_large_step() -> None:
     assert decide(action, _ctx(3, 1), policy).risk == "high"
 
 
-def test_protected_services_come_from_the_policy() -> None:
+def test_protected_services_come_from_the_policy_and_the_topology() -> None:
+    assert POLICY.protected_services == frozenset()  # the default policy protects nothing by name
     policy = load_policy(overrides={"risk": {"protected_services": ["paymentservice"]}})
     action = Action.from_call("restart_service", {"service": "paymentservice"})
     assert decide(action, _ctx(5), POLICY).risk == "high"
     assert decide(action, _ctx(5), policy).oversight == "blocking"
-    free = Action.from_call("restart_service", {"service": "redis-cart"})
-    assert decide(free, _ctx(5), policy).risk == "high"  # the override replaced the list
+    free = Action.from_call("restart_service", {"service": "adservice"})
+    assert decide(free, _ctx(5), policy).risk == "high"
+    store = Action.from_call("restart_service", {"service": "redis-cart"})  # `protected: true` in the topology
+    for p in (POLICY, policy):
+        d = decide(store, _ctx(5), p)
+        assert d.risk == "critical" and "redis-cart is a protected service" in " ".join(d.reasons)
+
+
+def test_protection_follows_the_current_topology() -> None:
+    from tools.services import use_topology
+    from tools.topology import load_topology
+
+    with use_topology(load_topology("sock-shop")):
+        db = decide(Action.from_call("scale_service", {"service": "orders-db", "replicas": 2}), _ctx(5), POLICY)
+        app = decide(Action.from_call("restart_service", {"service": "orders"}), _ctx(5), POLICY)
+    assert db.risk == "critical" and db.oversight == "blocking"
+    assert app.risk == "high"
+    with pytest.raises(ValueError, match="unknown services"):
+        with use_topology(load_topology("sock-shop")):
+            load_policy(overrides={"risk": {"protected_services": ["redis-cart"]}})
 
 
 ARGS: dict[str, dict[str, Any]] = {

@@ -20,7 +20,7 @@ from governance.approvals import ApprovalError, SqliteApprovalStore
 from governance.audit import SqliteAuditStore
 from governance.gate import Gate, Principal
 from governance.policy import default_policy
-from tools.backends.sim.model import IDX
+from tests.shop import IDX
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "evals" / "scenarios" / "e2e" / "crash-cartservice.yaml"

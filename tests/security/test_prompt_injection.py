@@ -29,8 +29,7 @@ from governance.audit import SqliteAuditStore
 from governance.gate import Gate, Principal
 from governance.policy import default_policy
 from tests.security.compromised import CompromisedPlanner, instructions
-from tools.backends.sim.model import IDX
-from tools.backends.sim.topology import SPECS
+from tests.shop import IDX, SPECS
 
 BASE = load_e2e(DEFAULT_DIR / "latency-paymentservice.yaml")
 OPERATOR = Principal("oncall", "operator")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.shop import SERVICES
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim_backend import sim_context
 from tools.contract import TOOLS, catalogue, validate_call
 from tools.durations import normalise_duration, parse_duration
 from tools.registry import call_tool
-from tools.services import SERVICES, resolve_service
+from tools.services import resolve_service
 
 
 def test_ten_tools_with_schemas() -> None:

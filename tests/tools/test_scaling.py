@@ -9,11 +9,11 @@ import pytest
 
 from finetune.policy.env import ACTION_NAMES
 from finetune.policy.features import HISTORY
+from tests.shop import IDX, SPECS
 from tools.backends.base import Point, ToolContext
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.load import LoadCurve
-from tools.backends.sim.model import IDX, METRIC_NAMES
-from tools.backends.sim.topology import SPECS
+from tools.backends.sim.model import METRIC_NAMES
 from tools.backends.sim_backend import sim_context
 from tools.registry import call_tool
 from tools.scaling import DEFAULT_POLICY

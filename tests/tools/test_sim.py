@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.shop import IDX
 from tools.backends.sim import logs as sim_logs
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve
-from tools.backends.sim.model import IDX, M
+from tools.backends.sim.model import M
 
 
 def run(faults: list[Fault] | None = None, minutes: int = 40, rps: float = 400.0, seed: int = 1) -> Simulator:

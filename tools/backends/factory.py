@@ -2,9 +2,9 @@
 
 `build_backends(settings, sim)` is what the agent's context builder calls. The simulator serves every
 role left at "sim"; when one is needed and none is given, a quiet default cluster (diurnal load, no
-faults, 60 minutes in) is built. Topology: the simulator's graph when metrics come from it, else
-`topology_file` (a caller,callee CSV such as a `graph.csv` with Source,Target columns), else the
-Online Boutique graph.
+faults, 60 minutes in) is built on the current topology (`tools.services.current_topology`). Call graph:
+the simulator's when metrics come from it, else `topology_file` (a caller,callee CSV such as a `graph.csv`
+with Source,Target columns), else the current topology's.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from tools.backends.base import BackendError, ToolContext
 from tools.backends.sim.cluster import Simulator
-from tools.backends.sim.topology import EDGES
 from tools.backends.sim_backend import SimBackend
 
 
@@ -64,7 +63,16 @@ def default_sim() -> Simulator:
 
 
 def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolContext:
-    """The ToolContext the settings describe (metrics_backend, logs_backend, actions_backend, ...)."""
+    """The ToolContext the settings describe (metrics_backend, logs_backend, actions_backend, ...).
+
+    `settings.topology` (when set and no simulator is given) becomes the process's current topology: the
+    services the tools know and, without `topology_file`, the call graph.
+    """
+    if sim is None and str(getattr(settings, "topology", "") or ""):
+        from tools.services import set_topology
+        from tools.topology import load_topology
+
+        set_topology(load_topology(settings.topology))
     roles = (settings.metrics_backend, settings.logs_backend, settings.actions_backend)
     if "sim" in roles and sim is None:
         sim = default_sim()
@@ -106,7 +114,10 @@ def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolCon
     elif settings.metrics_backend == "sim" and simb is not None:
         topology = simb
     else:
-        topology = StaticTopology([(a, b) for a, b, _ in EDGES], name="online-boutique")
+        from tools.services import current_topology
+
+        topo = current_topology()
+        topology = StaticTopology(topo.edge_pairs(), name=topo.name)
     ctx = ToolContext(metrics=metrics, logs=logs, topology=topology, actions=actions,
                       sim=sim if settings.metrics_backend == "sim" else None)
     ctx.extras["backends"] = {"metrics": metrics.name, "logs": logs.name, "actions": actions.name,

@@ -19,7 +19,7 @@ import httpx
 from tools.backends.base import BackendError, Point
 from tools.backends.promql import MetricQuery, build_queries, render
 from tools.backends.retry import with_budget
-from tools.services import SERVICES
+from tools.services import service_names
 
 MAX_POINTS = 240  # default points per series at most; the step grows with the window
 
@@ -106,7 +106,7 @@ class PrometheusMetrics:
         """Every service's series of one metric over the last `window_s` seconds (contract names as keys)."""
         if metric not in self.queries:
             raise BackendError(f"{self.label}: no PromQL mapping for metric {metric!r}")
-        wanted = list(services or SERVICES)
+        wanted = list(services or service_names())
         key = (metric, int(window_s), tuple(wanted))
         now = time.time()
         with self._lock:

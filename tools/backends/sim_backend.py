@@ -9,7 +9,6 @@ from typing import Any
 from tools.backends.base import LogPage, LogRecord, Point, ToolContext
 from tools.backends.sim import logs as sim_logs
 from tools.backends.sim.cluster import Simulator
-from tools.backends.sim.topology import EDGES
 
 # Test hook: real seconds each simulated write action takes (crash tests kill the server mid-action).
 # Unset in normal use; the default path only looks the variable up.
@@ -41,7 +40,7 @@ class SimBackend:
         return LogPage([LogRecord(x.ts, x.service, x.level, x.message) for x in lines], total)
 
     def edges(self) -> list[tuple[str, str]]:
-        return [(a, b) for a, b, _ in EDGES]
+        return self.sim.topology.edge_pairs()
 
     def scale(self, service: str, replicas: int) -> dict[str, Any]:
         _action_delay()

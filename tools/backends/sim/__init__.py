@@ -1,4 +1,4 @@
-"""The embedded simulated microservice cluster (Online Boutique topology). Pure code, no I/O."""
+"""The embedded simulated microservice cluster (any topology; Online Boutique by default). Pure code, no I/O."""
 
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault

@@ -10,9 +10,9 @@ import numpy as np
 
 from tools.backends.sim.faults import CLEARED_BY, Fault
 from tools.backends.sim.load import LoadCurve
-from tools.backends.sim.model import BASE_MEM, IDX, MEM_LIMIT, METRIC_NAMES, Effects, M, S, step_metrics
-from tools.backends.sim.topology import SPECS
-from tools.services import SERVICES
+from tools.backends.sim.model import METRIC_NAMES, Effects, M, step_metrics
+from tools.services import current_topology
+from tools.topology import Topology
 
 _NOISY = [M["cpu"], M["latency_p50"], M["latency_p99"], M["throughput"]]
 
@@ -30,6 +30,8 @@ class Event:
 class Simulator:
     """A seeded, deterministic model of the cluster, advanced one minute at a time.
 
+    `topology` fixes the services, their order in every array and the call graph (default: the current
+    topology, `tools.services.current_topology`: Online Boutique unless one was chosen).
     History row `m` holds the observed metrics of minute `m`; `minute` is the number of minutes simulated.
     """
 
@@ -39,30 +41,44 @@ class Simulator:
         faults: list[Fault] | None = None,
         seed: int = 0,
         replicas: dict[str, int] | None = None,
+        topology: Topology | None = None,
     ) -> None:
+        self.topology = topo = topology or current_topology()
+        self.idx = topo.idx
+        self.services = topo.names
+        n = len(topo)
+        for f in faults or []:
+            if f.service not in topo:
+                raise ValueError(f"fault {f.type}: unknown service {f.service!r} in topology {topo.name}; "
+                                 f"allowed: {', '.join(topo.names)}")
+        for name in replicas or {}:
+            if name not in topo:
+                raise ValueError(f"replicas: unknown service {name!r} in topology {topo.name}; "
+                                 f"allowed: {', '.join(topo.names)}")
         self.seed = seed
         self.load = load or LoadCurve.diurnal(seed=seed)
         self.faults = [dataclasses.replace(f) for f in (faults or [])]
         self.rng = np.random.default_rng(seed)
         self.minute = 0
-        self.replicas = np.array([SPECS[s].replicas for s in SERVICES], dtype=float)
-        for name, n in (replicas or {}).items():
-            self.replicas[IDX[name]] = n
-        self.queue = np.zeros(S)
-        self.leaked = np.zeros(S)
-        self.restart_dip = np.zeros(S)
-        self.revision = np.full(S, 12)
+        self.replicas = topo.arrays.replicas.copy()
+        for name, count in (replicas or {}).items():
+            self.replicas[self.idx[name]] = count
+        self.queue = np.zeros(n)
+        self.leaked = np.zeros(n)
+        self.restart_dip = np.zeros(n)
+        self.revision = np.full(n, 12)
         self.events: list[Event] = []
         self._scheduled_deploys: list[tuple[int, str]] = []
         self.planted_logs: list[tuple[int, str, str, str]] = []  # (minute, service, level, message)
-        self._hist = np.zeros((1440, S, len(METRIC_NAMES)))
+        self._hist = np.zeros((1440, n, len(METRIC_NAMES)))
         self._load = np.zeros(1440)
 
     # ------------------------------------------------------------------ stepping
     def _effects(self, t: int) -> Effects:
-        fx = Effects.none()
+        fx = Effects.none(len(self.topology))
+        mem_limit = self.topology.arrays.mem_limit
         for f in self.faults:
-            i = IDX[f.service]
+            i = self.idx[f.service]
             if f.type == "error_burst" and t == f.start:
                 self._deploy(f.service, t, "rollout of a new image")
             if not f.active(t):
@@ -72,7 +88,7 @@ class Simulator:
                 fx.capacity_factor[i] *= 1.0 - 0.65 * k
                 fx.cpu_extra[i] += 55.0 * k
             elif f.type == "memory_leak":
-                self.leaked[i] += 0.08 * k * MEM_LIMIT[i]
+                self.leaked[i] += 0.08 * k * mem_limit[i]
             elif f.type == "latency_injection":
                 fx.delay_ms[i] += 400.0 * k
             elif f.type == "error_burst":
@@ -91,14 +107,16 @@ class Simulator:
         return fx
 
     def _memory(self, t: int, fx: Effects) -> np.ndarray:
-        mem = BASE_MEM * (1.0 + 0.1 * np.sin(t / 97.0 + np.arange(S))) + self.leaked
-        oom = mem >= MEM_LIMIT
+        a = self.topology.arrays
+        mem = a.base_mem * (1.0 + 0.1 * np.sin(t / 97.0 + np.arange(len(self.topology)))) + self.leaked
+        oom = mem >= a.mem_limit
         for i in np.flatnonzero(oom):
-            self.events.append(Event(t, SERVICES[i], "oom_kill", f"container exceeded {MEM_LIMIT[i]:.0f}MB limit"))
+            self.events.append(Event(t, self.services[i], "oom_kill",
+                                     f"container exceeded {a.mem_limit[i]:.0f}MB limit"))
             self.leaked[i] = 0.0
             fx.error_extra[i] = 1 - (1 - fx.error_extra[i]) * (1 - 0.3)
             fx.capacity_factor[i] *= 0.5
-            mem[i] = BASE_MEM[i]
+            mem[i] = a.base_mem[i]
         return mem
 
     def step(self, minutes: int = 1) -> None:
@@ -107,8 +125,8 @@ class Simulator:
             fx = self._effects(t)
             mem = self._memory(t, fx)
             entry = self.load.at(t)
-            metrics, self.queue = step_metrics(entry, self.replicas, self.queue, mem, fx)
-            noise = self.rng.standard_normal((S, len(_NOISY)))
+            metrics, self.queue = step_metrics(self.topology, entry, self.replicas, self.queue, mem, fx)
+            noise = self.rng.standard_normal((len(self.topology), len(_NOISY)))
             metrics[:, _NOISY] *= 1.0 + 0.02 * noise
             metrics[:, M["error_rate"]] = np.clip(metrics[:, M["error_rate"]], 0.0, 1.0)
             if t >= len(self._hist):
@@ -124,7 +142,7 @@ class Simulator:
 
     # ------------------------------------------------------------------ actions
     def _deploy(self, service: str, t: int, why: str) -> None:
-        i = IDX[service]
+        i = self.idx[service]
         self.revision[i] += 1
         detail = f"revision {self.revision[i] - 1} -> {self.revision[i]} ({why})"
         self.events.append(Event(t, service, "deploy", detail))
@@ -138,7 +156,7 @@ class Simulator:
         self.planted_logs.append((minute, service, level, message))
 
     def scale(self, service: str, replicas: int) -> dict[str, object]:
-        i = IDX[service]
+        i = self.idx[service]
         before = int(self.replicas[i])
         self.replicas[i] = replicas
         self.events.append(Event(self.minute, service, "scale", f"replicas {before} -> {replicas}"))
@@ -150,7 +168,7 @@ class Simulator:
                 f.cleared_at = self.minute
 
     def restart(self, service: str) -> dict[str, object]:
-        i = IDX[service]
+        i = self.idx[service]
         self._clear(service, "restart")
         self.leaked[i] = 0.0
         self.queue[i] = 0.0
@@ -160,7 +178,7 @@ class Simulator:
         return {"service": service, "restarted_replicas": n}
 
     def rollback(self, service: str) -> dict[str, object]:
-        i = IDX[service]
+        i = self.idx[service]
         before = int(self.revision[i])
         self._clear(service, "rollback")
         self.revision[i] = max(1, before - 1)
@@ -180,7 +198,7 @@ class Simulator:
     def series(self, service: str, metric: str, window: int) -> np.ndarray:
         """The last `window` minutes of one metric (fewer if less has been simulated)."""
         lo = max(0, self.minute - window)
-        return self._hist[lo : self.minute, IDX[service], M[metric]].copy()
+        return self._hist[lo : self.minute, self.idx[service], M[metric]].copy()
 
     def active_faults(self, minute: int | None = None) -> list[Fault]:
         """Faults active at `minute` (default: the next minute to simulate)."""

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tools.backends.sim.cluster import Simulator
-from tools.backends.sim.model import IDX, MEM_LIMIT, M
-from tools.backends.sim.topology import callees
-from tools.services import SERVICES
+from tools.backends.sim.model import M
 
 EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z: simulated minute 0
 
@@ -44,6 +42,11 @@ _INFO = {
     "adservice": ["received ad request (context_words=[{p}])"],
     "redis-cart": ["DB saved on disk", "Background saving started by pid {n}"],
 }
+# services that log their slow queries (by name, else any service whose `language` is a database)
+_SLOW_QUERY = {"productcatalogservice": "ListProducts"}
+_DATABASES = frozenset({"postgres", "postgresql", "mysql", "mariadb", "mongodb", "cassandra"})
+# any other service: generic request lines
+_GENERIC = ["handled request id={u} in {n}ms", "GET /healthz 200", "request completed status=200 id={u}"]
 
 
 def _rng(seed: int, minute: int, service: str) -> np.random.Generator:
@@ -53,7 +56,8 @@ def _rng(seed: int, minute: int, service: str) -> np.random.Generator:
 def lines_for(sim: Simulator, service: str, minute: int) -> list[LogLine]:
     """Every line `service` logged during `minute` (which must already be simulated)."""
     rng = _rng(sim.seed, minute, service)
-    row = sim.history[minute, IDX[service]]
+    i = sim.idx[service]
+    row = sim.history[minute, i]
     t0 = EPOCH + minute * 60.0
     out: list[LogLine] = []
 
@@ -64,7 +68,7 @@ def lines_for(sim: Simulator, service: str, minute: int) -> list[LogLine]:
         return msg.format(p=f"{rng.integers(1, 10**6):06X}", u=f"{rng.integers(1, 10**8):08x}", n=rng.integers(1, 99))
 
     for _ in range(int(rng.integers(1, 3))):
-        add("info", fill(str(rng.choice(_INFO[service]))))
+        add("info", fill(str(rng.choice(_INFO.get(service, _GENERIC)))))
     for e in sim.events:
         if e.minute == minute and e.service == service:
             if e.kind == "oom_kill":
@@ -90,8 +94,9 @@ def lines_for(sim: Simulator, service: str, minute: int) -> list[LogLine]:
                 "rpc error: code = Internal desc = failed to process request id={u}",
                 "NullReferenceException at Handler.Process (new code path)",
             ]))))
-    if "memory_leak" in active and mem > 0.75 * MEM_LIMIT[IDX[service]]:
-        add("warn", f"GC overhead high: heap {mem:.0f}MB of {MEM_LIMIT[IDX[service]]:.0f}MB limit")
+    limit = sim.topology.arrays.mem_limit[i]
+    if "memory_leak" in active and mem > 0.75 * limit:
+        add("warn", f"GC overhead high: heap {mem:.0f}MB of {limit:.0f}MB limit")
     if "cpu_hog" in active or cpu > 90:
         add("warn", f"CPU throttling detected: usage {cpu:.0f}% of limit")
     if "latency_injection" in active:
@@ -103,14 +108,15 @@ def lines_for(sim: Simulator, service: str, minute: int) -> list[LogLine]:
     if p99 > 1000 and "crash" not in active:
         add("error", f"context deadline exceeded after {p99 / 1000:.1f}s")
     if err > 0.05 and "error_burst" not in active and "crash" not in active:
-        for callee in callees(service):
-            crow = sim.history[minute, IDX[callee]]
+        for callee in sim.topology.callee_map[service]:
+            crow = sim.history[minute, sim.idx[callee]]
             if crow[M["error_rate"]] > 0.05:
                 add("error", f"rpc error: code = Unavailable desc = {callee}: upstream connect error or disconnect")
             elif crow[M["latency_p99"]] > 1000:
                 add("error", f"rpc error: code = DeadlineExceeded desc = call to {callee} timed out")
-    if service == "productcatalogservice" and p99 > 300:
-        add("warn", f"slow query: ListProducts took {p99 * 0.6:.0f}ms")
+    query = _SLOW_QUERY.get(service) or ("SELECT" if sim.topology.spec(service).language in _DATABASES else "")
+    if query and p99 > 300:
+        add("warn", f"slow query: {query} took {p99 * 0.6:.0f}ms")
     for at, svc, level, message in sim.planted_logs:
         if at == minute and svc == service:
             add(level, message)
@@ -126,7 +132,7 @@ def search(
     limit: int = 20,
 ) -> tuple[list[LogLine], int]:
     """Lines matching (case-insensitive substring) in the last `window` minutes, newest first; and the total."""
-    services = [service] if service else list(SERVICES)
+    services = [service] if service else list(sim.services)
     q = query.lower()
     hits: list[LogLine] = []
     for minute in range(max(0, sim.minute - window), sim.minute):

@@ -1,20 +1,42 @@
-"""Scenario files (YAML or JSON): seed, load, faults, and for the end-to-end eval the request and expectation."""
+"""Scenario files (YAML or JSON): topology, seed, load, faults, and for the end-to-end eval the request and expectation.
+
+`topology:` names a built-in topology or a file (relative to the scenario file); service names in the
+scenario are resolved against it (default: Online Boutique). `load_scenario` resolves it when reading the
+file; `Scenario.model_validate(raw, context={"base_dir": DIR})` does the same for a mapping.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializationInfo,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.faults import FAULT_TYPES, Fault
 from tools.backends.sim.load import LoadCurve
 from tools.durations import minutes
-from tools.services import resolve_service
+from tools.services import current_topology, resolve_service, use_topology
+from tools.topology import Topology, TopologyError, load_topology, topology_from_dict
+
+
+def _dump_topology(topo: Topology | None, info: SerializationInfo) -> str | None:
+    """A dumped scenario names its topology: the file it came from, else its name (which `load_topology`
+    resolves to the same topology in this process)."""
+    return None if topo is None else topo.reference
 
 
 def _to_minutes(v: Any) -> Any:
@@ -43,6 +65,7 @@ class FaultSpec(BaseModel):
     intensity: float = Field(0.8, gt=0, le=1)
 
     _m = field_validator("start", "duration", mode="before")(_to_minutes)
+    _s = field_validator("service", mode="before")(lambda v: resolve_service(v) if isinstance(v, str) else v)
 
     @field_validator("type")
     @classmethod
@@ -50,11 +73,6 @@ class FaultSpec(BaseModel):
         if v not in FAULT_TYPES:
             raise ValueError(f"unknown fault type {v!r}; allowed: {', '.join(FAULT_TYPES)}")
         return v
-
-    @field_validator("service", mode="before")
-    @classmethod
-    def _svc(cls, v: Any) -> Any:
-        return resolve_service(v) if isinstance(v, str) else v
 
 
 class DeploySpec(BaseModel):
@@ -81,7 +99,10 @@ class PlantedLogSpec(BaseModel):
 
 
 class Scenario(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    # set on validation: the named one (built-in name, file relative to the scenario, or an inline mapping),
+    # else the current one
+    topology: Annotated[Topology | None, PlainSerializer(_dump_topology)] = None
     seed: int = 0
     load: LoadSpec = LoadSpec(kind="diurnal", peak_rps=400.0)
     faults: list[FaultSpec] = []
@@ -95,10 +116,37 @@ class Scenario(BaseModel):
 
     _m = field_validator("at", mode="before")(_to_minutes)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _in_topology(cls, data: Any, handler: Any, info: ValidationInfo) -> Any:
+        """Resolve `topology` first, then validate every service name against it."""
+        if not isinstance(data, dict) or isinstance(data.get("topology"), Topology):
+            topo = data.get("topology") if isinstance(data, dict) else None
+        else:
+            ref = data.get("topology")
+            base = (info.context or {}).get("base_dir") if info.context else None
+            try:
+                if isinstance(ref, dict):
+                    topo = topology_from_dict(ref, "topology")
+                else:
+                    topo = load_topology(ref, Path(base) if base else None) if ref is not None else None
+            except TopologyError as e:
+                raise ValueError(f"topology: {e}") from None
+        topo = topo or current_topology()
+        if isinstance(data, dict):
+            data = {**data, "topology": topo}
+        with use_topology(topo):
+            return handler(data)
+
     @field_validator("replicas", mode="before")
     @classmethod
     def _replicas(cls, v: Any) -> Any:
         return {resolve_service(k): n for k, n in v.items()} if isinstance(v, dict) else v
+
+    @property
+    def topo(self) -> Topology:
+        """The scenario's topology (the current one when the file names none)."""
+        return self.topology or current_topology()
 
     def build(self, base_dir: Path | None = None) -> Simulator:
         """A fresh simulator at minute 0 for this scenario (reads the trace file if one is named)."""
@@ -115,7 +163,7 @@ class Scenario(BaseModel):
         else:
             load = LoadCurve.diurnal(spec.peak_rps, seed=self.seed)
         faults = [Fault(f.type, f.service, f.start, f.duration, f.intensity) for f in self.faults]
-        sim = Simulator(load, faults, seed=self.seed, replicas=self.replicas)
+        sim = Simulator(load, faults, seed=self.seed, replicas=self.replicas, topology=self.topo)
         for d in self.deploys:
             sim.schedule_deploy(d.service, d.at)
         for p in self.inject_logs:
@@ -160,7 +208,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ValueError(f"{p}: a scenario must be a mapping with seed, load, faults")
     raw.setdefault("name", p.stem)
     try:
-        return Scenario.model_validate(raw)
+        return Scenario.model_validate(raw, context={"base_dir": str(p.parent)})
     except ValidationError as e:
         msgs = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in e.errors())
         raise ValueError(f"{p}: {msgs}") from None

@@ -24,8 +24,7 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from tools.backends.promql import SIM_GAUGES
 from tools.backends.sim import logs as sim_logs
 from tools.backends.sim.cluster import Simulator
-from tools.backends.sim.model import IDX, M
-from tools.services import SERVICES
+from tools.backends.sim.model import M
 
 LOG_FILE = "keel-sim.log"
 
@@ -80,10 +79,10 @@ class LiveSim:
         self.sim.step(1)
         row = self.sim.history[minute]
         for metric, gauge in self.gauges.items():
-            for svc in SERVICES:
-                gauge.labels(service=svc).set(float(row[IDX[svc], M[metric]]))
+            for i, svc in enumerate(self.sim.services):
+                gauge.labels(service=svc).set(float(row[i, M[metric]]))
         self.minute_gauge.set(self.sim.minute)
-        lines = [ln for svc in SERVICES for ln in sim_logs.lines_for(self.sim, svc, minute)]
+        lines = [ln for svc in self.sim.services for ln in sim_logs.lines_for(self.sim, svc, minute)]
         for ln in sorted(lines, key=lambda x: x.ts):
             rec = {"ts": iso_ms(self.wall(ln.ts)), "service": ln.service, "level": ln.level, "message": ln.message}
             self._log.info(json.dumps(rec))
