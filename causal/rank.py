@@ -51,7 +51,7 @@ def candidates(case: Case, scores: Scores, graph: nx.DiGraph | None, value: dict
     ]
     cands.sort(key=lambda x: (-x.score, -x.anomaly, x.component))
     seen: set[str] = set()
-    out = []
+    out: list[Candidate] = []
     for cand in cands:
         if cand.service in seen:
             continue
