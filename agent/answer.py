@@ -52,6 +52,7 @@ def collect_findings(request: str, steps: Sequence[Mapping[str, Any]]) -> dict[s
             f["errors"].append({"tool": tool, "error": res.get("error")})
         elif status == "ok" and isinstance(view, RootCauseRanking):
             f["root_causes"] = [c.to_data() for c in view.ranking]
+            f["rca_inconclusive"] = view.verdict if view.inconclusive else None
         elif status == "ok" and isinstance(view, MetricSeries | CallGraph | Neighbours | ScalingRecommendation):
             f[_FINDINGS_KEY[type(view)]].append(view.facts())
         elif isinstance(view, LogMatches) and data:
@@ -120,6 +121,8 @@ def headline(f: Mapping[str, Any]) -> str:
     if denied:
         a = denied[0]
         return f"I did not run {a['tool']}: {a.get('error') or 'it was denied'}."
+    if f["root_causes"] and f.get("rca_inconclusive"):
+        return f"Root-cause analysis {f['rca_inconclusive']}."
     if f["root_causes"]:
         top = f["root_causes"][0]
         return f"Most likely root cause: {top['service']}{_signature_text(top)}."

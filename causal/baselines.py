@@ -7,7 +7,8 @@
 - `baro`: the same with median and interquartile range (BARO's root-cause ranking, robust scaling).
 - `pc_pagerank`: PC (pgmpy, Pearson partial-correlation test, alpha 0.05) over every metric of the window,
   then PageRank on the reversed learned graph (effects hand their rank to their causes); services ordered
-  by their best metric. The conditioning depth is capped (`PC_MAX_COND`) to keep it tractable.
+  by their best metric. The conditioning depth is capped (`PC_MAX_COND`) to keep it tractable, and cases with
+  more than `PC_MAX_COMPONENTS` components are not applicable (`NotApplicable`, reported as n/a).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from causal.case import Case
 
 PC_MAX_COND = 2
 PC_MAX_ROWS = 600
+PC_MAX_COMPONENTS = 40  # beyond this PC over every metric takes minutes per case on 2 cores
+
+
+class NotApplicable(Exception):
+    """A baseline that cannot run on this case (the reason is the message)."""
 _EPS = 10 * np.finfo(float).eps
 
 
@@ -35,7 +41,7 @@ def _services_by(case: Case, ranked_columns: list[tuple[str, str]]) -> list[str]
         s = case.service(comp)
         if s not in out:
             out.append(s)
-    for s in case.services:  # services with no varying metric go last
+    for s in case.all_services:  # services with no varying metric (or none at all) go last
         if s not in out:
             out.append(s)
     return out
@@ -52,7 +58,7 @@ def _split(case: Case, onset: float) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def random_ranking(case: Case, onset: float) -> list[str]:
     rng = np.random.default_rng(zlib.crc32(case.name.encode()))
-    services = sorted(case.services)
+    services = sorted(case.all_services)
     rng.shuffle(services)
     return services
 
@@ -84,6 +90,9 @@ def pc_pagerank(case: Case, onset: float) -> list[str]:
 
     from causal.citest import FastPearsonr
 
+    if len(case.components) > PC_MAX_COMPONENTS:
+        raise NotApplicable(f"PC over every metric of {len(case.components)} components (> {PC_MAX_COMPONENTS}) "
+                            "does not finish in minutes on 2 cores")
     table = prepare(case.metrics)
     step = max(1, len(table) // PC_MAX_ROWS)
     data = table.iloc[::step]

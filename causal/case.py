@@ -50,6 +50,16 @@ class Case:
         return list(dict.fromkeys(self.service(c) for c in self.components))
 
     @property
+    def all_services(self) -> list[str]:
+        """Every service a ranking may name: those with metrics, then call-graph nodes with none (a component
+        without metrics can still be the root cause)."""
+        out = dict.fromkeys(self.services)
+        if self.graph is not None:
+            for n in self.graph.nodes():
+                out.setdefault(self.service(str(n)))
+        return list(out)
+
+    @property
     def times(self) -> np.ndarray:
         return self.metrics.index.to_numpy(dtype=float)
 

@@ -1,13 +1,6 @@
-"""Rank root-cause candidates: anomalous components whose own dependencies are healthy and whose anomaly
-causal discovery attributes directly to the fault; each with an explanation path and evidence.
-
-score(c) = A(c) * w_dep(c) * w_causal(c), where
-  A(c)        the component's anomaly (its largest sustained robust z),
-  w_dep(c)    1 when no dependency of c (a component it calls) is more anomalous than c, else A(c) / max A(dep):
-              a caller is slow because its callee is slow, not the other way round,
-  w_causal(c) 1 when one of c's metrics stays adjacent to the fault node in the PC skeleton (a direct effect),
-              EXPLAINED when c was tested and all its metrics were separated from the fault by other metrics.
-Components are merged into services (the best component stands for its service).
+"""Ranked root-cause candidates from the fused values (`causal.aggregate`), each with its evidence (its most
+moved metrics) and, for the first `PATHS_FOR`, an explanation path from the symptom. Components are merged
+into services: the best component stands for its service.
 """
 
 from __future__ import annotations
@@ -16,13 +9,12 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from causal.anomaly import MetricScore, Scores, component_scores
+from causal.anomaly import MetricScore, Scores
 from causal.case import Case
-from causal.discovery import Discovery
-from causal.graph import dependencies, depth, explain_path
+from causal.graph import depths, explain_path
 
-EXPLAINED = 0.5  # weight of a component whose anomaly PC explains by other metrics
 ANOMALOUS = 3.0  # robust z above which a component counts as anomalous (symptom choice, no_data)
+PATHS_FOR = 10  # candidates that get an explanation path (the rest: an empty path)
 
 
 @dataclass
@@ -41,40 +33,31 @@ def symptom_of(anomaly: dict[str, float], graph: nx.DiGraph | None) -> str:
     if not anomaly:
         raise ValueError("no components to choose a symptom from")
     hot = [c for c, a in anomaly.items() if a >= ANOMALOUS] or list(anomaly)
-    return min(hot, key=lambda c: (depth(graph, c), -anomaly[c]))
+    d = depths(graph)
+    return min(hot, key=lambda c: (d.get(c, 0), -anomaly[c]))
 
 
-def rank(
-    case: Case,
-    scores: Scores,
-    graph: nx.DiGraph | None,
-    discovery: Discovery | None,
-    symptom: str | None = None,
-) -> list[Candidate]:
-    anomaly = component_scores(scores)
+def candidates(case: Case, scores: Scores, graph: nx.DiGraph | None, value: dict[str, float],
+               factors: dict[str, dict[str, float]], symptom: str) -> list[Candidate]:
+    """One candidate per service, best value first (ties: larger anomaly, then name)."""
+    anomaly: dict[str, float] = {}
+    for m in scores.metrics:
+        anomaly[m.component] = max(anomaly.get(m.component, 0.0), m.score)
     by_comp = scores.by_component()
-    roots = discovery.component_roots() if discovery and discovery.ran else set()
-    tested = discovery.tested_components() if discovery and discovery.ran else set()
-    sym = symptom if symptom is not None else symptom_of(anomaly, graph)
-    w_causal = {c: EXPLAINED if (c in tested and c not in roots) else 1.0 for c in anomaly}
-    cands: list[Candidate] = []
-    for c, a in anomaly.items():
-        # a dependency counts against c only as far as it is itself unexplained
-        worst = max((anomaly.get(d, 0.0) * w_causal.get(d, 1.0) for d in dependencies(graph, c)), default=0.0)
-        w_dep = 1.0 if worst <= a or a <= 0 else a / worst
-        cands.append(Candidate(
-            service=case.service(c), component=c, score=a * w_dep * w_causal[c], anomaly=a,
-            path=explain_path(graph, sym, c, anomaly), evidence=by_comp.get(c, [])[:3],
-            factors={"anomaly": a, "dependencies": w_dep, "causal": w_causal[c]},
-        ))
+    cands = [
+        Candidate(service=case.service(c), component=c, score=v, anomaly=anomaly.get(c, 0.0),
+                  path=[], evidence=by_comp.get(c, [])[:3], factors=factors.get(c, {}))
+        for c, v in value.items()
+    ]
     cands.sort(key=lambda x: (-x.score, -x.anomaly, x.component))
     seen: set[str] = set()
-    out = []
+    out: list[Candidate] = []
     for cand in cands:
         if cand.service in seen:
             continue
         seen.add(cand.service)
-        cand.path = [case.service(n) for n in cand.path]
-        cand.path = [n for i, n in enumerate(cand.path) if i == 0 or n != cand.path[i - 1]]
+        if len(out) < PATHS_FOR:
+            path = [case.service(n) for n in explain_path(graph, symptom, cand.component, anomaly)]
+            cand.path = [n for i, n in enumerate(path) if i == 0 or n != path[i - 1]]
         out.append(cand)
     return out

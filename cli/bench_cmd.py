@@ -23,8 +23,6 @@ app.command("soak")(bench_soak_cmd.soak)
 app.command("llama")(bench_llama_cmd.bench_llama)
 
 
-
-
 @app.command("sim")
 def bench_sim(
     repeats: int = typer.Option(7, min=1, help="simulated days to time"),
@@ -148,3 +146,51 @@ def bench_policy(
     console.print(f"decision: median {figures['decision_ms']:.4f} ms over {repeats} "
                   f"(target <= 1 ms, {1 / figures['decision_ms']:.0f}x headroom)")
     report("policy", figures, {"decision_ms": "<= 1"}, json_path)
+
+
+@app.command("rca")
+def bench_rca(
+    services: str = typer.Option("11,50,200,1000", "--services", help="comma-separated system sizes (services)"),
+    repeats: int = typer.Option(5, "--repeats", min=1, max=100, help="incidents (topologies) per size"),
+    seed: int = typer.Option(0, "--seed", min=0, help="topology and incident seed"),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Median seconds per root-cause analysis and AC@1 per system size, with the growth exponent.
+
+    Each size gets `repeats` layered topologies with one injected fault each; the analysis runs as the tool
+    runs it (onset detected). Targets: <= 5 s at 200 services, <= 30 s at 1,000 (2 cores).
+    """
+    from rich.table import Table
+
+    from cli.common import fail, write_json
+    from evals import rca_bench
+
+    try:
+        sizes = [int(x) for x in services.split(",") if x.strip()]
+    except ValueError:
+        fail(f"--services: expected comma-separated integers like 11,50,200; got {services!r}")
+    if not sizes or any(not 2 <= s <= 5000 for s in sizes):
+        fail(f"--services: sizes must be within 2..5000; got {services!r}")
+    table = Table("services", "layers", "runs", "median s", "AC@1", title="keel bench rca")
+    figures: dict[str, float] = {}
+    results = []
+    for size in sizes:
+        r = rca_bench.run_size(size, repeats, seed)
+        results.append(r)
+        table.add_row(str(size), str(rca_bench.depth_for(size)), str(r.runs), f"{r.median_s:.3f}", f"{r.ac1:.2f}")
+        figures[f"median_s_{size}"] = r.median_s
+        figures[f"ac1_{size}"] = r.ac1
+    console.print(table)
+    exponent = rca_bench.growth_exponent(results)
+    if exponent == exponent:
+        figures["growth_exponent"] = exponent
+        console.print(f"growth exponent (log seconds over log services): {exponent:.2f}")
+    else:
+        console.print("growth exponent: n/a (fewer than two sizes ran)")
+    for size, target in ((200, 5.0), (1000, 30.0)):
+        key = f"median_s_{size}"
+        if key in figures:
+            console.print(f"{size} services: {figures[key]:.2f} s (target <= {target:g} s, "
+                          f"{'met' if figures[key] <= target else 'NOT met'})")
+    console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    write_json(json_path, {"bench": "rca", "figures": figures})

@@ -12,6 +12,7 @@ from cli import (
     eval_e2e_cmd,
     eval_planner_cmd,
     eval_rca_cmd,
+    eval_rca_protocol_cmd,
     eval_scaling_cmd,
     eval_scaling_frontier_cmd,
 )
@@ -24,3 +25,4 @@ app.command("scaling-frontier")(eval_scaling_frontier_cmd.scaling_frontier)
 app.command("all")(eval_all_cmd.run_all)
 app.command("planner")(eval_planner_cmd.planner)
 app.command("rca")(eval_rca_cmd.rca)
+app.command("rca-protocol")(eval_rca_protocol_cmd.rca_protocol)

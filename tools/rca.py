@@ -9,6 +9,8 @@ When nothing moved inside the window (an incident older than the window looks fl
 analysis is repeated over longer windows (x4, x12, x48, up to 24 h) and the result names the window used.
 Each ranked service carries its `signature` (`causal.signature`): the kind of problem its own metrics show
 and the write that usually mitigates it, as evidence for the planner; governance still decides every write.
+The result carries the ranking's calibrated `confidence` (`causal.confidence`); below the threshold it is
+`inconclusive` and its `verdict` names the top three with their evidence instead of asserting one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import networkx as nx
 import numpy as np
 
 from causal.case import Case, CaseError, frame
+from causal.confidence import THRESHOLD
 from causal.pipeline import Analysis, analyse
 from causal.rank import ANOMALOUS
 from causal.signature import classify
@@ -94,6 +97,21 @@ def _ranking(analysis: Analysis, case: Case) -> list[Candidate]:
     ]
 
 
+def verdict(ranking: list[Candidate], confidence: float) -> str:
+    """One sentence: the likely cause, or (below the confidence threshold) that the analysis is inconclusive
+    and the top three with their strongest evidence."""
+    if not ranking:
+        return "no candidate"
+    if confidence >= THRESHOLD:
+        return f"most likely root cause: {ranking[0].service} (confidence {confidence:.2f})"
+    parts = []
+    for c in ranking[:3]:
+        ev = c.evidence[0] if c.evidence else None
+        why = f"{ev.metric} {ev.baseline:g}->{ev.current:g}" if ev is not None else "no metrics of its own"
+        parts.append(f"{c.service} ({why})")
+    return (f"inconclusive (confidence {confidence:.2f} < {THRESHOLD:g}): candidates " + "; ".join(parts))
+
+
 def _analyse_window(args: RootCauseArgs, ctx: ToolContext, window_s: int) -> tuple[Analysis, Case] | str:
     """The analysis over one window, or why there is none."""
     label = format_duration(window_s)
@@ -122,12 +140,16 @@ def root_cause_analysis(args: RootCauseArgs, ctx: ToolContext) -> ToolResult:
             continue
         result, case = found
         fields: dict[str, Any] = {"widened_from": args.window} if window_s != asked else {}
+        ranking = _ranking(result, case)
         return ToolResult.ok(RootCauseRanking(
             symptom=result.symptom,
             metric=args.metric,
             window=args.window if window_s == asked else format_duration(window_s),
             onset=iso(result.onset),
-            ranking=_ranking(result, case),
+            ranking=ranking,
+            confidence=round(result.confidence, 3),
+            inconclusive=result.inconclusive,
+            verdict=verdict(ranking, result.confidence),
             **fields,
         ))
     return ToolResult.empty("; ".join(reasons) + " (an incident older than the window shows no change inside it)")

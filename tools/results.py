@@ -218,6 +218,9 @@ class RootCauseRanking(ResultData):
     window: str | None = None
     onset: str | None = None
     ranking: list[Candidate] = []
+    confidence: Number | None = None  # calibrated: how often the top candidate is right at this score
+    inconclusive: bool | None = None  # confidence below the threshold: no single cause is asserted
+    verdict: str | None = None  # the likely cause, or "inconclusive ..." naming the top three with evidence
     widened_from: str | None = None
 
     def line(self) -> str:

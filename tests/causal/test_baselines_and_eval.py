@@ -72,7 +72,8 @@ def test_cli_runs_every_method_and_writes_json_and_png(tmp_path: Path) -> None:
     payload = json.loads(out.read_text())
     assert payload["eval"] == "rca" and payload["dataset"] == "toy"
     assert payload["config"]["onset"] == "detect" and payload["config"]["cases"] == 4
-    assert set(payload["results"]) == {"keel", "random", "nsigma", "baro", "pc_pagerank"}
+    assert set(payload["results"]) == {"keel", "keel_no_pc", "keel_no_graph", "keel_scores_only", "random", "nsigma",
+                                       "baro", "pc_pagerank"}
     for figures in payload["results"].values():
         assert set(figures) == {"ac1", "ac3", "avg5", "median_s"}
     assert payload["results"]["keel"]["ac1"] == 1.0
@@ -93,7 +94,7 @@ def test_cli_bad_input_names_the_option(args: list[str], message: str, tmp_path:
     assert not (tmp_path / "x.json").exists()
 
 
-def test_ablations_run_only_when_asked(tmp_path: Path) -> None:
+def test_methods_can_be_chosen(tmp_path: Path) -> None:
     data = write_generic(tmp_path / "toy", [chain_case("stock", name="s"), chain_case("db", seed=1, name="d")])
     out = tmp_path / "abl.json"
     res = CliRunner().invoke(app, ["eval", "rca", "--dataset", "generic", "--path", str(data),

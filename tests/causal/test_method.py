@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from causal import anomaly, changepoint, discovery, graph
+from causal.aggregate import MethodConfig
 from causal.case import Case, CaseError, frame
 from causal.citest import FastPearsonr
 from causal.pipeline import analyse
-from causal.rank import rank
 from tests.causal.synthetic import CHAIN, chain_case
 
 
@@ -114,9 +114,7 @@ def test_forbidden_adjacencies_follow_the_service_graph() -> None:
 
 def test_ranking_prefers_the_component_whose_dependencies_are_healthy() -> None:
     case = chain_case("stock", seed=6)
-    s = anomaly.score(anomaly.prepare(case.metrics), case.onset)  # type: ignore[arg-type]
-    g = graph.component_graph(case)
-    ranked = rank(case, s, g, None)
+    ranked = analyse(case, config=MethodConfig(graph="dep", causal=False)).ranking
     assert ranked[0].service == "stock"
     callers = {c.service: c for c in ranked}
     assert callers["orders"].factors["dependencies"] < 1.0  # orders calls the anomalous stock

@@ -9,6 +9,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from causal.confidence import THRESHOLD
 from tests.shop import SERVICES
 from tools.backends.base import Point, ToolContext
 from tools.backends.sim.cluster import Simulator
@@ -82,7 +83,9 @@ def test_result_shape_and_paths() -> None:
     result = call_tool("root_cause_analysis", {}, sim_context(sim))
     assert result.status == "ok", result.error
     data = result.data
-    assert set(data) == {"symptom", "metric", "window", "onset", "ranking"}
+    assert set(data) == {"symptom", "metric", "window", "onset", "ranking", "confidence", "inconclusive", "verdict"}
+    assert 0.0 <= data["confidence"] <= 1.0 and data["inconclusive"] == (data["confidence"] < THRESHOLD)
+    assert "paymentservice" in data["verdict"]
     assert data["symptom"] == "frontend" and data["metric"] == "latency_p99" and data["window"] == "30m"
     assert datetime.strptime(data["onset"], "%Y-%m-%dT%H:%M:%SZ")
     assert 1 <= len(data["ranking"]) <= 5
@@ -158,3 +161,16 @@ def test_any_metrics_backend_works_through_the_protocol() -> None:
     assert result.data["ranking"][0]["service"] == "cartservice"
     assert {c[2] for c in metrics.calls} == {1200}
     assert len({(s, m) for s, m, _ in metrics.calls}) == len(metrics.calls) == 11 * 8
+
+
+def test_inconclusive_verdict_names_the_top_three_with_evidence() -> None:
+    from tools.rca import verdict
+
+    ranking = [{"service": s, "evidence": [{"metric": "cpu", "baseline": 10.0, "current": v, "z": 4.0}]}
+               for s, v in (("a", 50.0), ("b", 40.0), ("c", 30.0), ("d", 20.0))]
+    ranking[2]["evidence"] = []
+    low = verdict(ranking, THRESHOLD / 2)
+    assert low.startswith("inconclusive") and "a (cpu 10->50)" in low and "b (cpu 10->40)" in low
+    assert "c (no metrics of its own)" in low and "d" not in low.split("candidates")[1]
+    high = verdict(ranking, 0.9)
+    assert high == "most likely root cause: a (confidence 0.90)"
