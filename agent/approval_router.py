@@ -9,16 +9,36 @@ started replays its own simulator and is left for `keel runbook resume`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langgraph.types import Command
 
 from agent.graph import Event, Reply
-from governance.gate import Principal
+from governance.gate import Gate, Principal
 
 if TYPE_CHECKING:
-    from agent.service import AgentService
+    from agent.runbooks.host import RunbookHost
+    from agent.runbooks.store import RunRecord
     from governance.approvals import Approval
+
+
+class ConversationHost(Protocol):
+    """What the router needs of the service that runs the conversations (`agent.service.AgentService`)."""
+
+    gate: Gate
+    runbooks: RunbookHost | None
+    approval_threads: dict[str, str]
+
+    def reply(self, conversation_id: str) -> Reply: ...
+
+    def waiting_on(self, cid: str) -> str | None: ...
+
+    def conversation_lock(self, cid: str) -> AbstractContextManager[None]: ...
+
+    def run_graph(self, inp: Any, cid: str) -> Iterator[Event]: ...
+
+    def runbook_run(self, run_id: str) -> RunRecord | None: ...
 
 
 class UnknownApproval(KeyError):
@@ -28,7 +48,7 @@ class UnknownApproval(KeyError):
 class ApprovalRouter:
     """Decides approvals for an AgentService and resumes the conversation or runbook run waiting on each."""
 
-    def __init__(self, service: AgentService) -> None:
+    def __init__(self, service: ConversationHost) -> None:
         self.service = service
 
     def decide(self, approval_id: str, principal: Principal, approve: bool, note: str = "") -> Reply:

@@ -10,15 +10,16 @@ from rich.table import Table
 from cli.common import console, fail
 
 
-def eval_names() -> list[str]:
-    """The eval commands registered on the shared eval app, except `all` itself."""
-    from cli.eval_cmd import app
-
-    names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
-    return [n for n in names if n and n != "all"]
+def eval_names(ctx: typer.Context) -> list[str]:
+    """The eval commands of the group this command is registered in (`keel eval`), except `all` itself."""
+    parent = ctx.parent
+    list_commands = getattr(parent.command, "list_commands", None) if parent is not None else None
+    names: list[str] = list(list_commands(parent)) if list_commands is not None else []
+    return [n for n in names if n != "all"]
 
 
 def run_all(
+    ctx: typer.Context,
     run: str = typer.Option("", help="comma-separated evals to run now (default: those with no results yet)"),
     fresh: bool = typer.Option(False, help="run every eval now, ignoring earlier results"),
     results: Path | None = typer.Option(None, help="results directory (default evals/results)"),
@@ -32,7 +33,7 @@ def run_all(
     """
     from evals import report as rep
 
-    names = eval_names()
+    names = eval_names(ctx)
     wanted = {n.strip() for n in run.split(",") if n.strip()}
     unknown = wanted - set(names)
     if unknown:

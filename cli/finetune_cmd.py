@@ -43,7 +43,8 @@ def slm(
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Generate data, LoRA-train Gemma 3 270M (resuming from the run dir), export the GGUF adapter."""
-    from finetune.slm.data import build_dataset, read_jsonl, write_eval_cases, write_jsonl
+    from finetune.slm.data import read_jsonl, write_eval_cases, write_jsonl
+    from finetune.slm.dataset import build_dataset
 
     if steps < 1 or batch_size < 1:
         fail("--steps and --batch-size must be at least 1")

@@ -1,5 +1,5 @@
 """Packages depend downward only: every import (module level or inside a function) of every module is checked
-against the layers below, and the import graph of the top-level packages must have no cycle.
+against the layers below, and neither the top-level packages nor the modules import each other in a cycle.
 
 The layers are drawn in docs/ARCHITECTURE.md; a module belongs to the first (most specific) layer its dotted
 name starts with.
@@ -82,6 +82,18 @@ def package_cycles(edges: list[tuple[str, str, int]]) -> list[list[str]]:
     return [sorted(c) for c in nx.simple_cycles(g)]
 
 
+def module_cycles(edges: list[tuple[str, str, int]]) -> list[list[str]]:
+    """Groups of modules that import each other (directly or round a loop), imports inside functions included."""
+    known = {src for src, _, _ in edges}
+    g = nx.DiGraph()
+    for src, dst, _ in edges:
+        parts = dst.split(".")
+        target = next((".".join(parts[:k]) for k in range(len(parts), 0, -1) if ".".join(parts[:k]) in known), None)
+        if target is not None and target != src:
+            g.add_edge(src, target)
+    return sorted(sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1)
+
+
 def test_the_checks_see_the_project() -> None:
     assert len(IMPORTS) > 500 and {layer_of(s) for s, _, _ in IMPORTS} >= {"agent", "tools", "governance", "causal"}
 
@@ -92,6 +104,10 @@ def test_no_upward_imports() -> None:
 
 def test_no_cycles_between_top_level_packages() -> None:
     assert package_cycles(IMPORTS) == []
+
+
+def test_no_cycles_between_modules() -> None:
+    assert module_cycles(IMPORTS) == []
 
 
 @pytest.mark.parametrize(("edge", "expected"), [
@@ -107,3 +123,9 @@ def test_the_layer_rule_flags_what_it_should(edge: tuple[str, str, int], expecte
 
 def test_a_cycle_between_packages_is_found() -> None:
     assert package_cycles([("tools.a", "causal.b", 1), ("causal.b", "tools.c", 2)]) == [["causal", "tools"]]
+
+
+def test_a_cycle_between_modules_is_found() -> None:
+    edges = [("tools.a", "tools.b.thing", 1), ("tools.b", "tools.c", 2), ("tools.c", "tools.a", 3),
+             ("tools.d", "tools.a", 4)]
+    assert module_cycles(edges) == [["tools.a", "tools.b", "tools.c"]]

@@ -8,9 +8,8 @@ duration, {n} replica count, {q} log query, {lvl} level adjective, {lvls} level 
 
 from __future__ import annotations
 
-Template = tuple[str, dict[str, object]]
-
-E: dict[str, object] = {}
+from finetune.slm import templates_more
+from finetune.slm.phrasing import CAPABILITIES, GREETING, HOW_MANY, OFF_TOPIC, THANKS, WHICH_SERVICE, E, Template
 
 QUERY_METRICS: list[Template] = [
     ("{metric} for {svc}", E), ("{svc} {metric}", E), ("show {metric} of {svc}", E),
@@ -166,15 +165,6 @@ POST_SUMMARY: list[Template] = [
     ("write the postmortem summary to {ch}", E), ("broadcast the summary", E), ("summary to {ch} pls", E),
 ]
 
-GREETING = ("Hi! I can check metrics and logs, show the topology, find root causes, and scale, restart or roll "
-            "back services.")
-THANKS = "You're welcome."
-CAPABILITIES = ("I can query metrics, search logs, show the service graph, run root cause analysis, recommend "
-                "scaling, scale, restart or roll back services, run runbooks and post incident summaries.")
-OFF_TOPIC = "I can only help with operating the services: metrics, logs, topology, root causes and remediation."
-WHICH_SERVICE = "Which service do you mean?"
-HOW_MANY = "How many replicas should {svc} have?"
-
 RESPOND: list[Template] = [
     ("hi", {"text": GREETING}), ("hello", {"text": GREETING}), ("hey keel", {"text": GREETING}),
     ("good morning", {"text": GREETING}), ("yo", {"text": GREETING}), ("hey there, you around?", {"text": GREETING}),
@@ -303,4 +293,15 @@ RESPOND += [
     ("restart the {x}", {"text": "There is no service called {x}."}),
 ]
 
-from finetune.slm import templates_more  # noqa: E402, F401  (appends more families to the lists above, once)
+# More phrasing families, appended (never inserted) so that earlier train/dev splits stay as they were.
+QUERY_METRICS += templates_more.QUERY_METRICS
+SEARCH_LOGS += templates_more.SEARCH_LOGS
+GET_TOPOLOGY += templates_more.GET_TOPOLOGY
+ROOT_CAUSE += templates_more.ROOT_CAUSE
+RECOMMEND_SCALING += templates_more.RECOMMEND_SCALING
+SCALE_SERVICE += templates_more.SCALE_SERVICE
+RESTART_SERVICE += templates_more.RESTART_SERVICE
+ROLLBACK += templates_more.ROLLBACK
+RUN_RUNBOOK += templates_more.RUN_RUNBOOK
+POST_SUMMARY += templates_more.POST_SUMMARY
+RESPOND += templates_more.RESPOND

@@ -1,10 +1,8 @@
 """More phrasing families, appended after templates.py's so earlier train/dev splits are unchanged.
 
 The train/dev split holds out templates by their index within a tool's list (`data.is_dev_family`), so new
-phrasings may only be appended: this module extends the lists of `templates` in place (`QUERY_METRICS += [...]`,
-the same list objects `templates.FAMILIES` holds) and never reorders, edits or removes an existing template.
-It is imported by the last line of `templates.py`, so the extension runs exactly once (Python caches the
-module), before anything can read `FAMILIES`; importing this module directly first is equally safe.
+phrasings may only be appended: `templates.py` appends each list here to its own list of the same name (the
+list objects `templates.FAMILIES` holds), and an existing template is never reordered, edited or removed.
 
 Slots and arg conventions are those of `templates.py`: args come from slots ({metric}, {win}/{dur}, {lvl}/{lvls},
 {lim}, {q}, {rb}, {ch}, ...) and the fixed dict only pins what the wording implies (a metric, or a respond text).
@@ -15,30 +13,11 @@ commands, and durations in other positions.
 
 from __future__ import annotations
 
-from finetune.slm.templates import (
-    CAPABILITIES,
-    GET_TOPOLOGY,
-    GREETING,
-    HOW_MANY,
-    OFF_TOPIC,
-    POST_SUMMARY,
-    QUERY_METRICS,
-    RECOMMEND_SCALING,
-    RESPOND,
-    RESTART_SERVICE,
-    ROLLBACK,
-    ROOT_CAUSE,
-    RUN_RUNBOOK,
-    SCALE_SERVICE,
-    SEARCH_LOGS,
-    THANKS,
-    WHICH_SERVICE,
-    E,
-)
+from finetune.slm.phrasing import CAPABILITIES, GREETING, HOW_MANY, OFF_TOPIC, THANKS, WHICH_SERVICE, E, Template
 
 NO_SUCH_SERVICE = "There is no service called {x}."
 
-QUERY_METRICS += [
+QUERY_METRICS: list[Template] = [
     ("how's {svc} doing on {metric} {win}?", E), ("chart {svc} {metric} {win}", E),
     ("pull up {svc}'s {metric}", E), ("{dur} of {metric} for {svc}", E), ("{metric} on {svc} for the last {dur}?", E),
     ("what's {svc} {metric} at right now", E), ("{svc} {metric} looking ok?", E),
@@ -50,7 +29,7 @@ QUERY_METRICS += [
     ("how many pods has {svc} got?", {"metric": "replicas"}), ("what's {svc} cpu sitting at", {"metric": "cpu"}),
 ]
 
-SEARCH_LOGS += [
+SEARCH_LOGS: list[Template] = [
     ("pull up {svc} logs {win}", E), ("fetch the last {lim} lines of {svc} logs", E), ("grep {q} {win}", E),
     ("anything about {q} in the logs?", E), ("show {lvls} for {svc} over the last {dur}", E),
     ("{lvl} lines from {svc}, last {dur}", E), ("logs for {svc} matching {q}", E), ("where are we logging {q}?", E),
@@ -60,7 +39,7 @@ SEARCH_LOGS += [
     ("how often does {q} show up in {svc} logs {win}", E), ("top {lim} {lvls} {win}", E),
 ]
 
-GET_TOPOLOGY += [
+GET_TOPOLOGY: list[Template] = [
     ("who does {svc} talk to?", E), ("what's {svc} wired to", E), ("show {svc}'s callers and callees", E),
     ("if {svc} dies what else breaks?", E), ("deps for {svc}", E), ("{svc} deps?", E), ("pull up the service map", E),
     ("show me how everything's wired together", E), ("what's the call chain for {svc}", E),
@@ -69,7 +48,7 @@ GET_TOPOLOGY += [
     ("give me an overview of how the services connect", E),
 ]
 
-ROOT_CAUSE += [
+ROOT_CAUSE: list[Template] = [
     ("investigate the {metric} on {svc}", E), ("look into {svc}, it's been flaky {win}", E), ("triage {svc}", E),
     ("triage the {svc} {metric} alert", E), ("any idea why {svc} is slow?", E), ("what's going on with {svc}?", E),
     ("dig into the {svc} {metric} spike {win}", E), ("rca for {svc}, last {dur}", E),
@@ -82,7 +61,7 @@ ROOT_CAUSE += [
     ("{svc} degraded {win} - root cause?", E), ("what's the source of the errors on {svc}", {"metric": "error_rate"}),
 ]
 
-RECOMMEND_SCALING += [
+RECOMMEND_SCALING: list[Template] = [
     ("what should {svc} be scaled to?", E), ("do we need to add capacity to {svc}?", E),
     ("is {svc} big enough for the current load?", E), ("how many replicas do you recommend for {svc}", E),
     ("what's the recommended pod count for {svc}", E), ("can we trim {svc} without hurting it?", E),
@@ -93,7 +72,7 @@ RECOMMEND_SCALING += [
     ("should i add pods to {svc} or is it fine?", E),
 ]
 
-SCALE_SERVICE += [
+SCALE_SERVICE: list[Template] = [
     ("add capacity to {svc}: go to {n} replicas", E), ("trim {svc} to {n} pods", E),
     ("spin up {svc} to {n} replicas", E), ("{svc} to {n} replicas pls", E), ("scale {svc} replicas to {n}", E),
     ("set the {svc} deployment to {n} replicas", E), ("cut {svc} down to {n}", E), ("shrink {svc} to {n} pods", E),
@@ -103,7 +82,7 @@ SCALE_SERVICE += [
     ("move {svc} to {n} replicas", E), ("pin {svc} at {n} replicas", E), ("adjust {svc} replicas to {n}", E),
 ]
 
-RESTART_SERVICE += [
+RESTART_SERVICE: list[Template] = [
     ("just bounce {svc}", E), ("cycle {svc}", E), ("restart the {svc} deployment", E),
     ("rolling restart on {svc} pls", E), ("can you kick the {svc} pods", E), ("{svc} needs a bounce", E),
     ("nuke the {svc} pods and let them come back", E), ("delete the {svc} pods so they restart", E),
@@ -112,7 +91,7 @@ RESTART_SERVICE += [
     ("bring {svc} down and back up", E), ("rollout restart deploy/{svc}", E), ("{svc} restart pls", E),
 ]
 
-ROLLBACK += [
+ROLLBACK: list[Template] = [
     ("revert {svc} to the previous build", E), ("undo the last deploy of {svc}", E), ("roll {svc} back one version", E),
     ("{svc} deploy broke things, undo it", E), ("back out the latest {svc} release", E), ("rollback deploy/{svc}", E),
     ("put {svc} back on the old version", E), ("take {svc} back to the last known good", E),
@@ -122,7 +101,7 @@ ROLLBACK += [
     ("flip {svc} back to the prior image", E), ("restore the previous {svc} deployment", E),
 ]
 
-RUN_RUNBOOK += [
+RUN_RUNBOOK: list[Template] = [
     ("apply the {rb} playbook on {svc}", E), ("remediate {svc} using the {rb} runbook", E),
     ("run through {rb} on {svc}", E), ("fire off the {rb} runbook for {svc}", E),
     ("initiate the {rb} runbook on {svc}", E), ("can we do the {rb} playbook on {svc}?", E),
@@ -132,7 +111,7 @@ RUN_RUNBOOK += [
     ("perform the {rb} runbook on {svc}", E), ("run the runbook for {rb} on {svc}", E), ("{rb} on {svc}, go", E),
 ]
 
-POST_SUMMARY += [
+POST_SUMMARY: list[Template] = [
     ("write up a summary for {ch}", E), ("drop the incident recap into {ch}", E), ("ping {ch} with a summary", E),
     ("send the postmortem notes to {ch}", E), ("share what happened with the team", E), ("post an incident update", E),
     ("let the team know in {ch}", E), ("can you summarise the incident to {ch}", E),
@@ -142,7 +121,7 @@ POST_SUMMARY += [
     ("update the incident channel", E),
 ]
 
-RESPOND += [
+RESPOND: list[Template] = [
     ("hiya", {"text": GREETING}), ("morning", {"text": GREETING}), ("hey", {"text": GREETING}),
     ("howdy", {"text": GREETING}), ("hello keel, how are you?", {"text": GREETING}), ("gm", {"text": GREETING}),
     ("good afternoon", {"text": GREETING}), ("anyone there?", {"text": GREETING}),

@@ -7,7 +7,8 @@ import random
 import pytest
 
 from agent.planner.validate import check_call
-from finetune.slm.data import FAMILIES, build_dataset, is_dev_family, render
+from finetune.slm.data import FAMILIES, is_dev_family, render
+from finetune.slm.dataset import build_dataset
 from finetune.slm.investigations import SYMPTOMS, investigation_examples
 from finetune.slm.trajectories import trajectory_examples
 from runtime.prompt import decode_call
