@@ -72,8 +72,7 @@ def _planner(outputs: list[str]) -> LlamaPlanner:
     from concurrent.futures import ThreadPoolExecutor
 
     p = LlamaPlanner.__new__(LlamaPlanner)  # a fake llm instead of loading the model
-    p.name, p.few_shot, p._thread = "keel", False, ThreadPoolExecutor(1)
-    p._grammar = (call_grammar(), object())  # (the grammar text, a stand-in for its compiled form)
+    p.name, p.few_shot, p._thread, p._grammar = "keel", False, ThreadPoolExecutor(1), object()
     p.calls = p.fallbacks = p.failures = 0
     p.llm = _FakeLlm(outputs)
     return p
