@@ -16,7 +16,7 @@ import typer
 
 from cli.common import bench_report, console
 
-DEFAULT_CASES = Path(__file__).resolve().parents[3] / "shared" / "evals" / "planner_dev.jsonl"
+DEFAULT_CASES = Path(__file__).resolve().parents[2] / "shared" / "evals" / "planner_dev.jsonl"
 
 
 def bench_llama(

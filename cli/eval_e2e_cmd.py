@@ -25,7 +25,7 @@ def _planner(method: str, settings: Any) -> Any:
 
 def _shown(path: Path) -> str:
     """A path relative to the repository when it is inside it (so results do not name a home directory)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     try:
         return str(Path(path).resolve().relative_to(root))
     except ValueError:

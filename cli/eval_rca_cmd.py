@@ -12,7 +12,7 @@ from rich.table import Table
 from cli.common import console, fail, write_json
 from config.settings import get_settings
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "rca"
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "rca"
 DATASETS = ("sockshop", "nezha", "generic", "synthetic")
 
 

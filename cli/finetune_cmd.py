@@ -14,7 +14,7 @@ from config.settings import get_settings
 app = typer.Typer(help="Fine-tune the shipped models (resumable; long runs belong under nohup).",
                   no_args_is_help=True)
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "finetune" / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "finetune" / "artifacts"
 
 
 @app.command("slm")

@@ -11,8 +11,8 @@ import typer
 from cli.common import console, fail
 from config.settings import get_settings
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "finetune" / "artifacts"
-DEFAULT_TRACE = Path(__file__).resolve().parents[3] / "shared" / "data" / "traces" / "nasa_http_1995_jul.csv"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "finetune" / "artifacts"
+DEFAULT_TRACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces" / "nasa_http_1995_jul.csv"
 AZURE_TOTAL = DEFAULT_TRACE.parent / "azure_functions_2019_d01_sample1000_total.csv"
 CARD_SERVICES = ("frontend", "cartservice", "checkoutservice", "recommendationservice")
 

@@ -21,12 +21,14 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tools.errors import InvalidInput
+
 BUILTIN_DIR = Path(__file__).resolve().parent / "topologies"
 DEFAULT_TOPOLOGY = "online-boutique"
 _BUILT: dict[str, Topology] = {}  # the last topology built under each name in this process (by `reference`)
 
 
-class TopologyError(ValueError):
+class TopologyError(InvalidInput):
     """A topology file or mapping that is not valid; the message names the file and the field."""
 
 

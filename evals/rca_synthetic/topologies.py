@@ -1,4 +1,5 @@
-"""Random layered service topologies in the topology file format (DESIGN.md), for the synthetic RCA benchmark.
+"""Random layered service topologies in the topology file format (docs/ARCHITECTURE.md), for the synthetic RCA
+benchmark.
 
 A topology of `size` services in `depth` layers: one entry service on layer 0, the others spread over
 layers 1..depth-1 (each layer at least one service). Every service below the entry has a caller on the

@@ -105,13 +105,12 @@ def test_governance_bounds_come_from_the_topology() -> None:
 
 
 def test_answers_and_summaries_find_the_topologys_names() -> None:
-    from agent.answer import services_in
-    from agent.summary import narrative
+    from runtime.grounding import services_in
     from tools.services import use_topology
     from tools.topology import load_topology
 
     text = "orders waits on payment; carts-db and front-end are fine, paymentservice is not here"
     with use_topology(load_topology("sock-shop")):
-        assert services_in(text) == {"orders", "payment", "carts-db", "front-end"}
-        assert narrative.services_in(text) == {"orders", "payment", "carts-db", "front-end"}
+        assert services_in(text) == {"orders", "payment", "carts-db", "front-end"}  # the answer's check
+        assert services_in(text, whole=True) == {"orders", "payment", "carts-db", "front-end"}  # the narrative's
     assert services_in(text) == {"paymentservice"}  # back on the default topology

@@ -165,10 +165,10 @@ def test_any_metrics_backend_works_through_the_protocol() -> None:
 
 def test_inconclusive_verdict_names_the_top_three_with_evidence() -> None:
     from tools.rca import verdict
+    from tools.results import Candidate, Evidence
 
-    ranking = [{"service": s, "evidence": [{"metric": "cpu", "baseline": 10.0, "current": v, "z": 4.0}]}
-               for s, v in (("a", 50.0), ("b", 40.0), ("c", 30.0), ("d", 20.0))]
-    ranking[2]["evidence"] = []
+    ranking = [Candidate(service=s, evidence=[Evidence(metric="cpu", baseline=10.0, current=v, z=4.0)] if s != "c"
+                         else []) for s, v in (("a", 50.0), ("b", 40.0), ("c", 30.0), ("d", 20.0))]
     low = verdict(ranking, THRESHOLD / 2)
     assert low.startswith("inconclusive") and "a (cpu 10->50)" in low and "b (cpu 10->40)" in low
     assert "c (no metrics of its own)" in low and "d" not in low.split("candidates")[1]
