@@ -71,8 +71,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     for report in _run_in_child(item, nextitem):
         item.ihook.pytest_runtest_logreport(report=report)
-    # The child tore down its copy of the fixtures; here, tear down what this process set up for earlier tests
-    # and `nextitem` does not share (a package or module left behind), as pytest's own teardown would.
+    # The child tore down its own copy; here, tear down what this process set up for earlier items and the next
+    # item does not need (a package or module left behind when the next test lives elsewhere).
     item.session._setupstate.teardown_exact(nextitem)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
