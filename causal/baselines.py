@@ -8,7 +8,8 @@
 - `pc_pagerank`: PC (pgmpy, Pearson partial-correlation test, alpha 0.05) over every metric of the window,
   then PageRank on the reversed learned graph (effects hand their rank to their causes); services ordered
   by their best metric. The conditioning depth is capped (`PC_MAX_COND`) to keep it tractable, and cases with
-  more than `PC_MAX_COMPONENTS` components are not applicable (`NotApplicable`, reported as n/a).
+  more than `PC_MAX_COMPONENTS` components or `PC_MAX_METRICS` varying metrics are not applicable
+  (`NotApplicable`, reported as n/a with the reason).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from causal.case import Case
 PC_MAX_COND = 2
 PC_MAX_ROWS = 600
 PC_MAX_COMPONENTS = 40  # beyond this PC over every metric takes minutes per case on 2 cores
+PC_MAX_METRICS = 170  # nor more varying metrics than this (Nezha-OB has up to 167; more: minutes per case)
 
 
 class NotApplicable(Exception):
@@ -94,6 +96,9 @@ def pc_pagerank(case: Case, onset: float) -> list[str]:
         raise NotApplicable(f"PC over every metric of {len(case.components)} components (> {PC_MAX_COMPONENTS}) "
                             "does not finish in minutes on 2 cores")
     table = prepare(case.metrics)
+    if table.shape[1] > PC_MAX_METRICS:
+        raise NotApplicable(f"PC over {table.shape[1]} varying metrics (> {PC_MAX_METRICS}) takes minutes per case "
+                            "on 2 cores")
     step = max(1, len(table) // PC_MAX_ROWS)
     data = table.iloc[::step]
     cols = list(data.columns)

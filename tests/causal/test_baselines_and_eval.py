@@ -103,3 +103,16 @@ def test_methods_can_be_chosen(tmp_path: Path) -> None:
     results = json.loads(out.read_text())["results"]
     assert list(results) == ["keel", "keel_no_pc", "keel_no_graph", "keel_scores_only"]
     assert all(r["ac1"] == 1.0 for r in results.values())
+
+
+def test_pc_pagerank_is_not_applicable_beyond_its_size_and_the_eval_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from causal import baselines
+
+    case = chain_case("stock", seed=1)
+    monkeypatch.setattr(baselines, "PC_MAX_METRICS", 5)
+    with pytest.raises(baselines.NotApplicable, match="varying metrics"):
+        baselines.pc_pagerank(case, case.onset)  # type: ignore[arg-type]
+    r = ev.run_case(case, "exact", ["keel", "nsigma", "pc_pagerank"])
+    assert "pc_pagerank" not in r.ranks and "varying metrics" in r.not_applicable["pc_pagerank"]
+    s = ev.summarise([r], ["keel", "nsigma", "pc_pagerank"])["overall"]
+    assert s["pc_pagerank"]["na"] == 1 and s["pc_pagerank"]["n"] == 0 and math.isnan(s["pc_pagerank"]["ac1"])
