@@ -1,5 +1,6 @@
 """`keel investigate --topology bank-of-anthos --scenario FILE`: the keyword planner and the shipped model name
-the injected root cause on a topology the model never saw (the model case is slow)."""
+the injected root cause on a topology the model never saw. The model test is slow and runs in a forked child
+(every test of this module does, so the parent never sets the module up)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tools.topology import load_topology
 SCENARIO = Path(__file__).resolve().parents[2] / "evals/scenarios/e2e-topologies/boa-crash-ledgerwriter.yaml"
 QUESTION = "why are money transfers failing?"
 OPERATOR = Principal("olga", "operator")
+pytestmark = [pytest.mark.slow, pytest.mark.native_model]
 
 
 def _ask(tmp_path: Path, planner: object) -> str:
@@ -35,8 +37,6 @@ def test_keyword_planner_names_the_injected_root_cause(tmp_path: Path) -> None:
     assert "Most likely root cause: ledgerwriter" in text
 
 
-@pytest.mark.slow
-@pytest.mark.native_model
 def test_shipped_model_names_the_injected_root_cause(tmp_path: Path) -> None:
     try:
         from agent.planner import load_planner
