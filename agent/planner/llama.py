@@ -76,11 +76,12 @@ class LlamaPlanner:
     def _grammar_obj(self) -> Any:
         """The compiled grammar of the current topology's names (recompiled when the topology changes)."""
         text = call_grammar()
-        if self._grammar is None or self._grammar[0] != text:
+        if self._grammar is None or getattr(self, "_grammar_text", text) != text:
             from llama_cpp import LlamaGrammar
 
-            self._grammar = (text, LlamaGrammar.from_string(text, verbose=False))
-        return self._grammar[1]
+            self._grammar = LlamaGrammar.from_string(text, verbose=False)
+            self._grammar_text = text
+        return self._grammar
 
     def _complete(self, prompt: str, max_tokens: int, grammar: Any) -> str:
         out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,

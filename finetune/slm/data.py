@@ -33,6 +33,7 @@ _LEVEL_PLURAL = {"error": ["errors", "error messages", "ERRORs", "error lines"],
                  "warn": ["warnings", "warning messages", "warns", "WARNs"], "info": ["info messages", "info lines"]}
 
 DEV_EVERY = 5
+SITE = "frontend"  # templates about "the site" name the entry service (written with the shop's name)
 
 
 def family_id(tool: str, index: int) -> str:
@@ -98,6 +99,8 @@ def render(tool: str, template: Template, rng: random.Random, style: bool = True
     for k, v in fixed.items():
         if tool == "respond" and isinstance(v, str):
             args[k] = v.format(x=values.get("x", ""), svc=svc_choice or "")
+        elif k == "service" and v == SITE:  # "the site": whatever the topology's users enter through
+            args[k] = current_topology().entry
         else:
             args[k] = v
     if tool == "respond":

@@ -47,6 +47,8 @@ AREAS: dict[str, list[str]] = {
     "adservice": ["ads", "the ad banner", "the ads on product pages"],
 }
 
+SITE_AREAS = AREAS["frontend"]  # how users name the entry service of any topology
+
 # Symptom families: (text, kind) with kind "slow" (latency_p99, the default metric) or "errors" (error_rate).
 # `{area}` is a phrase from AREAS; families without it name no service.
 SYMPTOMS: list[tuple[str, str]] = [
@@ -79,9 +81,10 @@ def _symptom_request(rng: random.Random, split: str, symptom: str) -> tuple[str,
     idx, (text, kind) = rng.choice(fams)
     args: dict[str, Any] = {}
     if "{area}" in text:
-        if symptom not in AREAS:
+        areas = AREAS.get(symptom) or (SITE_AREAS if symptom == current_topology().entry else None)
+        if areas is None:
             return None
-        text = text.format(area=rng.choice(AREAS[symptom]))
+        text = text.format(area=rng.choice(areas))
         args["service"] = symptom
     if kind == "errors":
         args["metric"] = "error_rate"

@@ -7,7 +7,7 @@ from typing import Any
 
 from agent.planner.prompt import render_summary_prompt
 from agent.planner.summary import template_summary
-from tools.services import service_names
+from tools.services import current_topology, service_names
 
 _METRICS = {"latency_p99": ("ms", 80, 3000), "latency_p50": ("ms", 10, 600), "error_rate": ("", 0.0, 0.6),
             "cpu": ("%", 10, 100), "memory": ("MB", 100, 2000), "throughput": ("rps", 20, 2000),
@@ -17,6 +17,13 @@ _METRICS = {"latency_p99": ("ms", 80, 3000), "latency_p50": ("ms", 10, 600), "er
 def _value(rng: random.Random, lo: float, hi: float, ratio: bool) -> float:
     v = rng.uniform(lo, hi)
     return round(v, 3) if ratio else float(round(v))
+
+
+def _busiest_caller() -> str:
+    """The service (besides the entry) calling the most others: where timeouts to dependencies show first."""
+    topo = current_topology()
+    inner = [s for s in topo.names if s != topo.entry] or list(topo.names)
+    return max(inner, key=lambda s: len(topo.callee_map[s]))
 
 
 def random_findings(rng: random.Random) -> dict[str, Any]:
@@ -43,7 +50,7 @@ def random_findings(rng: random.Random) -> dict[str, Any]:
             act["replicas"] = rng.randint(2, 12)
         f["actions"] = [act]
     if rng.random() < 0.3:
-        f["evidence"] = [rng.choice(["context deadline exceeded in checkoutservice logs", "OOMKilled events",
+        f["evidence"] = [rng.choice([f"context deadline exceeded in {_busiest_caller()} logs", "OOMKilled events",
                                      "HTTP 500 after deploy", "CPU throttling detected"])]
     if rng.random() < 0.4:
         f["status"] = rng.choice(["open", "mitigated", "resolved"])

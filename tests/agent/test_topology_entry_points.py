@@ -94,3 +94,24 @@ def test_e2e_harness_runs_a_scenario_on_another_topology(tmp_path: Path) -> None
     s = run_scenario(e, RulesResponder(), tmp_path, get_settings())
     assert s.diagnosis_correct and s.remediation_correct and s.governance_violations == 0, s
     assert current_topology().name == "online-boutique"  # the scenario's topology does not outlive it
+
+
+def test_governance_bounds_come_from_the_topology() -> None:
+    code, out = keel("governance", "explain", "scale_service", '{"service":"orders","replicas":3}', "--json")
+    assert code == 2 and "unknown service 'orders'" in out  # the default topology has no orders
+    code, out = keel("tools", "call", "scale_service", '{"service":"orders","replicas":20}', "--topology", "sock-shop")
+    assert code == 1 and json.loads(out)["status"] == "denied", out  # orders' max_replicas is 8: critical
+    assert "above the maximum" in out or "beyond" in out or "max" in out, out
+
+
+def test_answers_and_summaries_find_the_topologys_names() -> None:
+    from agent.answer import services_in
+    from agent.summary import narrative
+    from tools.services import use_topology
+    from tools.topology import load_topology
+
+    text = "orders waits on payment; carts-db and front-end are fine, paymentservice is not here"
+    with use_topology(load_topology("sock-shop")):
+        assert services_in(text) == {"orders", "payment", "carts-db", "front-end"}
+        assert narrative.services_in(text) == {"orders", "payment", "carts-db", "front-end"}
+    assert services_in(text) == {"paymentservice"}  # back on the default topology

@@ -195,3 +195,19 @@ def test_shop_policy_features_are_pinned() -> None:
         x = features(sim.history[-HISTORY:, i], float(sim.replicas[i]), ServiceInfo.of(case["service"]),
                      float(sim.minute % 1440))
         assert x.tolist() == case["features"], (case["scenario"], case["service"])
+
+
+def test_contract_schema_and_fallback_grammar_use_the_current_topologys_names() -> None:
+    from agent.planner.grammar import call_grammar
+    from tools.contract import TOOLS, ContractError, validate_call
+
+    shop = call_grammar()
+    with use_topology(load_topology("sock-shop")):
+        sock = call_grammar()
+        enum = TOOLS["restart_service"].json_schema()["properties"]["service"]["enum"]
+        assert validate_call("restart_service", {"service": "basket"}).service == "carts"  # type: ignore[attr-defined]
+        with pytest.raises(ContractError, match=r"service: unknown service 'adservice'; allowed: front-end"):
+            validate_call("restart_service", {"service": "adservice"})
+    assert enum == list(load_topology("sock-shop").names)
+    assert '"queue-master"' in sock and '"cartservice"' not in sock
+    assert '"cartservice"' in shop and '"queue-master"' not in shop
