@@ -88,12 +88,13 @@ def rca(
         fail(f"--dataset: got {dataset!r}; allowed: {', '.join(DATASETS)}")
     if onset not in ev.ONSET_MODES:
         fail(f"--onset: got {onset!r}; allowed: {', '.join(ev.ONSET_MODES)}")
+    asked = [m.strip() for m in methods.split(",") if m.strip()]
+    unknown = [m for m in asked if m not in ev.ALL_METHODS]
+    if unknown:  # checked before any data is read
+        fail(f"--methods: unknown {unknown}; allowed: {', '.join(ev.ALL_METHODS)}")
     loaded, name, where = load_cases(dataset, path, seed, cases)
     default = ["keel", *(["keel_left_out"] if name in LEFT_OUT else []), *ev.ABLATIONS, *ev.METHODS[1:]]
-    chosen = [m.strip() for m in methods.split(",") if m.strip()] or default
-    unknown = [m for m in chosen if m not in ev.ALL_METHODS]
-    if unknown:
-        fail(f"--methods: unknown {unknown}; allowed: {', '.join(ev.ALL_METHODS)}")
+    chosen = asked or default
     if "keel_left_out" in chosen and name not in LEFT_OUT:
         fail(f"--methods: keel_left_out exists only for the development datasets {sorted(LEFT_OUT)}; "
              f"{name!r} was never used to choose anything, so `keel` is already a left-out figure there")

@@ -84,7 +84,7 @@ def test_cli_runs_every_method_and_writes_json_and_png(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--dataset", "other"], "allowed: sockshop, nezha, generic"),
     (["--onset", "soon"], "allowed: exact, late60, detect"),
-    (["--methods", "keel,magic"], "unknown ['magic']"),
+    (["--methods", "keel,magic"], "unknown ['magic']"),  # checked before the (default) data path is read
     (["--dataset", "nezha"], "--path: required"),
 ])
 def test_cli_bad_input_names_the_option(args: list[str], message: str, tmp_path: Path) -> None:
