@@ -43,8 +43,8 @@ class Settings(BaseSettings):
     test_sim_action_delay_s: float = Field(0.0, ge=0, description="test hook: real seconds each simulated write "
                                            "takes (crash tests kill the server mid-action)")
     llama_extra_bufts: bool | None = Field(
-        None, description="llama.cpp repacked weight buffers (AMX, CPU_REPACK): unset = off exactly where the CPU "
-        "reports AMX (its repacking crashes there), true/false forces it")
+        None, description="llama.cpp repacked weight buffers (AMX, CPU_REPACK): off unless true (the AMX path "
+        "crashes on CPUs with AMX; elsewhere they were no faster); never turn them on where the CPU has AMX")
 
     # backends (see README "Backends"): sim is the embedded default
     metrics_backend: Literal["sim", "prometheus"] = Field("sim", description="query_metrics/RCA source")

@@ -2,9 +2,10 @@
 
 llama.cpp repacks weights into "extra" buffer types (CPU_REPACK, and AMX on CPUs with Advanced Matrix
 Extensions). On AMX CPUs (Intel Sapphire/Emerald/Granite Rapids: most current cloud VMs) the AMX path
-crashes the process in `ggml_backend_amx_mul_mat` with Q4_K_M weights (ggml-org/llama.cpp #20824), so by
-default keel turns extra buffer types off where the CPU reports AMX and leaves them on elsewhere (on CPUs
-without AMX the repacked path is the faster one). `llama_extra_bufts` in the settings forces either way.
+crashes the process in `ggml_backend_amx_mul_mat` with Q4_K_M weights (ggml-org/llama.cpp #20824), so keel
+turns extra buffer types off by default on every CPU: on a CPU without AMX (AMD EPYC, AVX-512) the planner was
+no slower without them (`keel bench llama`: off/on p50 ratio 0.96 on 2 quiet cores; `keel eval planner` p50
+216 ms off, 231 ms on). `llama_extra_bufts = true` turns them back on where the CPU has no AMX.
 
 llama-cpp-python's `Llama()` has no argument for this and silently ignores unknown keyword arguments, so
 the flag is set on the model parameters themselves (`llama_model_params.use_extra_bufts`) while the model
@@ -69,8 +70,8 @@ def cpu_summary() -> str:
 
 
 def extra_bufts_default(setting: bool | None = None) -> bool:
-    """Whether to use extra buffer types: the setting when given, else off exactly when the CPU reports AMX."""
-    return (not amx_flags()) if setting is None else setting
+    """Whether to use extra buffer types: the setting when given, else off (never faster here, crashes on AMX)."""
+    return False if setting is None else setting
 
 
 @dataclass(frozen=True)

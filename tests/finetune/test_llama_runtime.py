@@ -38,11 +38,11 @@ def _repacked_buffers(log: str) -> list[str]:
     return [line for line in log.splitlines() if "model buffer size" in line and ("REPACK" in line or "AMX" in line)]
 
 
-def test_default_is_off_exactly_where_the_cpu_reports_amx(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(llama_runtime, "amx_flags", lambda: ["amx_tile", "amx_int8"])
-    assert extra_bufts_default() is False and extra_bufts_default(True) is True
-    monkeypatch.setattr(llama_runtime, "amx_flags", lambda: [])
-    assert extra_bufts_default() is True and extra_bufts_default(False) is False
+def test_default_is_off_on_every_cpu_and_the_setting_forces_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    for flags in (["amx_tile", "amx_int8"], []):
+        monkeypatch.setattr(llama_runtime, "amx_flags", lambda flags=flags: flags)
+        assert extra_bufts_default() is False
+        assert extra_bufts_default(True) is True and extra_bufts_default(False) is False
 
 
 @pytest.mark.slow
