@@ -3,7 +3,8 @@
 `PlannedCall.args` are canonical (validated, aliases resolved, defaults filled) for tool calls, or
 {"text": ...} for `respond`. `ok=False` means the planner could not produce a valid call even under the
 grammar; `args["text"]` then says so. `summarize(findings)` writes 1-3 grounded sentences (the findings
-shape is documented in `runtime.summary`).
+shape is documented in `runtime.summary`). `context` carries earlier turns and the inventory
+(`runtime.conversation`); planners that do not use it ignore it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from runtime.conversation import Conversation
 from tools.envelope import ToolResult
 
 RESPOND = "respond"
@@ -40,7 +42,8 @@ class PlannedCall:
 class Planner(Protocol):
     name: str
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall: ...
+    def plan(self, request: str, history: Sequence[Step] = (),
+             context: Conversation | None = None) -> PlannedCall: ...
 
     def summarize(self, findings: dict) -> str: ...
 

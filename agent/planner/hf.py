@@ -15,6 +15,7 @@ from pathlib import Path
 from agent.planner.base import PlannedCall, Step, could_not_plan
 from agent.planner.llama import FEW_SHOT, MAX_CALL_TOKENS, MAX_SUMMARY_TOKENS
 from agent.planner.validate import check_output
+from runtime.conversation import Conversation
 from runtime.prompt import render_prompt, render_summary_prompt
 from runtime.summary import grounded, template_summary
 
@@ -45,7 +46,8 @@ class HFPlanner:
                                       pad_token_id=self.tok.pad_token_id)
         return str(self.tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)).split("\n")[0]
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (),
+             context: Conversation | None = None) -> PlannedCall:
         t0 = time.perf_counter()
         prompt = render_prompt(request, history)
         self.calls += 1

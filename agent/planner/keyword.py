@@ -15,6 +15,7 @@ from typing import Any
 
 from agent.planner.base import PlannedCall, Step, could_not_plan
 from agent.planner.validate import check_call
+from runtime.conversation import Conversation
 from runtime.summary import template_summary
 from tools.services import current_topology
 from tools.topology import Topology
@@ -97,7 +98,8 @@ class KeywordPlanner:
     def __init__(self) -> None:
         self.calls = self.fallbacks = self.failures = 0
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (),
+             context: Conversation | None = None) -> PlannedCall:
         t0 = time.perf_counter()
         self.calls += 1
         tool, args = route(request)

@@ -23,6 +23,7 @@ from typing import Any
 from agent.planner.base import PlannedCall, Step, could_not_plan
 from agent.planner.grammar import call_grammar
 from agent.planner.validate import check_output
+from runtime.conversation import Conversation
 from runtime.prompt import render_prompt, render_summary_prompt
 from runtime.summary import grounded, template_summary
 from tools.envelope import ToolResult
@@ -109,7 +110,8 @@ class LlamaPlanner:
         p = render_prompt(request, history)
         return FEW_SHOT + p if self.few_shot else p
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (),
+             context: Conversation | None = None) -> PlannedCall:
         t0 = time.perf_counter()
         prompt = self.prompt_for(request, history)
         self.calls += 1
