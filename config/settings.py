@@ -80,6 +80,17 @@ class Settings(BaseSettings):
     audit_db: Path | None = Field(None, description="audit log and approvals SQLite file (default $KEEL_HOME)")
     audit_sync: Literal["full", "normal"] = Field("full", description="SQLite synchronous mode of audit appends")
     approval_ttl_minutes: float = Field(30.0, gt=0, description="a pending approval expires after this long")
+    # alerts in, and keel's own observability
+    incidents_db: Path | None = Field(None, description="incidents opened by alerts, SQLite (default $KEEL_HOME)")
+    alerts_slack_channel: str = Field("", description="channel for alert incident threads via the bot token "
+                                      "(chat.postMessage; '' = the incoming webhook)")
+    metrics_token: SecretStr = Field(SecretStr(""), description="bearer token that may read /metrics only ('' = "
+                                     "viewer tokens and above)")
+    log_format: Literal["text", "json"] = Field("text", description="server log lines: text, or JSON lines with "
+                                                "conversation, incident and audit ids")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="server log level")
+    otlp_endpoint: str = Field("", description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces "
+                               "('' = no traces; needs the otel extra)")
 
     @field_validator("planner", mode="before")
     @classmethod
@@ -108,6 +119,9 @@ class Settings(BaseSettings):
 
     def audit_db_path(self) -> Path:
         return self.audit_db or self.home / "audit.db"
+
+    def incidents_db_path(self) -> Path:
+        return self.incidents_db or self.home / "incidents.db"
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

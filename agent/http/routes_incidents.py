@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from agent.http.auth import require
+from agent.http.routes_alerts import alert_incidents
 from agent.http.deps import get_service
 from agent.service import AgentService
 from governance.gate import Principal
@@ -57,10 +58,11 @@ def symptoms(service: AgentService) -> list[dict[str, Any]]:
 
 
 @router.get("/api/incidents")
-async def incidents(_: Principal = Depends(require("viewer")),
+async def incidents(request: Request, _: Principal = Depends(require("viewer")),
                     service: AgentService = Depends(get_service)) -> dict[str, Any]:
     found = await run_in_threadpool(symptoms, service)
-    return {"minute": service.live.minute(), "symptoms": found, "notifications": list(service.notifications)[-50:]}
+    return {"minute": service.live.minute(), "symptoms": found, "notifications": list(service.notifications)[-50:],
+            "incidents": alert_incidents(request.app)}
 
 
 @router.get("/healthz")
