@@ -9,6 +9,7 @@ Spans carry tool names, oversight levels and statuses, the conversation id on th
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from agent.observe.logs import log_context
 log = logging.getLogger(__name__)
 
 _tracer: Any = None
+_acting: contextvars.ContextVar[bool] = contextvars.ContextVar("keel_acting", default=False)
 _provider: Any = None
 
 
@@ -131,12 +133,20 @@ def traced_govern(govern: Any) -> Any:
 
 
 def traced_act(run: Any, tool_of: Any) -> Any:
+    """One `act` span around running a tool (an approved action's run inside `run_approved` is the same act)."""
+
     @functools.wraps(run)
     def wrapper(*a: Any, **kw: Any) -> Any:
-        with span("act", {"keel.tool": str(tool_of(*a, **kw))}) as sp:
-            result = run(*a, **kw)
-            sp.set_attribute("keel.status", str(getattr(result, "status", "")))
-            return result
+        if _tracer is None or _acting.get():
+            return run(*a, **kw)
+        token = _acting.set(True)
+        try:
+            with span("act", {"keel.tool": str(tool_of(*a, **kw))}) as sp:
+                result = run(*a, **kw)
+                sp.set_attribute("keel.status", str(getattr(result, "status", "")))
+                return result
+        finally:
+            _acting.reset(token)
 
     return wrapper
 
