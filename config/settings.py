@@ -88,7 +88,8 @@ class Settings(BaseSettings):
                                      "viewer tokens and above)")
     log_format: Literal["text", "json"] = Field("text", description="server log lines: text, or JSON lines with "
                                                 "conversation, incident and audit ids")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="server log level")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="server log level (INFO "
+                                                                    "logs each governed write with its audit id)")
     otlp_endpoint: str = Field("", description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces "
                                "('' = no traces; needs the otel extra)")
 
