@@ -3,9 +3,11 @@ and JSON log lines carrying conversation, incident and audit ids."""
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,3 +113,37 @@ def test_json_logs_carry_conversation_incident_and_audit_ids(tmp_path: Path) -> 
 def test_bad_log_format_is_refused() -> None:
     with pytest.raises(ValueError, match="allowed: text, json"):
         configure_logging("xml")  # type: ignore[arg-type]
+
+
+def test_a_configured_otlp_endpoint_receives_the_spans(tmp_path: Path) -> None:
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="the otel extra is not installed")
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    received: list[bytes] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(self.rfile.read(int(self.headers["content-length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    service, _ = make_service(tmp_path, ScriptedPlanner(), PAYMENT)
+    instrument(service)
+    tracing.instrument(service)
+    try:
+        assert tracing.configure(f"http://127.0.0.1:{server.server_address[1]}/v1/traces")
+        service.ask("why is checkout slow?", OPERATOR, "c-otlp")
+        tracing.shutdown()  # flushes the batch
+    finally:
+        service.close()
+        server.shutdown()
+    names = set()
+    for body in received:
+        req = ExportTraceServiceRequest.FromString(body)
+        names |= {s.name for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans}
+    assert {"turn", "plan", "govern", "act"} <= names, names
