@@ -91,10 +91,11 @@ class AlertIntake:
         for a in hook.alerts:
             if a.fingerprint in known:
                 known[a.fingerprint]["status"] = a.status
-            else:
-                inc.alerts.append({"fingerprint": a.fingerprint, "name": a.name, "status": a.status,
-                                   "starts_at": a.startsAt.isoformat(), "labels": dict(a.labels),
-                                   "annotations": dict(a.annotations)})
+            else:  # (a payload may list one fingerprint twice: the later entry's status wins)
+                known[a.fingerprint] = {"fingerprint": a.fingerprint, "name": a.name, "status": a.status,
+                                        "starts_at": a.startsAt.isoformat(), "labels": dict(a.labels),
+                                        "annotations": dict(a.annotations)}
+                inc.alerts.append(known[a.fingerprint])
 
     # ------------------------------------------------------------------ worker
     def _enqueue(self, kind: str, incident_id: str) -> None:

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from agent.http.auth import require
-from agent.http.routes_alerts import alert_incidents
 from agent.http.deps import get_service
+from agent.http.routes_alerts import alert_incidents
 from agent.service import AgentService
 from governance.gate import Principal
 from tools.envelope import ToolResult

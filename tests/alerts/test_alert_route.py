@@ -144,3 +144,13 @@ def test_an_incident_accepted_before_a_crash_is_investigated_after_restart(tmp_p
         assert c.app.state.alerts.drain(60)
         inc = c.app.state.alerts.store.get(opened["incident"])
         assert inc.investigation["status"] == "answered" and inc.investigation["root_cause"] == "paymentservice"
+
+
+def test_one_fingerprint_listed_twice_is_one_alert(tmp_path: Path, slack: FakeSlack) -> None:
+    with client_for(tmp_path, slack, KeywordPlanner()) as c:
+        body = webhook("g-dup", [alert("d1", LATENCY), alert("d1", LATENCY, status="resolved")])
+        r = c.post(ROUTE, json=body, headers=OP)
+        assert r.status_code == 202, r.text
+        inc = c.app.state.alerts.store.get(r.json()["incident"])
+        assert [a["fingerprint"] for a in inc.alerts] == ["d1"] and inc.alerts[0]["status"] == "resolved"
+        assert c.app.state.alerts.drain(60)

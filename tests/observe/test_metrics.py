@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from agent.http.app import create_app
 from agent.planner.base import PlannedCall
-from tests.agent.fakes import PAYMENT, ScriptedPlanner, call, make_service
+from tests.agent.fakes import PAYMENT, ScriptedPlanner, make_service
 from tests.alerts.payloads import alert, webhook
 
 TOKENS = "op-token=operator,view-token=viewer,appr-token=approver"
