@@ -154,3 +154,18 @@ def test_one_fingerprint_listed_twice_is_one_alert(tmp_path: Path, slack: FakeSl
         inc = c.app.state.alerts.store.get(r.json()["incident"])
         assert [a["fingerprint"] for a in inc.alerts] == ["d1"] and inc.alerts[0]["status"] == "resolved"
         assert c.app.state.alerts.drain(60)
+
+
+def test_with_a_bot_token_the_update_replies_in_the_summary_thread(tmp_path: Path, slack: FakeSlack) -> None:
+    with client_for(tmp_path, slack, KeywordPlanner(), slack_bot_token=SecretStr("xoxb-test"),
+                    alerts_slack_channel="#incidents", slack_api_url=slack.api) as c:
+        opened = c.post(ROUTE, json=webhook("g-bot", [alert("b1", LATENCY)]), headers=OP).json()
+        assert c.app.state.alerts.drain(60)
+        c.post(ROUTE, json=webhook("g-bot", [alert("b1", LATENCY, status="resolved")]), headers=OP)
+        assert c.app.state.alerts.drain(30)
+        first, update = slack.wait_for(2, 10)[:2]
+    assert first["path"] == update["path"] == "/api/chat.postMessage"
+    assert first["body"]["channel"] == update["body"]["channel"] == "#incidents"
+    assert "thread_ts" not in first["body"] and update["body"]["thread_ts"] == "1700000000.000001"
+    inc = c.app.state.alerts.store.get(opened["incident"])
+    assert inc.slack["thread"] == "1700000000.000001" and inc.slack["resolved"]["status"] == "delivered"
