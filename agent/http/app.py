@@ -48,6 +48,10 @@ def create_app(settings: Settings, service: AgentService | None = None) -> FastA
     # anywhere (HTTP, Slack, `keel approvals`) resumes the run even before anyone calls /api/runbooks
     app.router.add_event_handler("startup", lambda: routes_runbooks.host_for(app))
 
+    from agent.mcp.http import mount as mount_mcp
+
+    mount_mcp(app)  # /mcp: keel's tools over MCP (streamable HTTP), same tokens and roles
+
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(WEB / "index.html", media_type="text/html")
