@@ -48,8 +48,10 @@ def create_app(settings: Settings, service: AgentService | None = None) -> FastA
     # anywhere (HTTP, Slack, `keel approvals`) resumes the run even before anyone calls /api/runbooks
     app.router.add_event_handler("startup", lambda: routes_runbooks.host_for(app))
 
+    from agent.http import routes_charts
     from agent.mcp.http import mount as mount_mcp
 
+    app.include_router(routes_charts.router)  # /api/conversations/{id}/charts: SVG charts of the tool results
     mount_mcp(app)  # /mcp: keel's tools over MCP (streamable HTTP), same tokens and roles
 
     @app.get("/", include_in_schema=False)

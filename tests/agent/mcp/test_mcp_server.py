@@ -1,0 +1,134 @@
+"""keel as an MCP server, driven by the SDK's own client: over stdio (`keel mcp`) and streamable HTTP (`/mcp`).
+
+Each transport: list the tools, run a read, run a write that comes back pending approval (autonomy 3) with its
+approval id, and find the MCP principal in the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, get_default_environment, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+from agent.http.app import create_app
+from config.settings import Settings
+from governance.audit import SqliteAuditStore
+from tests.agent.fakes import ScriptedPlanner, call, make_service
+from tests.agent.http_server import serve
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _envelope(result: Any) -> dict[str, Any]:
+    assert result.structuredContent is not None, result
+    assert json.loads(result.content[0].text) == result.structuredContent
+    return dict(result.structuredContent)
+
+
+async def _exercise(session: ClientSession) -> dict[str, Any]:
+    await session.initialize()
+    names = {t.name: t for t in (await session.list_tools()).tools}
+    read = _envelope(await session.call_tool("query_metrics", {"service": "paymentservice",
+                                                                "metric": "latency_p99", "window": "10m"}))
+    write = _envelope(await session.call_tool("restart_service", {"service": "cartservice"}))
+    bad = await session.call_tool("query_metrics", {"service": "paymentservice", "metric": "latency"})
+    return {"names": names, "read": read, "write": write, "bad": bad}
+
+
+def _check(out: dict[str, Any]) -> str:
+    names = out["names"]
+    assert {"query_metrics", "search_logs", "root_cause_analysis", "restart_service", "scale_service",
+            "investigate"} <= set(names)
+    schema = names["query_metrics"].inputSchema
+    assert "latency_p99" in schema["properties"]["metric"]["enum"]  # the contract's schema, not a hand-written one
+    assert "paymentservice" in schema["properties"]["service"]["enum"]  # the live inventory's names
+    assert names["query_metrics"].annotations.readOnlyHint is True
+    assert names["restart_service"].annotations.readOnlyHint is False
+
+    read = out["read"]
+    assert read["status"] == "ok"
+    points = read["data"]["points"]
+    assert len(points) >= 5 and all(isinstance(ts, str) and value > 0 for ts, value in points)
+
+    write = out["write"]
+    assert write["status"] == "pending_approval", write
+    assert write["data"]["tool"] == "restart_service" and write["data"]["risk"] == "high"
+    approval_id = write["data"]["approval_id"]
+    assert len(approval_id) >= 16
+
+    bad = out["bad"]
+    assert bad.isError and "allowed" in bad.content[0].text and "latency_p99" in bad.content[0].text
+    return str(approval_id)
+
+
+def _audit_actors(db: Path, approval_id: str) -> dict[str, str]:
+    store = SqliteAuditStore(db)
+    return {r.kind: r.actor for r in store.records_for_action(approval_id)}
+
+
+def test_stdio_keel_mcp(tmp_path: Path) -> None:
+    env = {**get_default_environment(), **{k: v for k, v in os.environ.items() if k.startswith(("PYTHON", "CI"))},
+           "KEEL_HOME": str(tmp_path), "KEEL_PLANNER": "keyword", "KEEL_AUTONOMY": "3"}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "cli.main", "mcp", "--name", "mcp:ide-alice"],
+                                   env=env, cwd=str(tmp_path))
+
+    async def go() -> dict[str, Any]:
+        with anyio.fail_after(120):
+            async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+                return await _exercise(session)
+
+    out = anyio.run(go)
+    approval_id = _check(out)
+    actors = _audit_actors(tmp_path / "audit.db", approval_id)
+    assert actors == {"proposal": "mcp:ide-alice", "decision": "mcp:ide-alice"}
+
+
+@pytest.fixture
+def http_app(tmp_path: Path) -> Any:
+    planner = ScriptedPlanner([call("root_cause_analysis", {"service": "frontend"})])
+    service, settings = make_service(tmp_path, planner, tokens="op-token=operator,view-token=viewer")
+    yield create_app(settings, service), settings
+    service.close()
+
+
+def test_streamable_http_mcp_with_tokens_and_roles(http_app: Any) -> None:
+    app, settings = http_app
+
+    async def session_run(url: str, token: str, body: Any) -> Any:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http, \
+                streamable_http_client(url + "/mcp", http_client=http) as (read, write, _), \
+                ClientSession(read, write) as session:
+            return await body(session)
+
+    async def viewer_write(session: ClientSession) -> dict[str, Any]:
+        await session.initialize()
+        return _envelope(await session.call_tool("restart_service", {"service": "cartservice"}))
+
+    async def investigate(session: ClientSession) -> dict[str, Any]:
+        await session.initialize()
+        return _envelope(await session.call_tool("investigate", {"request": "checkout is slow, why?"}))
+
+    with serve(app) as url:
+        assert httpx.post(url + "/mcp", json={}).status_code == 401
+        assert httpx.post(url + "/mcp", json={}, headers={"Authorization": "Bearer nope"}).status_code == 401
+        out = anyio.run(session_run, url, "op-token", _exercise)
+        viewer = anyio.run(session_run, url, "view-token", viewer_write)
+        turn = anyio.run(session_run, url, "op-token", investigate)
+
+    approval_id = _check(out)
+    actors = _audit_actors(Settings(home=settings.home).audit_db_path(), approval_id)
+    assert set(actors) == {"proposal", "decision"}
+    assert actors["proposal"].startswith("mcp:operator-")
+    assert viewer["status"] == "denied" and "may only read" in viewer["error"]
+    assert turn["status"] == "ok" and turn["data"]["status"] == "answered"
+    assert [s["tool"] for s in turn["data"]["steps"]] == ["root_cause_analysis"]
+    assert "paymentservice" in turn["data"]["text"]
