@@ -72,10 +72,12 @@ def series_svg(s: SymptomSeries, width: int = 640, height: int = 240) -> str:
         except ValueError:
             continue
         colour = ONSET if m.kind == "onset" else ACTION
+        flip = mx + 7 * len(m.label) > width - right  # a label that would run off the right goes left of its rule
         out.append(f'<g class="marker marker-{m.kind}" data-ts={quoteattr(m.ts)} data-label={quoteattr(m.label)}>'
                    f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{top}" y2="{height - bottom}" stroke="{colour}" '
                    f'stroke-width="1.5" stroke-dasharray="4 3"/>'
-                   f'<text x="{mx + 4:.1f}" y="{top + 12 + (14 if m.kind == "action" else 0)}" {FONT} font-size="11" '
+                   f'<text x="{mx + (-4 if flip else 4):.1f}" y="{top + 12 + (14 if m.kind == "action" else 0)}" '
+                   f'text-anchor="{"end" if flip else "start"}" {FONT} font-size="11" '
                    f'fill="{colour}">{escape(m.label)}</text></g>')
     pts = " ".join(f"{x(e):.1f},{y(v):.1f}" for e, (_, v) in zip(t, s.points, strict=True))
     out.append(f'<polyline class="series" fill="none" stroke="{ACCENT}" stroke-width="2" points="{pts}"/>')
