@@ -121,3 +121,38 @@ def test_runbook_steps_may_name_external_tools() -> None:
     assert StepSpec(id="notes", tool="deploys.deploy_notes", args={"service": "{{ params.service }}"}).tool
     with pytest.raises(ValidationError, match="server.tool of an MCP server"):
         StepSpec(id="x", tool="deploy_notes")
+
+
+def test_agent_turn_and_runbook_use_an_external_tool(tmp_path: Path) -> None:
+    """Configured through the settings (as keel.toml does): the agent's call and a runbook step both reach the
+    server through the gate; the runbook's write-marked step waits for approval."""
+    from agent.composition import build_service
+    from agent.context import build_context
+    from agent.runbooks.engine import RunbookEngine
+    from agent.runbooks.model import Library
+    from agent.runbooks.store import RunStore
+    from tests.agent.fakes import PAYMENT, call
+
+    settings = Settings(home=tmp_path, sim_tick_s=3600.0, mcp_servers=[_stdio()])
+    planner = ScriptedPlanner([call("deploys.deploy_notes", {"service": "paymentservice"})])
+    service = build_service(settings, planner=planner, context=build_context(settings, PAYMENT, live=False))
+    try:
+        reply = service.ask("what changed on payments?", OPERATOR)
+        step = reply.steps[0]
+        assert step["tool"] == "deploys.deploy_notes" and step["oversight"] == "logging"
+        assert step["result"]["status"] == "ok" and "pool size 32 -> 4" in step["result"]["data"]["text"]
+        assert [s["tool"] for s in reply.steps] == ["deploys.deploy_notes"]  # the injected line ran nothing
+
+        books = tmp_path / "books"
+        books.mkdir()
+        (books / "notes.yaml").write_text(
+            "name: deploy-notes\ndescription: read the deploy notes, then annotate the dashboard\n"
+            "parameters:\n  service: {type: service, required: true}\n"
+            "steps:\n  - id: notes\n    tool: deploys.deploy_notes\n    args: {service: '{{ params.service }}'}\n"
+            "  - id: note\n    tool: deploys.annotate\n    args: {text: 'looked at {{ params.service }}'}\n")
+        engine = RunbookEngine(service.gate, RunStore(tmp_path / "rb.db"), Library([books]))
+        run = engine.start("deploy-notes", {"service": "payment"}, OPERATOR, service.live.tools)
+        assert [(s.id, s.status) for s in run.steps] == [("notes", "ok"), ("note", "pending_approval")]
+        assert run.status == "paused"
+    finally:
+        service.close()
