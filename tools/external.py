@@ -18,7 +18,7 @@ from tools.contract import ContractError
 from tools.envelope import ToolResult
 
 ExternalKind = Literal["read", "write"]
-WRITE_RISK = "high"  # an operator-marked write tool: a person approves it at every autonomy below full
+WRITE_RISK: Literal["high"] = "high"  # an operator-marked write tool: a person approves it at every autonomy below full
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def symptom_of(steps: Sequence[Mapping[str, Any]]) -> SymptomSeries | None:
         res = s.get("result") or {}
         if s.get("tool") not in WRITE_TOOLS or res.get("status") != "ok":
             continue
-        data = res.get("data") if isinstance(res.get("data"), dict) else {}
+        data: dict[str, Any] = res["data"] if isinstance(res.get("data"), dict) else {}
         at = next((str(v) for k, v in data.items() if k.endswith("_at") and isinstance(v, str)), None)
         if at is None:  # no time in the result: the newest point read before the action (it ran at or after it)
             before = [ts for j, ts in last_ts_before.items() if j < i]

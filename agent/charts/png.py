@@ -19,14 +19,14 @@ def series_png(s: SymptomSeries, width_in: float = 7.0, height_in: float = 2.8, 
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    t = [datetime.fromtimestamp(epoch(ts), UTC) for ts, _ in s.points]
+    t = mdates.date2num([datetime.fromtimestamp(epoch(ts), UTC) for ts, _ in s.points])
     v = [val for _, val in s.points]
     fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=dpi)
     try:
         ax.plot(t, v, color=ACCENT, linewidth=2, marker="o", markersize=2.5)
         ax.set_ylim(0, nice_top(max(v) * 1.05))
         for m in s.markers:
-            at = datetime.fromtimestamp(epoch(m.ts), UTC)
+            at = float(mdates.date2num(datetime.fromtimestamp(epoch(m.ts), UTC)))
             colour = ONSET if m.kind == "onset" else ACTION
             ax.axvline(at, color=colour, linestyle="--", linewidth=1.3)
             ax.annotate(m.label, (at, 1.0), xycoords=("data", "axes fraction"), xytext=(4, -12 if m.kind == "onset"

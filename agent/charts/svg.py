@@ -62,9 +62,9 @@ def series_svg(s: SymptomSeries, width: int = 640, height: int = 240) -> str:
         out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" {FONT} font-size="11" '
                    f'fill="{MUTE}">{_num(v)}</text>')
     for frac in (0, 0.5, 1):  # time labels
-        ts = t0 + frac * (t1 - t0)
-        label = next((p for p, e in zip(s.points, t, strict=True) if e >= ts), s.points[-1])[0]
-        out.append(f'<text x="{x(ts):.1f}" y="{height - 10}" text-anchor="middle" {FONT} font-size="11" '
+        at = t0 + frac * (t1 - t0)
+        label = next((p for p, e in zip(s.points, t, strict=True) if e >= at), s.points[-1])[0]
+        out.append(f'<text x="{x(at):.1f}" y="{height - 10}" text-anchor="middle" {FONT} font-size="11" '
                    f'fill="{MUTE}">{escape(_hhmm(label))}</text>')
     for m in s.markers:
         try:

@@ -15,6 +15,7 @@ import concurrent.futures
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -44,7 +45,7 @@ class McpToolbox:
     def discover(self) -> McpToolbox:
         for server in self.servers.values():
             try:
-                listed = _run_sync(lambda s=server: _with_session(s, _list_tools), server.timeout_s)
+                listed = _run_sync(partial(_with_session, server, _list_tools), server.timeout_s)
             except Exception as e:
                 self.problems[server.name] = f"{type(e).__name__}: {e}"
                 log.warning("MCP server %s: no tools (%s)", server.name, self.problems[server.name])

@@ -65,7 +65,9 @@ def mount(app: FastAPI) -> None:
     """Serve keel's MCP server at /mcp on `app` (its service and tokens from `app.state`)."""
     manager = StreamableHTTPSessionManager(app=build_server(app.state.service, _principal_of), stateless=True,
                                            json_response=True)
-    app.add_route(PATH, _Authenticated(manager), methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    # an ASGI callable that is not a function is served as an app (the route passes scope, receive, send)
+    app.add_route(PATH, _Authenticated(manager), methods=["GET", "POST", "DELETE"],  # type: ignore[arg-type]
+                  include_in_schema=False)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

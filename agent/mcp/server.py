@@ -93,12 +93,12 @@ def build_server(service: AgentService, principal_of: PrincipalFn) -> Server[Any
     server: Server[Any, Any] = Server(SERVER_NAME, instructions="keel: ops tools over your services. Reads run "
                                       "at once; writes pass keel's governance and may wait for a person's approval.")
 
-    @server.list_tools()  # type: ignore[no-untyped-call,untyped-decorator]
+    @server.list_tools()
     async def _list() -> list[types.Tool]:
         return await anyio.to_thread.run_sync(tool_list)
 
     # arguments are checked by the contract (precise messages, aliases resolved), not by the listed schema
-    @server.call_tool(validate_input=False)  # type: ignore[untyped-decorator]
+    @server.call_tool(validate_input=False)
     async def _call(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         principal = principal_of(server)
         envelope = await anyio.to_thread.run_sync(call, service, principal, name, dict(arguments or {}))

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agent.runbooks.template import ROOTS, TemplateError, lookups, parse, placeholders
 from tools.contract import TOOLS
-from tools.external import is_external_name
 from tools.durations import parse_duration
 from tools.errors import InvalidInput
+from tools.external import is_external_name
 from tools.services import resolve_service, service_names
 
 BUILTIN_DIR = Path(__file__).resolve().parent

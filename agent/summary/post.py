@@ -79,9 +79,12 @@ def post_summary(channel: str, ctx: ToolContext) -> ToolResult:
     image = attach_chart(message, f)
     opts = dict(ctx.deps.delivery_options)
     d = deliver(url, message, **opts)
-    data = SummaryPost(channel=channel, title=f.title, status=f.status, narrative=message["blocks"][1]["text"]["text"],
-                       narrative_source=source, blocks=len(message["blocks"]), delivery=d.to_dict(),
-                       **({"image": image} if image else {}))
+    fields: dict[str, Any] = {"channel": channel, "title": f.title, "status": f.status,
+                              "narrative": message["blocks"][1]["text"]["text"], "narrative_source": source,
+                              "blocks": len(message["blocks"]), "delivery": d.to_dict()}
+    if image:
+        fields["image"] = image  # the chart upload's outcome (uploaded with its file id, or why not)
+    data = SummaryPost.model_validate(fields)
     if d.status != "delivered":
         return ToolResult.fail(f"incident summary not delivered after {d.attempts} attempt(s): {d.error}", data=data,
                                code="delivery_failed")

@@ -85,7 +85,8 @@ def test_charts_are_drawn_from_the_tool_numbers(tmp_path: Path) -> None:
         bars = _attrs(page, "#charts .chart-ranking g.bar", ["data-service", "data-score"])
         assert [(b["data-service"], float(b["data-score"])) for b in bars] == [
             (c["service"], c["score"]) for c in rca["ranking"][:8]]
-        widths = page.eval_on_selector_all("#charts .chart-ranking g.bar rect", "els => els.map(e => e.getBBox().width)")
+        widths = page.eval_on_selector_all("#charts .chart-ranking g.bar rect",
+                                           "els => els.map(e => e.getBBox().width)")
         top_score = rca["ranking"][0]["score"]
         for w, c in zip(widths, rca["ranking"], strict=False):
             assert w / widths[0] == pytest.approx(c["score"] / top_score, rel=0.01)

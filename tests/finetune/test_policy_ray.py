@@ -23,6 +23,7 @@ from finetune.policy.inference import load_policy
 from tests.ci import unavailable
 from tests.finetune.test_policy_grpo import _tiny, _trace
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

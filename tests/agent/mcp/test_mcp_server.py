@@ -20,7 +20,6 @@ from mcp.client.stdio import StdioServerParameters, get_default_environment, std
 from mcp.client.streamable_http import streamable_http_client
 
 from agent.http.app import create_app
-from config.settings import Settings
 from governance.audit import SqliteAuditStore
 from tests.agent.fakes import ScriptedPlanner, call, make_service
 from tests.agent.http_server import serve
@@ -125,7 +124,7 @@ def test_streamable_http_mcp_with_tokens_and_roles(http_app: Any) -> None:
         turn = anyio.run(session_run, url, "op-token", investigate)
 
     approval_id = _check(out)
-    actors = _audit_actors(Settings(home=settings.home).audit_db_path(), approval_id)
+    actors = _audit_actors(settings.audit_db_path(), approval_id)
     assert set(actors) == {"proposal", "decision"}
     assert actors["proposal"].startswith("mcp:operator-")
     assert viewer["status"] == "denied" and "may only read" in viewer["error"]

@@ -93,7 +93,7 @@ def test_summary_carries_the_symptom_chart(incident: Any, tmp_path: Path, monkey
                                              "kind": "onset"}
     assert "points" not in findings.text()  # the narrative is checked against the findings, not the chart
     slack = FakeSlack()
-    with serve(slack.app) as url:  # type: ignore[arg-type]
+    with serve(slack.app) as url:
         slack.base = url
         monkeypatch.setenv("KEEL_SLACK_BOT_TOKEN", "xoxb-test-token")
         monkeypatch.setenv("KEEL_SLACK_API_URL", url + "/api/")
@@ -134,7 +134,7 @@ def test_no_bot_token_no_image(incident: Any, tmp_path: Path, monkeypatch: pytes
     findings, _ = incident
     slack = FakeSlack()
     monkeypatch.setenv("KEEL_SLACK_BOT_TOKEN", "")
-    with serve(slack.app) as url:  # type: ignore[arg-type]
+    with serve(slack.app) as url:
         slack.base = url
         result = _post(findings, slack, url, tmp_path)
     assert result.status == "ok" and "image" not in result.data
@@ -145,7 +145,7 @@ def test_no_bot_token_no_image(incident: Any, tmp_path: Path, monkeypatch: pytes
 def test_failed_upload_still_posts_the_summary(incident: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     findings, _ = incident
     slack = FakeSlack(fail_upload=True)
-    with serve(slack.app) as url:  # type: ignore[arg-type]
+    with serve(slack.app) as url:
         slack.base = url
         monkeypatch.setenv("KEEL_SLACK_BOT_TOKEN", "xoxb-test-token")
         monkeypatch.setenv("KEEL_SLACK_API_URL", url + "/api/")
