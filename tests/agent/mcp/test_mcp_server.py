@@ -131,3 +131,13 @@ def test_streamable_http_mcp_with_tokens_and_roles(http_app: Any) -> None:
     assert turn["status"] == "ok" and turn["data"]["status"] == "answered"
     assert [s["tool"] for s in turn["data"]["steps"]] == ["root_cause_analysis"]
     assert "paymentservice" in turn["data"]["text"]
+
+
+def test_keel_mcp_rejects_an_unknown_role() -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    out = CliRunner().invoke(app, ["mcp", "--role", "admin"])
+    assert out.exit_code == 2
+    assert "--role: got 'admin'; allowed: viewer, operator, approver" in out.output
