@@ -25,6 +25,7 @@ from tools.errors import InvalidInput
 
 SERVER_NAME = "keel"
 INVESTIGATE = "investigate"
+APPROVAL_STATUS = "approval_status"
 # post_incident_summary summarises a conversation's findings: MCP clients get it through `investigate`
 EXPOSED = tuple(n for n in TOOLS if n != "post_incident_summary")
 INVESTIGATE_SCHEMA: dict[str, Any] = {
@@ -34,6 +35,13 @@ INVESTIGATE_SCHEMA: dict[str, Any] = {
         "conversation_id": {"type": "string", "description": "continue an earlier conversation (optional)"},
     },
     "required": ["request"],
+    "additionalProperties": False,
+}
+
+APPROVAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"approval_id": {"type": "string", "minLength": 1, "description": "from a pending_approval result"}},
+    "required": ["approval_id"],
     "additionalProperties": False,
 }
 
@@ -50,6 +58,10 @@ def tool_list() -> list[types.Tool]:
                               annotations=types.ToolAnnotations(readOnlyHint=spec.kind == "read",
                                                                 destructiveHint=spec.kind == "write")))
     out.append(types.Tool(
+        name=APPROVAL_STATUS, inputSchema=APPROVAL_SCHEMA, annotations=types.ToolAnnotations(readOnlyHint=True),
+        description="Where a write that came back pending_approval stands: pending, approved (it runs at once; the "
+                    "result is included), denied or expired."))
+    out.append(types.Tool(
         name=INVESTIGATE, inputSchema=INVESTIGATE_SCHEMA,
         description="Run one keel agent turn on a request: it plans tool calls, runs them through governance and "
                     "answers; writes it plans wait for approval."))
@@ -60,8 +72,10 @@ def call(service: AgentService, principal: Principal, name: str, arguments: dict
     """One MCP tool call, synchronously: the governed tool's envelope, or the investigate turn's reply."""
     if name == INVESTIGATE:
         return _investigate(service, principal, arguments)
+    if name == APPROVAL_STATUS:
+        return _approval_status(service, arguments)
     if name not in EXPOSED:
-        return ToolResult.fail(f"unknown tool {name!r}; allowed: {', '.join((*EXPOSED, INVESTIGATE))}",
+        return ToolResult.fail(f"unknown tool {name!r}; allowed: {', '.join((*EXPOSED, APPROVAL_STATUS, INVESTIGATE))}",
                                code="invalid_args").to_dict()
     ctx = service.live.tools
     if name == "run_runbook" and service.runbooks is not None:
@@ -72,6 +86,14 @@ def call(service: AgentService, principal: Principal, name: str, arguments: dict
         return service.gate.execute(name, arguments, ctx, principal, rationale).to_dict()
     with service.live.lock:
         return service.gate.execute(name, arguments, ctx, principal, rationale).to_dict()
+
+
+def _approval_status(service: AgentService, arguments: dict[str, Any]) -> dict[str, Any]:
+    approval_id = arguments.get("approval_id")
+    approval = service.gate.approvals.get(approval_id) if isinstance(approval_id, str) and approval_id else None
+    if approval is None:
+        return ToolResult.fail(f"approval_status: no approval {approval_id!r}", code="invalid_args").to_dict()
+    return ToolResult.ok(approval.to_dict()).to_dict()
 
 
 def _investigate(service: AgentService, principal: Principal, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,7 @@ async def _exercise(session: ClientSession) -> dict[str, Any]:
 def _check(out: dict[str, Any]) -> str:
     names = out["names"]
     assert {"query_metrics", "search_logs", "root_cause_analysis", "restart_service", "scale_service",
-            "investigate"} <= set(names)
+            "investigate", "approval_status"} <= set(names)
     schema = names["query_metrics"].inputSchema
     assert "latency_p99" in schema["properties"]["metric"]["enum"]  # the contract's schema, not a hand-written one
     assert "paymentservice" in schema["properties"]["service"]["enum"]  # the live inventory's names
@@ -94,13 +94,13 @@ def test_stdio_keel_mcp(tmp_path: Path) -> None:
 @pytest.fixture
 def http_app(tmp_path: Path) -> Any:
     planner = ScriptedPlanner([call("root_cause_analysis", {"service": "frontend"})])
-    service, settings = make_service(tmp_path, planner, tokens="op-token=operator,view-token=viewer")
-    yield create_app(settings, service), settings
+    service, settings = make_service(tmp_path, planner, tokens="op-token=operator,view-token=viewer,appr-token=approver")
+    yield create_app(settings, service), settings, service
     service.close()
 
 
 def test_streamable_http_mcp_with_tokens_and_roles(http_app: Any) -> None:
-    app, settings = http_app
+    app, settings, service = http_app
 
     async def session_run(url: str, token: str, body: Any) -> Any:
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http, \
@@ -122,11 +122,26 @@ def test_streamable_http_mcp_with_tokens_and_roles(http_app: Any) -> None:
         out = anyio.run(session_run, url, "op-token", _exercise)
         viewer = anyio.run(session_run, url, "view-token", viewer_write)
         turn = anyio.run(session_run, url, "op-token", investigate)
+        approval_id = _check(out)
 
-    approval_id = _check(out)
+        async def status(session: ClientSession) -> dict[str, Any]:
+            await session.initialize()
+            return _envelope(await session.call_tool("approval_status", {"approval_id": approval_id}))
+
+        before = anyio.run(session_run, url, "op-token", status)
+        decided = httpx.post(f"{url}/api/approvals/{approval_id}/approve", json={},
+                             headers={"Authorization": "Bearer appr-token"})
+        after = anyio.run(session_run, url, "op-token", status)
+
     actors = _audit_actors(settings.audit_db_path(), approval_id)
-    assert set(actors) == {"proposal", "decision"}
-    assert actors["proposal"].startswith("mcp:operator-")
+    assert {"proposal", "decision", "approval", "action_started", "action_result"} <= set(actors)
+    assert actors["proposal"].startswith("mcp:operator-") and actors["approval"].startswith("approver-")
+    # the approver's decision runs the MCP client's write once; the client sees the outcome
+    assert before["data"]["status"] == "pending"
+    assert decided.status_code == 200, decided.text
+    assert after["data"]["status"] == "approved" and after["data"]["result"]["status"] == "ok"
+    assert after["data"]["result"]["data"]["service"] == "cartservice"
+    assert len([e for e in service.live.tools.sim.events if e.kind == "restart"]) == 1
     assert viewer["status"] == "denied" and "may only read" in viewer["error"]
     assert turn["status"] == "ok" and turn["data"]["status"] == "answered"
     assert [s["tool"] for s in turn["data"]["steps"]] == ["root_cause_analysis"]
