@@ -93,6 +93,11 @@ def _approval_status(service: AgentService, arguments: dict[str, Any]) -> dict[s
     approval = service.gate.approvals.get(approval_id) if isinstance(approval_id, str) and approval_id else None
     if approval is None:
         return ToolResult.fail(f"approval_status: no approval {approval_id!r}", code="invalid_args").to_dict()
+    if approval.status == "approved" and approval.result is None and approval.run_id is None \
+            and approval.conversation_id is None:  # approved where the action cannot run (`keel approvals`)
+        with service.live.lock:
+            service.gate.run_approved(approval.id, service.live.tools)  # exactly once: the approval is claimed
+        approval = service.gate.approvals.get(approval.id) or approval
     return ToolResult.ok(approval.to_dict()).to_dict()
 
 

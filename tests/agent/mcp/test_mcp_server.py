@@ -156,3 +156,25 @@ def test_keel_mcp_rejects_an_unknown_role() -> None:
     out = CliRunner().invoke(app, ["mcp", "--role", "admin"])
     assert out.exit_code == 2
     assert "--role: got 'admin'; allowed: viewer, operator, approver" in out.output
+
+
+def test_approved_elsewhere_runs_when_the_client_asks(tmp_path: Path) -> None:
+    """Approved in the gate only (as `keel approvals approve` does, outside the server): the action runs once, when
+    the MCP client asks approval_status."""
+    from agent.mcp.server import call as mcp_call
+    from governance.gate import Principal
+
+    service, _ = make_service(tmp_path, ScriptedPlanner())
+    try:
+        who = Principal("mcp:ide-alice", "operator")
+        pending = mcp_call(service, who, "restart_service", {"service": "cartservice"})
+        approval_id = pending["data"]["approval_id"]
+        service.gate.approve(approval_id, Principal("approver-bob", "approver"))
+        first = mcp_call(service, who, "approval_status", {"approval_id": approval_id})
+        again = mcp_call(service, who, "approval_status", {"approval_id": approval_id})
+        assert first["data"]["result"]["status"] == "ok" and again["data"]["result"] == first["data"]["result"]
+        assert len([e for e in service.live.tools.sim.events if e.kind == "restart"]) == 1
+        unknown = mcp_call(service, who, "approval_status", {"approval_id": "nope"})
+        assert unknown["status"] == "error" and "no approval 'nope'" in unknown["error"]
+    finally:
+        service.close()
