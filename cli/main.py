@@ -14,6 +14,7 @@ from cli import (
     eval_cmd,
     finetune_cmd,
     governance_cmd,
+    mcp_cmd,
     runbook_cmd,
     serve_cmd,
     sim_cmd,
@@ -39,6 +40,7 @@ app.command("doctor")(doctor_cmd.doctor)
 app.command("serve")(serve_cmd.serve)
 app.command("chat")(chat_cmd.chat)
 app.command("investigate")(chat_cmd.investigate)
+app.command("mcp")(mcp_cmd.mcp)
 
 
 if __name__ == "__main__":

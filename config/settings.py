@@ -5,8 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class McpServerSettings(BaseModel):
+    """One `[[mcp_servers]]` entry: an external MCP server whose tools keel may call (`server.tool`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_-]{1,40}$", description="prefix of its tools' names (name.tool)")
+    command: str = Field("", description="program to start for a stdio server")
+    args: list[str] = Field(default_factory=list, description="its arguments")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment of the stdio server")
+    url: str = Field("", description="streamable HTTP endpoint (http://.../mcp) instead of a command")
+    headers: dict[str, str] = Field(default_factory=dict, description="HTTP headers (e.g. Authorization)")
+    write: list[str] = Field(default_factory=list, description="tools the operator marks as writes (governed as "
+                             "high risk); every other tool is a read")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="budget per call, connection included")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if bool(self.command) == bool(self.url):
+            raise ValueError(f"mcp_servers.{self.name}: set exactly one of command (stdio) or url (streamable HTTP)")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"mcp_servers.{self.name}.url: expected http:// or https://, got {self.url!r}")
+        return self
 
 
 class Settings(BaseSettings):
@@ -92,6 +115,17 @@ class Settings(BaseSettings):
                                                                     "logs each governed write with its audit id)")
     otlp_endpoint: str = Field("", description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces "
                                "('' = no traces; needs the otel extra)")
+    # external MCP servers (`[[mcp_servers]]`): their tools become extra tools named server.tool
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list, description="external MCP servers")
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_servers(cls, v: list[McpServerSettings]) -> list[McpServerSettings]:
+        names = [s.name for s in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"mcp_servers: names must be unique; repeated: {', '.join(dup)}")
+        return v
 
     @field_validator("planner", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
@@ -41,6 +41,7 @@ from tools.backends.base import ToolContext
 from tools.backends.sim_backend import sim_replica_state
 from tools.contract import TOOLS, WRITE_TOOLS, ContractError, canonical_args, validate_call
 from tools.envelope import ToolResult
+from tools.external import WRITE_RISK, validate_external
 from tools.registry import run_validated
 from tools.results import PendingApproval
 
@@ -101,8 +102,24 @@ class Gate:
     def explain(self, tool: str, args: Mapping[str, Any], ctx: ToolContext | None, principal: Principal,
                 rationale: str) -> Decision:
         """The decision `execute` would take now, without recording or running anything."""
-        action = Action.from_call(tool, args)
-        return decide(action, self.context(action, ctx, principal, rationale), self.policy)
+        _, action, policy = self._resolve(tool, args, ctx)
+        return decide(action, self.context(action, ctx, principal, rationale), policy)
+
+    def _resolve(self, tool: str, args: Mapping[str, Any], ctx: ToolContext | None) -> tuple[BaseModel, Action,
+                                                                                            Policy]:
+        """Validate a call (ContractError if it does not) into its model, action and the policy it is decided
+        under: a contract tool under the policy; an operator's external tool (`server.tool`) as a read, or, when
+        marked write, as a high-risk write (`tools.external`)."""
+        external = ctx.deps.external if ctx is not None and tool not in TOOLS else None
+        spec = external.get(tool) if external is not None else None
+        if spec is None:
+            model = validate_call(tool, dict(args))
+            return model, Action(tool, canonical_args(model), TOOLS[tool].kind), self.policy
+        call = validate_external(spec, dict(args))
+        policy = self.policy
+        if spec.kind == "write":
+            policy = replace(policy, tool_risk={**policy.tool_risk, tool: WRITE_RISK})
+        return call, Action(tool, call.args, spec.kind), policy
 
     # ------------------------------------------------------------------ execute
 
@@ -116,13 +133,12 @@ class Gate:
         """`execute`, returning the decision with the result: the call is validated once and decided once.
         The decision is None when the call did not validate or governance failed before deciding."""
         try:
-            model = validate_call(tool, dict(args))
+            model, action, policy = self._resolve(tool, args, ctx)
         except ContractError as e:
             return Governed(ToolResult.fail(str(e), code=e.code))
-        action = Action(tool, canonical_args(model), TOOLS[tool].kind)
         action_id = uuid.uuid4().hex
         try:
-            decision = decide(action, self.context(action, ctx, principal, rationale), self.policy)
+            decision = decide(action, self.context(action, ctx, principal, rationale), policy)
             if action.kind == "read":
                 return Governed(self._execute_read(action, decision, model, ctx, principal, rationale,
                                                    conversation_id, action_id), decision)
@@ -287,11 +303,10 @@ class Gate:
             if a.status != "approved":
                 return ToolResult(status="denied", data={"approval_id": approval_id, "status": a.status},
                                   error=f"approval {approval_id} is {a.status}: the action does not run")
-            model = validate_call(a.tool, dict(a.args))
-            action = Action(a.tool, canonical_args(model), TOOLS[a.tool].kind)
+            model, action, policy = self._resolve(a.tool, a.args, ctx)
             requester = Principal(a.requested_by, a.requested_role)  # type: ignore[arg-type]
             decision = decide(action, self.context(action, ctx, requester, a.rationale, approver=a.decided_by),
-                              self.policy)
+                              policy)
             rec = _Recorder(action, a.id, requester, a.conversation_id)
             if decision.oversight == "blocking":
                 self.audit.append(rec.decision(decision, approval_id=a.id, recheck=True))

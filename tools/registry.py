@@ -16,6 +16,7 @@ from tools import actions, notify, observe, rca, runbook, scaling
 from tools.backends.base import BackendError, ToolContext
 from tools.contract import TOOLS, ContractError, validate_call
 from tools.envelope import ToolResult
+from tools.external import ExternalCall
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ assert set(IMPLEMENTATIONS) == set(TOOLS)
 
 def run_validated(tool: str, args: BaseModel, ctx: ToolContext) -> ToolResult:
     """Run an already-validated call; backend failures become error envelopes naming the backend."""
+    if isinstance(args, ExternalCall):  # an operator's MCP tool (validated against its server's schema)
+        if ctx.deps.external is None:
+            return ToolResult.fail(f"{tool}: no external tool servers are configured", code="not_configured")
+        return ctx.deps.external.call(args.tool, dict(args.args))
     try:
         return IMPLEMENTATIONS[tool](args, ctx)
     except BackendError as e:

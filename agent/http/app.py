@@ -58,6 +58,12 @@ def create_app(settings: Settings, service: AgentService | None = None) -> FastA
     app.router.add_event_handler("startup", app.state.alerts.recover)
     app.router.add_event_handler("shutdown", app.state.alerts.close)
 
+    from agent.http import routes_charts
+    from agent.mcp.http import mount as mount_mcp
+
+    app.include_router(routes_charts.router)  # /api/conversations/{id}/charts: SVG charts of the tool results
+    mount_mcp(app)  # /mcp: keel's tools over MCP (streamable HTTP), same tokens and roles
+
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(WEB / "index.html", media_type="text/html")
