@@ -81,7 +81,7 @@ def test_stdio_keel_mcp(tmp_path: Path) -> None:
                                    env=env, cwd=str(tmp_path))
 
     async def go() -> dict[str, Any]:
-        with anyio.fail_after(120):
+        with anyio.fail_after(600):  # a cold start (imports, simulator, planner) on a busy machine
             async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
                 return await _exercise(session)
 
