@@ -94,7 +94,8 @@ def test_stdio_keel_mcp(tmp_path: Path) -> None:
 @pytest.fixture
 def http_app(tmp_path: Path) -> Any:
     planner = ScriptedPlanner([call("root_cause_analysis", {"service": "frontend"})])
-    service, settings = make_service(tmp_path, planner, tokens="op-token=operator,view-token=viewer,appr-token=approver")
+    service, settings = make_service(tmp_path, planner,
+                                     tokens="op-token=operator,view-token=viewer,appr-token=approver")
     yield create_app(settings, service), settings, service
     service.close()
 
