@@ -81,7 +81,7 @@ def test_stdio_keel_mcp(tmp_path: Path) -> None:
                                    env=env, cwd=str(tmp_path))
 
     async def go() -> dict[str, Any]:
-        with anyio.fail_after(120):
+        with anyio.fail_after(600):  # a cold start (imports, simulator, planner) on a busy machine
             async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
                 return await _exercise(session)
 
@@ -94,7 +94,8 @@ def test_stdio_keel_mcp(tmp_path: Path) -> None:
 @pytest.fixture
 def http_app(tmp_path: Path) -> Any:
     planner = ScriptedPlanner([call("root_cause_analysis", {"service": "frontend"})])
-    service, settings = make_service(tmp_path, planner, tokens="op-token=operator,view-token=viewer,appr-token=approver")
+    service, settings = make_service(tmp_path, planner,
+                                     tokens="op-token=operator,view-token=viewer,appr-token=approver")
     yield create_app(settings, service), settings, service
     service.close()
 
