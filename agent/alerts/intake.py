@@ -154,6 +154,7 @@ class AlertIntake:
         cid = inc.conversation_id or f"alert-{inc.id}"
         try:
             with log_context(conversation_id=cid):
+                # the alert's services reach the planner in the request text (inventory names only)
                 reply = self.service.ask(inc.request, PRINCIPAL, cid, CHANNEL)
         except Exception as e:  # queue full, a paused conversation, a bug: recorded on the incident
             log.exception("investigation of %s failed", inc.id)

@@ -52,6 +52,15 @@ INCIDENTS_OPENED = Counter("keel_incidents_opened_total", "incidents opened by a
 
 OVERSIGHT = ("logging", "notification", "approval", "blocking")
 _DECIDED = {"approval": "approved", "denial": "denied", "expiry": "expired"}
+# closed label sets start at 0, so every series is listed before the first event
+for _o in OVERSIGHT:
+    DECISIONS.labels(oversight=_o)
+for _d in _DECIDED.values():
+    APPROVALS_DECIDED.labels(decision=_d)
+for _s in ("firing", "resolved"):
+    ALERTS.labels(status=_s)
+for _p in ("ok", "unparsed", "error"):
+    PLANNER_CALLS.labels(outcome=_p)
 
 
 def bounded(value: Any, allowed: Iterable[str], other: str = "other") -> str:
