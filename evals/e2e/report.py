@@ -13,8 +13,9 @@ from evals.e2e.scoring import ScenarioScore
 
 METRICS = ("diagnosis_acc", "remediation_rate", "slo_recovered_rate", "governance_violations", "mttm_min",
            "wrong_actions")
-EXTRA = ("root_mentioned_rate", "steps_mean", "approvals_granted", "audit_valid_rate", "errors", "scenarios")
-ORDER = ("keel", "base", "rules")
+EXTRA = ("right_rate", "root_mentioned_rate", "steps_mean", "approvals_granted", "audit_valid_rate", "errors",
+         "scenarios")
+ORDER = ("keel", "script", "keyword", "base", "rules")
 
 
 def _fmt(v: float) -> str:
@@ -42,13 +43,35 @@ def scenario_table(scores: Mapping[str, Sequence[ScenarioScore]]) -> Table:
     for m in methods_in_order(scores):
         for s in scores[m]:
             table.add_row(
-                s.scenario, m, s.claimed or "-", "Y" if s.diagnosis_correct else "n",
+                s.scenario, m, s.claimed or "-",
+                "n/a" if s.diagnosis_correct is None else "Y" if s.diagnosis_correct else "n",
                 "Y" if s.remediation_correct else "n",
                 "n/a" if s.slo_recovered is None else ("Y" if s.slo_recovered else "n"),
                 "n/a" if s.mttm_min is None else f"{s.mttm_min:.0f}", str(s.steps), str(s.wrong_actions),
                 str(s.governance_violations), str(s.approvals_granted),
                 ", ".join(s.writes) if not s.error else f"error: {s.error[:60]}",
             )
+    return table
+
+
+def right_table(scores: Mapping[str, Sequence[ScenarioScore]]) -> Table:
+    """Per scenario, which method got it right (diagnosis, where there is one, and remediation): `Y`, or what
+    it missed (`d` diagnosis, `f` remediation); the last row counts the scenarios each got right."""
+    methods = methods_in_order(scores)
+    table = Table("scenario", *methods, title="right per scenario (Y; else d = diagnosis missed, f = fix missed)")
+    names = list(dict.fromkeys(s.scenario for m in methods for s in scores[m]))
+    by = {(m, s.scenario): s for m in methods for s in scores[m]}
+    for name in names:
+        cells = []
+        for m in methods:
+            s = by.get((m, name))
+            if s is None:
+                cells.append("-")
+                continue
+            missed = ("d" if s.diagnosis_correct is False else "") + ("" if s.remediation_correct else "f")
+            cells.append("error" if s.error else (missed or "Y"))
+        table.add_row(name, *cells)
+    table.add_row("right", *(f"{sum(s.right for s in scores[m])}/{len(scores[m])}" for m in methods))
     return table
 
 
@@ -64,7 +87,7 @@ def fault_table(scores: Mapping[str, Sequence[ScenarioScore]], fault_of: Mapping
             rows = [s for s in scores[m] if fault_of.get(s.scenario) == f]
             n = len(rows)
             slo = [s for s in rows if s.slo_recovered is not None]
-            cells.append(f"{sum(s.diagnosis_correct for s in rows)}/{sum(s.remediation_correct for s in rows)}/"
+            cells.append(f"{sum(bool(s.diagnosis_correct) for s in rows)}/{sum(s.remediation_correct for s in rows)}/"
                          + (f"{sum(bool(s.slo_recovered) for s in slo)}" if slo else "n/a"))
         table.add_row(f, str(n), *cells)
     return table
