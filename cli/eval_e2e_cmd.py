@@ -57,7 +57,16 @@ def e2e(
     and counts them; wrong writes that were approved are still charged to the method.
     """
     from evals.e2e import harness
-    from evals.e2e.report import fault_table, method_table, plot, right_table, scenario_table, to_json
+    from evals.e2e.report import (
+        fault_table,
+        margin,
+        margin_note,
+        method_table,
+        plot,
+        right_table,
+        scenario_table,
+        to_json,
+    )
     from evals.e2e.rules import RulesResponder
     from evals.e2e.scenarios import DEFAULT_DIR, ScenarioError, load_dir
     from evals.e2e.scoring import aggregate
@@ -144,6 +153,10 @@ def e2e(
     console.print(method_table(results))
     for name, why in skipped.items():
         console.print(f"[yellow]{name}: {why}[/]")
+    if "keel" in scores and "script" in scores:
+        versus = margin(scores, "keel", "script")
+        config["keel_vs_script"] = versus
+        console.print(margin_note(versus))
     console.print(f"{len(cases)} scenarios from {directory}, {wall:.0f}s. Approvals granted by the harness: "
                   + ", ".join(f"{m} {int(r['approvals_granted'])}" for m, r in results.items()))
     if json_path is not None:

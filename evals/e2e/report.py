@@ -75,6 +75,40 @@ def right_table(scores: Mapping[str, Sequence[ScenarioScore]]) -> Table:
     return table
 
 
+def margin(scores: Mapping[str, Sequence[ScenarioScore]], ours: str = "keel", other: str = "script") -> dict[str, Any]:
+    """Where `ours` beats `other` scenario by scenario (right = diagnosis and remediation): the scenarios only
+    ours got right, only the other got right, both, neither; and the diagnosis/remediation counts of each."""
+    a = {s.scenario: s for s in scores.get(ours, [])}
+    b = {s.scenario: s for s in scores.get(other, [])}
+    common = [n for n in a if n in b]
+    out: dict[str, Any] = {"methods": [ours, other], "scenarios": len(common)}
+    out["only_" + ours] = [n for n in common if a[n].right and not b[n].right]
+    out["only_" + other] = [n for n in common if b[n].right and not a[n].right]
+    out["both"] = [n for n in common if a[n].right and b[n].right]
+    out["neither"] = [n for n in common if not a[n].right and not b[n].right]
+    for name, rows in ((ours, a), (other, b)):
+        out[name] = {"right": sum(rows[n].right for n in common),
+                     "diagnosed": sum(bool(rows[n].diagnosis_correct) for n in common),
+                     "remediated": sum(rows[n].remediation_correct for n in common)}
+    return out
+
+
+def margin_note(m: Mapping[str, Any]) -> str:
+    """The closing note: where ours beats the other method and where not, from `margin`."""
+    ours, other = m["methods"]
+    a, b = m[ours], m[other]
+    lines = [f"{ours} vs {other} on {m['scenarios']} scenarios: right {a['right']} vs {b['right']} "
+             f"(margin {a['right'] - b['right']:+d}); diagnosed {a['diagnosed']} vs {b['diagnosed']}; "
+             f"remediated {a['remediated']} vs {b['remediated']}."]
+    lines.append(f"{ours} right where {other} is not ({len(m['only_' + ours])}): "
+                 + (", ".join(m["only_" + ours]) or "none"))
+    lines.append(f"{other} right where {ours} is not ({len(m['only_' + other])}): "
+                 + (", ".join(m["only_" + other]) or "none"))
+    lines.append(f"both right: {len(m['both'])}; neither: {len(m['neither'])}"
+                 + (f" ({', '.join(m['neither'])})" if m["neither"] and len(m["neither"]) <= 12 else ""))
+    return "\n".join(lines)
+
+
 def fault_table(scores: Mapping[str, Sequence[ScenarioScore]], fault_of: Mapping[str, str]) -> Table:
     """Per fault type and method: scenarios, diagnosed, remediated, SLO recovered (counts)."""
     methods = methods_in_order(scores)

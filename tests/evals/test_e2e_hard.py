@@ -137,3 +137,27 @@ def test_turns_are_read_and_kept_out_of_the_simulator_scenario(tmp_path: Path) -
                         expect={"root_cause": "cart", "remediation": "restart", "writes_from_turn": 2}))
     assert e.messages == ("cart is down", "ok, restart it") and e.writes_from_turn == 2
     assert e.root_cause == "cartservice" and e.fix_target == "cartservice"
+
+
+def test_margin_names_where_keel_beats_script_and_where_not() -> None:
+    from evals.e2e.report import margin, margin_note
+
+    ex = Expectation("cartservice", "restart", True)
+    fix = [WriteEvent(28, "cartservice", "restart")]
+
+    def row(name: str, method: str, answer: str, writes: list[WriteEvent]):  # type: ignore[no-untyped-def]
+        return score(name, method, answer, writes, ex, bool(writes), 1, 40, 2, [], True, 0)
+
+    scores = {
+        "keel": [row("a", "keel", "Root cause: cartservice", fix), row("b", "keel", "Root cause: frontend", []),
+                 row("c", "keel", "Root cause: cartservice", fix)],
+        "script": [row("a", "script", "Root cause: cartservice", []), row("b", "script", "Root cause: cartservice", fix),
+                   row("c", "script", "Root cause: cartservice", fix)],
+    }
+    m = margin(scores)
+    assert (m["only_keel"], m["only_script"], m["both"], m["neither"]) == (["a"], ["b"], ["c"], [])
+    assert m["keel"] == {"right": 2, "diagnosed": 2, "remediated": 2}
+    assert m["script"] == {"right": 2, "diagnosed": 3, "remediated": 2}
+    note = margin_note(m)
+    assert "margin +0" in note and "keel right where script is not (1): a" in note
+    assert "script right where keel is not (1): b" in note
