@@ -151,7 +151,8 @@ def test_margin_names_where_keel_beats_script_and_where_not() -> None:
     scores = {
         "keel": [row("a", "keel", "Root cause: cartservice", fix), row("b", "keel", "Root cause: frontend", []),
                  row("c", "keel", "Root cause: cartservice", fix)],
-        "script": [row("a", "script", "Root cause: cartservice", []), row("b", "script", "Root cause: cartservice", fix),
+        "script": [row("a", "script", "Root cause: cartservice", []),
+                   row("b", "script", "Root cause: cartservice", fix),
                    row("c", "script", "Root cause: cartservice", fix)],
     }
     m = margin(scores)
