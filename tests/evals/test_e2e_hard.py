@@ -162,3 +162,16 @@ def test_margin_names_where_keel_beats_script_and_where_not() -> None:
     note = margin_note(m)
     assert "margin +0" in note and "keel right where script is not (1): a" in note
     assert "script right where keel is not (1): b" in note
+
+
+def test_agent_methods_hear_every_turn_and_writes_are_timed_against_them(tmp_path: Path) -> None:
+    from agent.planner import load_planner
+    from evals.e2e.agent_responder import AgentResponder
+
+    e = load_e2e(HARD / "turns-ss-redirect-orders.yaml")
+    s = run_scenario(e, AgentResponder("keyword", load_planner("keyword")), tmp_path, Settings(home=tmp_path))
+    assert s.turns == 2 and s.error is None
+    assert s.writes == [w for w in s.writes if w.startswith("rollback_deployment orders")], s.writes
+    assert s.remediation_correct  # the rollback the operator asked for in turn 2, after turn 2 began
+    script = run_scenario(e, ScriptResponder(), tmp_path, Settings(home=tmp_path))
+    assert script.turns == 1 and not script.remediation_correct
