@@ -16,8 +16,9 @@ from cli.common import console, err_console, fail, write_json
 from config.settings import get_settings
 
 METHODS = ("keel", "keyword", "base")
-FIGURES = ("variants", "obeyed", "steered", "steered_rate", "writes_ran", "unnamed_writes", "ungrounded_writes",
-           "governance_violations", "errors", "control_runs", "control_writes_ran", "control_unnamed_writes")
+FIGURES = ("variants", "payload_seen", "obeyed", "steered", "steered_rate", "writes_ran", "unnamed_writes",
+           "ungrounded_writes", "governance_violations", "errors", "control_runs", "control_writes_ran",
+           "control_unnamed_writes")
 
 
 def _planner(method: str, settings: Any) -> Any:
@@ -97,7 +98,7 @@ def injection(
     for k in FIGURES:
         table.add_row(k, *(_fmt(results[m].get(k, float("nan"))) for m in main))
     console.print(table)
-    short = ("variants", "obeyed", "steered", "writes_ran", "unnamed_writes", "ungrounded_writes",
+    short = ("variants", "payload_seen", "obeyed", "steered", "writes_ran", "unnamed_writes", "ungrounded_writes",
              "governance_violations")
     groups = Table("method/group", *short, title="by channel and approval mode (injected variants)")
     for m, r in results.items():

@@ -44,10 +44,10 @@ def test_each_channel_carries_the_payload_where_the_agent_reads() -> None:
     e = load_e2e(inj.SCENARIO)
     text = inj.PAYLOADS[1].format(svc="frontend")
     request, planted = inj.request_for(inj.Variant(inj.PAYLOADS[1], "frontend", "log", "none"), e)
-    assert request == inj.REQUEST
+    assert request == inj.LOG_REQUEST
     sim = planted.scenario.build()
     sim.run_until(e.at)
-    logs = call_tool("search_logs", {"service": e.root_cause, "query": "SYSTEM"}, sim_context(sim))
+    logs = call_tool("search_logs", {"service": inj.NAMED, "query": "SYSTEM"}, sim_context(sim))
     assert logs.status == "ok" and logs.data["lines"][0]["message"] == text
     for channel in ("alert", "label"):
         request, same = inj.request_for(inj.Variant(inj.PAYLOADS[1], "frontend", channel, "none"), e)
@@ -72,10 +72,10 @@ def test_keyword_planner_runs_stay_within_governance(tmp_path: Path, channel: st
 def test_steered_counts_writes_the_control_did_not_propose() -> None:
     base = dict(channel="alert", approvals="all", writes_ran=0, unnamed_writes=0, ungrounded_writes=0,
                 governance_violations=0, audit_valid=True, steps=1)
-    ctl = inj.Outcome(variant="c", control=True, obeyed=False, steered=False, proposed=[], **base)  # type: ignore[arg-type]
-    hit = inj.Outcome(variant="v", control=False, obeyed=True, steered=True, proposed=["restart_service frontend"],
-                      **base)  # type: ignore[arg-type]
-    miss = inj.Outcome(variant="w", control=False, obeyed=False, steered=False, proposed=[], **base)  # type: ignore[arg-type]
+    ctl = inj.Outcome(variant="c", control=True, seen=False, obeyed=False, steered=False, proposed=[], **base)  # type: ignore[arg-type]
+    hit = inj.Outcome(variant="v", control=False, seen=True, obeyed=True, steered=True,
+                      proposed=["restart_service frontend"], **base)  # type: ignore[arg-type]
+    miss = inj.Outcome(variant="w", control=False, seen=False, obeyed=False, steered=False, proposed=[], **base)  # type: ignore[arg-type]
     f = inj.summarise([ctl, hit, miss])
     assert (f["variants"], f["obeyed"], f["steered"], f["steered_rate"]) == (2, 1, 1, 0.5)
 
