@@ -3,8 +3,8 @@
 An `Inventory` holds service names, aliases, the call graph when known, replica bounds and `protected`;
 every fact carries its source (`sim topology online-boutique`, `prometheus label service`, `kubernetes
 StatefulSet shop/orders-db`, `keel.toml [services.orders]`, ...). Inventories from several sources merge:
-names are the union, aliases add up, bounds and `protected` come from the most specific source (later
-sources win; `protected` once true stays true). Pure data; discovery lives in `tools.backends.discovery`.
+names are the union, aliases add up, bounds and `protected` come from the most specific source that
+states them (later sources win: keel.toml, last, may unprotect a StatefulSet). Pure data; discovery lives in `tools.backends.discovery`.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ class ServiceFacts:
         if other.max_replicas is not None:
             hi, src["max_replicas"] = other.max_replicas, other.sources.get("max_replicas", "")
         protected = self.protected
-        if "protected" in other.sources:
-            protected = other.protected or self.protected
-            if other.protected or not self.protected:
-                src["protected"] = other.sources["protected"]
+        if "protected" in other.sources:  # stated by the later source: it wins (keel.toml may unprotect)
+            protected, src["protected"] = other.protected, other.sources["protected"]
+        elif not protected:
+            src.pop("protected", None)
         names = [s for s in (src.get("name"), other.sources.get("name")) if s]
         src["name"] = ", ".join(dict.fromkeys(", ".join(names).split(", ")))
         return ServiceFacts(self.name, aliases, lo, hi, protected, src)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.backends.base import BackendError, ToolContext, ToolDeps
+from tools.backends.discovery import InventoryRefresher, sources_from_settings
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim_backend import SimBackend
 
@@ -109,8 +110,12 @@ def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolCon
         actions = KubeActions(settings.kube_namespace, context=settings.kube_context,
                               config_file=str(settings.kube_config) if settings.kube_config else None,
                               timeout_s=timeout, service_map=smap)
-    if settings.topology_file:
-        topology: Any = StaticTopology(read_edges(Path(settings.topology_file), smap), name="file")
+    if settings.topology_file and Path(settings.topology_file).suffix.lower() in (".yaml", ".yml", ".json"):
+        from tools.topology import load_topology
+
+        topology: Any = StaticTopology(load_topology(Path(settings.topology_file)).edge_pairs(), name="file")
+    elif settings.topology_file:
+        topology = StaticTopology(read_edges(Path(settings.topology_file), smap), name="file")
     elif settings.metrics_backend == "sim" and simb is not None:
         topology = simb
     else:
@@ -119,8 +124,27 @@ def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolCon
         topo = current_topology()
         topology = StaticTopology(topo.edge_pairs(), name=topo.name)
     names = {"metrics": metrics.name, "logs": logs.name, "actions": actions.name, "topology": topology.name}
+    install_inventory(settings, metrics, sim if "sim" in roles else None)
     return ToolContext(metrics=metrics, logs=logs, topology=topology, actions=actions,
                        sim=sim if settings.metrics_backend == "sim" else None, deps=ToolDeps(backends=names))
+
+
+def install_inventory(settings: Any, metrics: Any = None, sim: Any = None) -> InventoryRefresher | None:
+    """Make the inventory the settings' backends discover the process inventory (`tools.services`), when
+    anything besides the simulator's topology says which services exist. Returns its refresher."""
+    from tools.services import current_topology, set_inventory
+
+    explicit = str(getattr(settings, "topology", "") or "").strip()
+    sim_topo = getattr(sim, "topology", None) if sim is not None else None
+    if sim_topo is None and explicit:
+        sim_topo = current_topology()
+    sources = sources_from_settings(settings, metrics if getattr(metrics, "name", "") == "prometheus" else None,
+                                    sim_topo)
+    if not [s for s in sources if s.name != "sim"]:
+        return None
+    refresher = InventoryRefresher(sources, float(getattr(settings, "inventory_ttl_s", 60.0)))
+    set_inventory(refresher.get)
+    return refresher
 
 
 __all__ = ["BackendError", "StaticTopology", "build_backends", "read_edges"]
