@@ -15,6 +15,7 @@ from typing import Any
 
 from tools.backends.base import BackendError, ToolContext, ToolDeps
 from tools.backends.discovery import InventoryRefresher, sources_from_settings
+from tools.inventory import Inventory
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim_backend import SimBackend
 
@@ -124,7 +125,7 @@ def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolCon
         topo = current_topology()
         topology = StaticTopology(topo.edge_pairs(), name=topo.name)
     names = {"metrics": metrics.name, "logs": logs.name, "actions": actions.name, "topology": topology.name}
-    install_inventory(settings, metrics, sim if "sim" in roles else None)
+    install_inventory(settings, metrics, sim if settings.metrics_backend == "sim" else None)
     return ToolContext(metrics=metrics, logs=logs, topology=topology, actions=actions,
                        sim=sim if settings.metrics_backend == "sim" else None, deps=ToolDeps(backends=names))
 
@@ -145,6 +146,23 @@ def install_inventory(settings: Any, metrics: Any = None, sim: Any = None) -> In
     refresher = InventoryRefresher(sources, float(getattr(settings, "inventory_ttl_s", 60.0)))
     set_inventory(refresher.get)
     return refresher
+
+
+def discover_inventory(settings: Any) -> Inventory:
+    """The inventory the settings' backends give now (what `keel services` lists): Prometheus label values,
+    Kubernetes workloads, the topology file and [services.NAME] tables, plus the simulator's topology when
+    metrics come from the simulator or `topology` is set."""
+    from tools.services import current_topology
+
+    metrics = None
+    if settings.metrics_backend == "prometheus":
+        from tools.backends.prometheus import PrometheusMetrics
+
+        metrics = PrometheusMetrics(settings.prometheus_url, preset=settings.prometheus_preset,
+                                    queries=settings.prometheus_queries, timeout_s=float(settings.backend_timeout_s),
+                                    service_map=dict(settings.service_map or {}))
+    sim_topo = current_topology() if settings.metrics_backend == "sim" or str(settings.topology or "").strip() else None
+    return InventoryRefresher(sources_from_settings(settings, metrics, sim_topo)).get()
 
 
 __all__ = ["BackendError", "StaticTopology", "build_backends", "read_edges"]
