@@ -15,9 +15,9 @@ from typing import Any
 
 from tools.backends.base import BackendError, ToolContext, ToolDeps
 from tools.backends.discovery import InventoryRefresher, sources_from_settings
-from tools.inventory import Inventory
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim_backend import SimBackend
+from tools.inventory import Inventory
 
 
 class StaticTopology:
