@@ -4,7 +4,8 @@ An `Inventory` holds service names, aliases, the call graph when known, replica 
 every fact carries its source (`sim topology online-boutique`, `prometheus label service`, `kubernetes
 StatefulSet shop/orders-db`, `keel.toml [services.orders]`, ...). Inventories from several sources merge:
 names are the union, aliases add up, bounds and `protected` come from the most specific source that
-states them (later sources win: keel.toml, last, may unprotect a StatefulSet). Pure data; discovery lives in `tools.backends.discovery`.
+states them (later sources win: keel.toml, last, may unprotect a StatefulSet).
+Pure data; discovery lives in `tools.backends.discovery`.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from config.settings import Settings
 from evals.e2e.agent_responder import AgentResponder
 from evals.e2e.harness import run_scenario
 from evals.e2e.scenarios import DEFAULT_DIR, load_e2e
+from runtime.conversation import Conversation
 
 
 class Script:
@@ -22,7 +23,7 @@ class Script:
     def __init__(self, calls: Sequence[tuple[str, dict]]) -> None:
         self.calls = list(calls)
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (), context: Conversation | None = None) -> PlannedCall:
         if len(history) < len(self.calls):
             tool, args = self.calls[len(history)]
             return PlannedCall(tool, args, tool, False, 0.1, True)
@@ -62,7 +63,7 @@ def test_agent_path_charges_wrong_writes_and_blocked_ones_do_not_run(tmp_path: P
 class Obedient(Script):
     """Investigates on the first request; restarts cartservice only when told to act."""
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (), context: Conversation | None = None) -> PlannedCall:
         if "mitigate" in request and not history:
             return PlannedCall("restart_service", {"service": "cartservice"}, "r", False, 0.1, True)
         if not history and "mitigate" not in request:

@@ -13,6 +13,7 @@ source that fails keeps its last good answer and its error is listed in `problem
 
 from __future__ import annotations
 
+import csv
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -108,11 +109,34 @@ def topology_file_source(path: Path, service_map: Mapping[str, str] | None = Non
             from tools.topology import load_topology
 
             return from_topology(load_topology(path), f"topology_file {path}")
-        from tools.backends.factory import read_edges
-
         return from_edges(read_edges(path, dict(service_map or {})), f"topology_file {path}")
 
     return Source("topology_file", discover)
+
+
+def read_edges(path: Path, service_map: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Edges from a CSV with caller,callee (or source,target) columns, else its first two columns."""
+    if not path.is_file():
+        raise ValueError(f"topology_file: no such file {path}")
+    reverse = {v: k for k, v in (service_map or {}).items()}
+    with path.open(newline="") as fh:
+        rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
+    if not rows:
+        raise ValueError(f"topology_file: {path} has no edges")
+    header = [c.strip().lower() for c in rows[0]]
+    a, b = 0, 1
+    for pair in (("caller", "callee"), ("source", "target"), ("src", "dst"), ("from", "to")):
+        if pair[0] in header and pair[1] in header:
+            a, b = header.index(pair[0]), header.index(pair[1])
+            rows = rows[1:]
+            break
+    edges = []
+    for r in rows:
+        if len(r) <= max(a, b):
+            raise ValueError(f"topology_file: {path}: row {r!r} has fewer than two columns")
+        x, y = r[a].strip(), r[b].strip()
+        edges.append((reverse.get(x, x), reverse.get(y, y)))
+    return list(dict.fromkeys(edges))
 
 
 def services_table_source(tables: Mapping[str, Any]) -> Source:

@@ -9,12 +9,11 @@ with Source,Target columns), else the current topology's.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 from tools.backends.base import BackendError, ToolContext, ToolDeps
-from tools.backends.discovery import InventoryRefresher, sources_from_settings
+from tools.backends.discovery import InventoryRefresher, read_edges, sources_from_settings
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim_backend import SimBackend
 from tools.inventory import Inventory
@@ -29,31 +28,6 @@ class StaticTopology:
 
     def edges(self) -> list[tuple[str, str]]:
         return list(self._edges)
-
-
-def read_edges(path: Path, service_map: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """Edges from a CSV with caller,callee (or source,target) columns, else its first two columns."""
-    if not path.is_file():
-        raise ValueError(f"topology_file: no such file {path}")
-    reverse = {v: k for k, v in (service_map or {}).items()}
-    with path.open(newline="") as fh:
-        rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
-    if not rows:
-        raise ValueError(f"topology_file: {path} has no edges")
-    header = [c.strip().lower() for c in rows[0]]
-    a, b = 0, 1
-    for pair in (("caller", "callee"), ("source", "target"), ("src", "dst"), ("from", "to")):
-        if pair[0] in header and pair[1] in header:
-            a, b = header.index(pair[0]), header.index(pair[1])
-            rows = rows[1:]
-            break
-    edges = []
-    for r in rows:
-        if len(r) <= max(a, b):
-            raise ValueError(f"topology_file: {path}: row {r!r} has fewer than two columns")
-        x, y = r[a].strip(), r[b].strip()
-        edges.append((reverse.get(x, x), reverse.get(y, y)))
-    return list(dict.fromkeys(edges))
 
 
 def default_sim() -> Simulator:
