@@ -121,6 +121,9 @@ def resolve_service(name: str, topology: Topology | None = None, *, for_write: b
     fuzzy match); `for_write=False` (a read tool's argument) also accepts one confident fuzzy match."""
     inv = _topology_inventory(topology) if topology is not None else current_inventory()
     r = resolve(name, inv, for_write=for_write)
+    if r.name is None and not inv.names:
+        why = "; ".join(inv.problems) or "the inventory is empty"
+        raise UnresolvedService(f"unknown service {r.asked!r}: no services discovered ({why})", r)
     if r.name is None:
         names = inv.names
         listed = ", ".join(names[:MAX_LISTED]) + (f", ... ({len(names)} in all)" if len(names) > MAX_LISTED else "")
