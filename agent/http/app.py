@@ -15,6 +15,7 @@ from agent.http import (
     routes_incidents,
     routes_openai,
     routes_runbooks,
+    routes_services,
 )
 from agent.http.auth import parse_tokens
 from agent.http.limits import MaxBodySize
@@ -43,6 +44,7 @@ def create_app(settings: Settings, service: AgentService | None = None) -> FastA
     app.include_router(routes_incidents.router)
     app.include_router(routes_conversations.router)
     app.include_router(routes_runbooks.router)
+    app.include_router(routes_services.router)
     app.include_router(slack_routes.router)
     # the runbook host (shared with the agent) and its watcher run from startup: a run's approval decided
     # anywhere (HTTP, Slack, `keel approvals`) resumes the run even before anyone calls /api/runbooks

@@ -17,7 +17,8 @@ def test_exact_alias_and_normalised_before_fuzzy() -> None:
     assert resolve("LEDGER-API", inv, for_write=True).how == "exact"
     r = resolve("Books", inv, for_write=True)
     assert (r.name, r.how) == ("ledger-api", "alias")
-    for variant in ("journal writer", "journal_writer", "Journal-Writer", "journalwriter", "shop/journalWriter",
+    assert resolve("journalwriter", inv, for_write=True).how == "exact"  # case aside
+    for variant in ("journal writer", "journal_writer", "Journal-Writer", "shop/journalWriter",
                     "journalWriter.shop.svc.cluster.local", "journal writer service", "journal-writer-svc"):
         r = resolve(variant, inv, for_write=True)
         assert (r.name, r.how) == ("journalWriter", "normalised"), (variant, r)
