@@ -39,9 +39,11 @@ def test_unknown_write_is_refused_with_the_closest_names(tmp_path: Path) -> None
     assert env["data"]["service"] == "billing worker" and env["data"]["candidates"][0] == "billing-api"
     assert len(env["data"]["candidates"]) == 3 and "did you mean billing-api" in env["error"]
     audit = runner.invoke(app, ["audit", "tail", "-n", "5", "--json"])
-    records = [json.loads(line) for line in audit.stdout.splitlines() if line.strip().startswith("{")]
+    records = json.loads(audit.stdout)
     kinds = [r["kind"] for r in records]
-    assert kinds[-2:] == ["proposal", "decision"] and "action_started" not in kinds, kinds
+    assert kinds == ["proposal", "decision"], kinds  # no action records
+    decision = records[-1]["data"]
+    assert decision["oversight"] == "blocking" and decision["reasons"][0].startswith("unknown_service: ")
     read = runner.invoke(app, ["tools", "call", "query_metrics", '{"service":"journal writer","metric":"cpu"}',
                                "--topology", str(topo)])
     assert read.exit_code == 0, read.output
