@@ -27,11 +27,12 @@ from agent.graph.state import AgentState
 from agent.planner.base import Planner, Step
 from governance.gate import Gate, Principal
 from runtime.conversation import Conversation, EarlierTurn
-from runtime.grounded_targets import check_target
+from runtime.grounded_targets import check_target, grounded_services
 from runtime.grounding import is_grounded
 from tools.backends.base import ToolContext
 from tools.contract import ContractError, canonical_args, validate_call
 from tools.envelope import ToolResult
+from tools.inventory import Inventory
 
 if TYPE_CHECKING:
     from agent.runbooks.host import RunbookHost
@@ -59,6 +60,15 @@ def as_conversation(value: Any) -> Conversation | None:
             t.get("services") or ())}) for t in value.get("earlier") or ())
         return Conversation(earlier, tuple(value.get("services") or ()), tuple(value.get("alert_services") or ()))
     return None
+
+
+def from_turns(turns: list[dict[str, Any]]) -> Conversation | None:
+    """Earlier turns of this conversation from the graph's own record (when the caller passed no context): the
+    requests, and the services the turns' tool results produced (root-cause candidates, recommendations)."""
+    if not turns:
+        return None
+    return Conversation(tuple(EarlierTurn(str(t.get("request", "")), str(t.get("answer", "")),
+                                          services=tuple(t.get("services") or ())) for t in turns))
 
 
 def principal_of(state: AgentState) -> Principal:
@@ -127,7 +137,7 @@ class Nodes:
         if len(steps) >= self.step_limit:
             return {"call": None, "stop": "step_limit"}
         history = [Step(tool=s["tool"], args=s["args"], result=ToolResult.model_validate(s["result"])) for s in steps]
-        context = as_conversation(state.get("context"))
+        context = as_conversation(state.get("context")) or from_turns(state.get("turns") or [])
         try:
             with self.model_lock:
                 pc = self.planner.plan(state["request"], history, context=context)
@@ -265,7 +275,10 @@ class Nodes:
             sentence = state.get("planner_text", "")
             text = sentence if sentence and is_grounded(sentence, []) else prompts.NO_FINDINGS
         _emit("answer", {"text": text, "stop": stop})
-        return {"answer": text, "turns": [{"request": state["request"], "answer": text, "steps": len(steps)}]}
+        produced = grounded_services("", None, [(s["tool"], (s.get("result") or {}).get("data")) for s in steps],
+                                     inventory=Inventory())
+        return {"answer": text, "turns": [{"request": state["request"], "answer": text, "steps": len(steps),
+                                           "services": sorted(produced)}]}
 
     def _grounded_sentence(self, state: AgentState, findings: dict[str, Any]) -> str:
         """The planner's summary of the findings, kept only if its numbers and services are in the findings."""

@@ -28,4 +28,4 @@ class AgentState(TypedDict, total=False):
     stop_detail: str
     planner_text: str
     answer: str
-    turns: Annotated[list[dict[str, Any]], operator.add]  # {"request", "answer"} per finished turn
+    turns: Annotated[list[dict[str, Any]], operator.add]  # {"request", "answer", "steps", "services"} per turn

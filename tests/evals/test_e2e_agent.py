@@ -53,10 +53,11 @@ def test_agent_path_charges_wrong_writes_and_blocked_ones_do_not_run(tmp_path: P
                       ("scale_service", {"service": "paymentservice", "replicas": 2})])
     s = run_scenario(e, AgentResponder("base", planner), tmp_path, Settings(home=tmp_path))
     assert s.error is None
-    assert s.approvals_granted == 1  # the restart (high); scale to 0 is blocked; +1 replica runs with notification
-    assert sorted(w.split(" @")[0] for w in s.writes) == ["restart_service checkoutservice",
-                                                          "scale_service paymentservice"]
-    assert s.wrong_actions == 2 and not s.remediation_correct and s.slo_recovered is None
+    # the restart (high, on checkoutservice, which the request names) needs the approval the harness gives; the
+    # scale of frontend (nobody named it) is refused before governance and the turn ends with a question
+    assert s.approvals_granted == 1
+    assert [w.split(" @")[0] for w in s.writes] == ["restart_service checkoutservice"]
+    assert s.wrong_actions == 1 and not s.remediation_correct and s.slo_recovered is None
     assert s.governance_violations == 0 and s.audit_valid
 
 
