@@ -6,7 +6,7 @@
 3. normalised: case, camelCase, `_`/`-`/`.`/space, a namespace (`shop/orders`, `orders.shop.svc...`), then
    also without a `-service`/`-svc` suffix and without a short prefix most names share (`ts-`);
 4. fuzzy: rapidfuzz `WRatio` on the normalised forms, accepted when the best score is >= FUZZY_MIN and
-   beats the runner-up by >= FUZZY_MARGIN (chosen on our own name lists: `evals/names/`, `keel eval names`).
+   beats the runner-up by >= FUZZY_MARGIN (chosen on our own name lists: `evals/resolution_names.py`).
 A read may use a fuzzy match (the result says so); a write only a unique exact, alias or normalised match.
 Anything else is an error: `unknown_service` or `ambiguous_service`, with the three closest names.
 
@@ -27,7 +27,7 @@ from rapidfuzz import fuzz, process
 
 from tools.inventory import Inventory
 
-FUZZY_MIN = 88.0  # best WRatio a fuzzy match needs (see evals/names and `keel eval names`)
+FUZZY_MIN = 92.0  # best WRatio a fuzzy match needs (chosen on evals/names: `python -m evals.resolution_names`)
 FUZZY_MARGIN = 8.0  # and its lead over the runner-up
 SUFFIXES = ("service", "svc", "srv")
 How = Literal["exact", "alias", "normalised", "fuzzy"]
@@ -195,7 +195,8 @@ def resolve(name: str, inventory: Inventory, *, for_write: bool) -> Resolution:
         if for_write:
             return Resolution(asked, None, score=best, candidates=top, code="unknown_service")
         return Resolution(asked, ranked[0][0], "fuzzy", best, top)
-    code: Code = "ambiguous_service" if best >= FUZZY_MIN and runner >= FUZZY_MIN else "unknown_service"
+    close_pair = runner >= FUZZY_MIN - FUZZY_MARGIN and best - runner < FUZZY_MARGIN  # two names fit about as well
+    code: Code = "ambiguous_service" if close_pair else "unknown_service"
     return Resolution(asked, None, score=best, candidates=top, code=code)
 
 
