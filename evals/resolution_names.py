@@ -55,7 +55,8 @@ def main(argv: list[str]) -> None:
         d, h = r["dev"], r["heldout"]
         mark = " <- shipped" if (r["threshold"], r["margin"]) == (resolution.FUZZY_MIN, resolution.FUZZY_MARGIN) else ""
         print(f"{r['threshold']:5.0f} {r['margin']:6.0f} | {d['typo_recall']:10.3f} {d['typo_wrong']:5.3f} "
-              f"{d['false_accept']:5.3f} | {h['typo_recall']:14.3f} {h['typo_wrong']:5.3f} {h['false_accept']:5.3f}{mark}")
+              f"{d['false_accept']:5.3f} | {h['typo_recall']:14.3f} {h['typo_wrong']:5.3f} "
+              f"{h['false_accept']:5.3f}{mark}")
     if "--json" in argv:
         path = Path(argv[argv.index("--json") + 1])
         path.write_text(json.dumps({"eval": "resolution_names", "dataset": str(NAMES),
