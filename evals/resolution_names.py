@@ -45,7 +45,7 @@ def score(systems: dict[str, Any], threshold: float, margin: float) -> dict[str,
 
 def main(argv: list[str]) -> None:
     data = json.loads(NAMES.read_text())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for t in THRESHOLDS:
         for m in MARGINS:
             rows.append({"threshold": t, "margin": m, "dev": score(data["dev"], t, m),

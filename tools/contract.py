@@ -204,7 +204,7 @@ def validate_call(tool: str, args: Any) -> BaseModel:
     except ValidationError as e:
         errors = [dict(d) for d in e.errors()]
         code: Literal["invalid_args", "unknown_service", "ambiguous_service"] = "invalid_args"
-        for d in errors:
+        for d in e.errors():
             cause = (d.get("ctx") or {}).get("error")
             if d["loc"][:1] == ("service",) and isinstance(cause, UnresolvedService):
                 code = cause.code

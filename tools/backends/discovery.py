@@ -80,12 +80,15 @@ def kubernetes_source(api_client: Any, namespaces: tuple[str, ...], service_map:
             hpas: dict[tuple[str, str], tuple[int, int, str]] = {}
             for h in scaling.list_namespaced_horizontal_pod_autoscaler(ns, _request_timeout=timeout_s).items:
                 ref = h.spec.scale_target_ref
-                hpas[(ref.kind, ref.name)] = (int(h.spec.min_replicas or 1), int(h.spec.max_replicas),
-                                             f"kubernetes HorizontalPodAutoscaler {ns}/{h.metadata.name}")
+                hname = h.metadata.name if h.metadata is not None else "?"
+                hpas[(str(ref.kind), str(ref.name))] = (int(h.spec.min_replicas or 1), int(h.spec.max_replicas),
+                                                        f"kubernetes HorizontalPodAutoscaler {ns}/{hname}")
             for kind, lister in (("Deployment", apps.list_namespaced_deployment),
                                  ("StatefulSet", apps.list_namespaced_stateful_set)):
                 for obj in lister(ns, _request_timeout=timeout_s).items:
-                    name = obj.metadata.name
+                    if obj.metadata is None or not obj.metadata.name:
+                        continue
+                    name = str(obj.metadata.name)
                     src = f"kubernetes {kind} {ns}/{name}"
                     facts = {"name": src}
                     protected = kind == "StatefulSet"
