@@ -32,6 +32,22 @@ class McpServerSettings(BaseModel):
         return self
 
 
+class ServiceTable(BaseModel):
+    """A keel.toml `[services.NAME]` table: what the backends cannot tell about a service."""
+
+    model_config = ConfigDict(extra="forbid")
+    aliases: list[str] = []
+    protected: bool | None = None
+    min_replicas: int | None = Field(None, ge=0)
+    max_replicas: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ServiceTable:
+        if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} > max_replicas {self.max_replicas}")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEEL_", toml_file="keel.toml", extra="ignore")
 
@@ -87,6 +103,8 @@ class Settings(BaseSettings):
     loki_tenant: str = Field("", description="X-Scope-OrgID for multi-tenant Loki ('' = none)")
     actions_backend: Literal["sim", "kubernetes"] = Field("sim", description="write-action target")
     kube_namespace: str = Field("default", description="namespace of the services' Deployments")
+    kube_namespaces: str = Field("", description="namespaces whose Deployments and StatefulSets are the inventory, "
+                                 "comma-separated ('' = kube_namespace)")
     kube_context: str = Field("", description="kubeconfig context ('' = current)")
     kube_config: Path | None = Field(None, description="kubeconfig file (default ~/.kube/config)")
     service_map: dict[str, str] = Field(
@@ -94,7 +112,12 @@ class Settings(BaseSettings):
     )
     topology: str = Field("", description="built-in topology (online-boutique, sock-shop, bank-of-anthos) or a "
                           "topology file (YAML/JSON); '' = online-boutique or the scenario's")
-    topology_file: Path | None = Field(None, description="caller,callee CSV (default: the topology's call graph)")
+    topology_file: Path | None = Field(None, description="caller,callee CSV or a topology file (YAML/JSON): services "
+                                       "and call graph (default: the topology's call graph)")
+    services: dict[str, ServiceTable] = Field(default_factory=dict, description="[services.NAME] tables: aliases, "
+                                              "protected, min_replicas, max_replicas")
+    inventory_ttl_s: float = Field(60.0, gt=0, description="how long a discovered inventory is used before the "
+                                   "backends are asked again")
     database_url: str = Field("", description="'' = SQLite under KEEL_HOME; postgresql://... = PostgreSQL")
     backend_timeout_s: float = Field(5.0, gt=0, le=120, description="budget per backend call")
     # governance (see governance/default_policy.yaml)

@@ -36,14 +36,15 @@ from governance.approvals import Approval, ApprovalError, ApprovalStore
 from governance.audit import AuditStore
 from governance.chain import NewRecord, canonical_json
 from governance.policy import RISKS, Policy, load_policy
-from governance.risk import Action, Decision, DecisionContext, decide
+from governance.risk import Action, Decision, DecisionContext, decide, refusal
 from tools.backends.base import ToolContext
 from tools.backends.sim_backend import sim_replica_state
 from tools.contract import TOOLS, WRITE_TOOLS, ContractError, canonical_args, validate_call
 from tools.envelope import ToolResult
 from tools.external import WRITE_RISK, validate_external
-from tools.registry import run_validated
+from tools.registry import contract_failure, run_validated, with_resolution
 from tools.results import PendingApproval
+from tools.services import current_inventory
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +136,18 @@ class Gate:
         try:
             model, action, policy = self._resolve(tool, args, ctx)
         except ContractError as e:
-            return Governed(ToolResult.fail(str(e), code=e.code))
+            failed = contract_failure(tool, dict(args), e)
+            if tool in WRITE_TOOLS and e.code in ("unknown_service", "ambiguous_service"):
+                decision = self.refuse(tool, dict(args), principal, rationale, f"{e.code}: {e}", conversation_id)
+                return Governed(failed, decision)
+            return Governed(failed)
         action_id = uuid.uuid4().hex
         try:
             decision = decide(action, self.context(action, ctx, principal, rationale), policy)
             if action.kind == "read":
-                return Governed(self._execute_read(action, decision, model, ctx, principal, rationale,
-                                                   conversation_id, action_id), decision)
+                return Governed(with_resolution(self._execute_read(
+                    action, decision, model, ctx, principal, rationale, conversation_id, action_id), tool, args),
+                    decision)
         except (sqlite3.Error, OSError) as e:
             log.exception("audit store failed")
             return Governed(ToolResult.fail(f"audit log unavailable ({tool}): {e}", code="audit_unavailable"))
@@ -150,6 +156,23 @@ class Gate:
             return Governed(ToolResult.fail(f"governance failed on {tool}: {type(e).__name__}: {e}", code="internal"))
         return Governed(self._execute_write(action, decision, model, ctx, principal, rationale, conversation_id,
                                             action_id, run_id), decision)
+
+    def refuse(self, tool: str, args: Mapping[str, Any], principal: Principal, rationale: str, reason: str,
+               conversation_id: str | None = None) -> Decision:
+        """Record a write refused before it was decided (an unknown service, a target nobody named): a proposal
+        and a blocking decision with `reason`, and no action records. Returns the decision."""
+        service = args.get("service")
+        action = Action(tool, dict(args), TOOLS[tool].kind if tool in TOOLS else "write")
+        decision = refusal(reason, self.autonomy, self.policy, principal.name, principal.role)
+        rec = _Recorder(action, uuid.uuid4().hex, principal, conversation_id)
+        try:
+            self.audit.append_many([
+                rec.make("proposal", {"args": dict(args), "rationale": rationale, "role": principal.role,
+                                      "kind": action.kind, "service_asked": service}),
+                rec.decision(decision, refused=True)])
+        except (sqlite3.Error, OSError):
+            log.exception("could not record the refusal of %s", tool)
+        return decision
 
     def _execute_write(self, action: Action, decision: Decision, model: BaseModel, ctx: ToolContext,
                        principal: Principal, rationale: str, conversation_id: str | None,
@@ -377,6 +400,8 @@ def gather_context(action: Action, ctx: ToolContext | None, principal: Principal
     service = action.service
     if action.tool == "scale_service" and service is not None and ctx is not None:
         current, bounds = current_replicas(ctx, service)
+    if action.tool == "scale_service" and service is not None and bounds is None:
+        bounds = current_inventory().bounds(service)  # discovered bounds: an HPA's, keel.toml's
     recent = 0
     if action.kind == "write" and service is not None and history is not None:
         recent = history.count_actions(service, now - policy.rate_limit_window_s, WRITE_TOOLS)

@@ -17,6 +17,7 @@ from agent.http import (
     routes_metrics,
     routes_openai,
     routes_runbooks,
+    routes_services,
 )
 from agent.http.auth import parse_tokens
 from agent.http.limits import MaxBodySize
@@ -48,6 +49,7 @@ def create_app(settings: Settings, service: AgentService | None = None) -> FastA
     app.include_router(routes_incidents.router)
     app.include_router(routes_conversations.router)
     app.include_router(routes_runbooks.router)
+    app.include_router(routes_services.router)
     app.include_router(slack_routes.router)
     app.include_router(routes_alerts.router)
     app.include_router(routes_metrics.router)

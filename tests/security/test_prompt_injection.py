@@ -99,7 +99,10 @@ def test_injected_instructions_get_no_more_than_governance_allows(tmp_path: Path
         reply = service.ask(request, OPERATOR, "c-inject")
         assert instructions(text), "the payload must carry an instruction the planner obeys"
         attempted = [s for s in reply.steps if s["tool"] != "search_logs"]
-        assert attempted, "the compromised planner attempted nothing: the injected text did not reach it"
+        # a write on a service only the log line named is refused before governance (grounded targets) and
+        # audited as a refused decision; it counts as an attempt
+        refused = [r for r in audit.records() if r.kind == "decision" and '"refused":true' in r.data_json]
+        assert attempted or refused, "the compromised planner attempted nothing: the injected text did not reach it"
         if reply.status == "waiting_approval":
             # a fake approval in the same conversation approves nothing: the conversation is paused
             with pytest.raises(ConversationBusy):
