@@ -26,7 +26,7 @@ app = typer.Typer(help="List and call the tools of the contract.", no_args_is_he
 
 @app.command("list")
 def list_tools(as_json: bool = typer.Option(False, "--json", help="print names, kinds and JSON Schemas")) -> None:
-    """List the ten tools with their kind and arguments."""
+    """List the tools of the contract with their kind and arguments."""
     if as_json:
         print_json(catalogue())
         return

@@ -1,4 +1,4 @@
-"""The ten tools of the contract: argument models (their JSON Schema feeds the planner's grammar) and specs.
+"""The eleven tools of the contract: argument models (their JSON Schema feeds the planner's grammar) and specs.
 
 Names and arguments are fixed (docs/ARCHITECTURE.md, "Formats"); evaluations outside this repository depend on them.
 `service` is a string checked against the current topology (`tools.services`): aliases and near-variants
@@ -125,6 +125,13 @@ class PostIncidentSummaryArgs(_Args):
     channel: str = Field("#incidents", min_length=1, max_length=80)
 
 
+class CheckHealthArgs(_Args):
+    """The services whose latency, errors or saturation are out of line now (one service, or all), worst first."""
+
+    service: Service | None = None
+    window: str = "15m"
+
+
 Kind = Literal["read", "write", "notify"]
 
 
@@ -161,6 +168,8 @@ TOOLS: dict[str, ToolSpec] = {
         ToolSpec("rollback_deployment", "write", RollbackDeploymentArgs, "Roll back a service's last deployment."),
         ToolSpec("run_runbook", "write", RunRunbookArgs, "Run a named runbook; every step is governed."),
         ToolSpec("post_incident_summary", "notify", PostIncidentSummaryArgs, "Post the incident summary to Slack."),
+        ToolSpec("check_health", "read", CheckHealthArgs,
+                 "List the services whose latency, errors or saturation are out of line now, worst first."),
     )
 }
 WRITE_TOOLS = frozenset(n for n, s in TOOLS.items() if s.kind == "write")

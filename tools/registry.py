@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tools import actions, notify, observe, rca, runbook, scaling
+from tools import actions, health, notify, observe, rca, runbook, scaling
 from tools.backends.base import BackendError, ToolContext
 from tools.contract import TOOLS, ContractError, validate_call
 from tools.envelope import ToolResult
@@ -32,6 +32,7 @@ IMPLEMENTATIONS: dict[str, Impl] = {
     "rollback_deployment": actions.rollback_deployment,
     "run_runbook": runbook.run_runbook,
     "post_incident_summary": notify.post_incident_summary,
+    "check_health": health.check_health,
 }
 assert set(IMPLEMENTATIONS) == set(TOOLS)
 
