@@ -68,7 +68,7 @@ def build_dataset_v2(seed: int = 0, n_shop: int = 2600, n_inventory: int = 3000,
     with use_topology(current_topology()):
         train = _dedupe([single_step(rng, "train", unknown_names=False) for _ in range(n_shop)])
         train += _dedupe([inventory_single(rng, "train") for _ in range(n_inventory)])
-        train += dialogue_examples(random.Random(seed + 11), n_dialogue, "train")
+        train += dialogue_examples(random.Random(seed + 11), n_dialogue, "train", shop_share=0.25)
         multi = trajectory_examples(random.Random(seed + 1), n_traj, "train")
         multi += investigation_examples(random.Random(seed + 6), n_investigations, "train", progress)
         _behind_earlier(random.Random(seed + 12), multi, 0.2)
