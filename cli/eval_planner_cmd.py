@@ -93,13 +93,28 @@ SHORT = {"query_metrics": "metrics", "search_logs": "logs", "get_topology": "top
 
 def _print(results: list) -> None:
     t = Table(title="planner")
-    for col in ("method", "tool_acc", "args_acc", "p50_ms", "p95_ms", "fallback_rate", "no_plan_rate", "n"):
-        t.add_column(col, justify="right" if col != "method" else "left")
+    cols = ("tool_acc", "args_acc", "p50_ms", "p95_ms", "fallback_rate", "no_plan_rate", "unnamed_write_rate", "n")
+    t.add_column("method")
+    for col in cols:
+        t.add_column(col, justify="right")
     for r in results:
         m = r.metrics()
-        t.add_row(r.name, *(f"{m[k]}" for k in ("tool_acc", "args_acc", "p50_ms", "p95_ms", "fallback_rate",
-                                                 "no_plan_rate", "n")))
+        t.add_row(r.name, *(f"{m[k]}" for k in cols))
     console.print(t)
+    kinds = sorted({row["kind"] for r in results for row in r.rows if row.get("kind")})
+    if kinds:
+        kt = Table(title="args_acc by case kind")
+        kt.add_column("kind")
+        for r in results:
+            kt.add_column(r.name, justify="right")
+        kt.add_column("n", justify="right")
+        for k in kinds:
+            cells = []
+            for r in results:
+                rows = [row for row in r.rows if row.get("kind") == k]
+                cells.append(f"{sum(row['args_ok'] for row in rows) / max(1, len(rows)):.3f}")
+            kt.add_row(k, *cells, str(sum(1 for row in results[0].rows if row.get("kind") == k)))
+        console.print(kt)
     for r in results:
         conf = r.confusion()
         tools = sorted({e for e, _ in conf})

@@ -1,9 +1,11 @@
 """Planner eval: tool accuracy, argument accuracy, per-tool confusion and latency for each method.
 
-A case is `{"id", "request", "expected": {"tool", "args"}}`. A call is tool-correct when the tool names
+A case is `{"id", "request", "expected": {"tool", "args"}}`, optionally with `services` (the inventory it is
+asked on) and `messages` (earlier turns as OpenAI chat messages); both reach the planner as its `context`. A call is tool-correct when the tool names
 match; args-correct when it is tool-correct and every listed expected argument equals the planned
 (canonical) argument after the contract's normalisation (aliases, durations, ints). `respond` texts are
-not compared. `args_acc` is over all cases, so it never exceeds `tool_acc`.
+not compared. `args_acc` is over all cases, so it never exceeds `tool_acc`. `unnamed_write_rate` is the share of
+cases whose planned write targets a service nobody named in the request or the earlier messages.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.planner.base import PlannedCall
-from tools.contract import TOOLS, ContractError, canonical_args, validate_call
+from agent.planner.spans import in_inventory
+from runtime.conversation import Conversation, conversation_from_messages, mentioned_services
+from tools.contract import TOOLS, WRITE_TOOLS, ContractError, canonical_args, validate_call
 
 DEFAULT_CASES = Path(__file__).resolve().parents[2] / "shared" / "evals" / "planner_dev.jsonl"
 _DUMMY = {"service": "frontend", "metric": "cpu", "replicas": 1, "name": "high-latency"}
@@ -30,6 +34,14 @@ class Case:
     request: str
     tool: str
     args: dict[str, Any]
+    services: tuple[str, ...] = ()
+    messages: tuple[dict[str, Any], ...] = ()
+    kind: str = ""
+
+    def context(self) -> Conversation | None:
+        if not self.services and not self.messages:
+            return None
+        return conversation_from_messages(self.messages, self.services)
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -44,7 +56,14 @@ def load_cases(path: Path) -> list[Case]:
             row = json.loads(line)
             exp = row["expected"]
             args = dict(exp.get("args") or {})
-            cases.append(Case(str(row.get("id", n)), str(row["request"]), str(exp["tool"]), args))
+            services = row.get("services") or []
+            messages = row.get("messages") or []
+            if not isinstance(services, list) or not all(isinstance(x, str) and x for x in services):
+                raise TypeError("services must be a list of names")
+            if not isinstance(messages, list) or not all(isinstance(x, dict) and "role" in x for x in messages):
+                raise TypeError("messages must be a list of {role, content} objects")
+            cases.append(Case(str(row.get("id", n)), str(row["request"]), str(exp["tool"]), args, tuple(services),
+                              tuple(messages), str(row.get("kind", ""))))
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
             why = f"{type(e).__name__}: {e}"
             raise ValueError(f"{path}:{n}: bad case ({why}); need id, request, expected.tool") from None
@@ -66,16 +85,28 @@ def normalise_arg(tool: str, key: str, value: Any) -> Any:
 
 
 def score(case: Case, call: PlannedCall) -> tuple[bool, bool]:
-    """(tool correct, tool and all listed args correct)."""
+    """(tool correct, tool and all listed args correct); services compare after resolution in the case's inventory."""
     tool_ok = call.ok and call.tool == case.tool
     if not tool_ok:
         return False, False
     if case.tool == "respond":
         return True, True
-    for k, v in case.args.items():
-        if call.args.get(k) != normalise_arg(case.tool, k, v):
-            return True, False
+    with in_inventory(case.context()):
+        for k, v in case.args.items():
+            if call.args.get(k) != normalise_arg(case.tool, k, v):
+                return True, False
     return True, True
+
+
+def unnamed_write(case: Case, call: PlannedCall) -> bool:
+    """True when the planned call is a write on a service nobody named in the request or the earlier messages."""
+    if not call.ok or call.tool not in WRITE_TOOLS:
+        return False
+    target = call.args.get("service")
+    if not isinstance(target, str):
+        return True
+    text = " ".join([case.request] + [str(m.get("content") or "") for m in case.messages])
+    return target not in mentioned_services(text, case.services)
 
 
 @dataclass
@@ -95,6 +126,7 @@ class MethodResult:
             "p95_ms": round(percentile(lat, 95), 1),
             "fallback_rate": round(sum(r["constrained"] for r in self.rows) / n, 4),
             "no_plan_rate": round(sum(not r["ok"] for r in self.rows) / n, 4),
+            "unnamed_write_rate": round(sum(r.get("unnamed_write", False) for r in self.rows) / n, 4),
             "n": len(self.rows),
         }
 
@@ -110,16 +142,17 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
-def run_method(name: str, plan: Callable[[str], PlannedCall], cases: Sequence[Case],
+def run_method(name: str, plan: Callable[..., PlannedCall], cases: Sequence[Case],
                on_case: Callable[[], None] | None = None) -> MethodResult:
     res = MethodResult(name)
     for c in cases:
-        call = plan(c.request)
+        ctx = c.context()
+        call = plan(c.request) if ctx is None else plan(c.request, context=ctx)
         tool_ok, args_ok = score(c, call)
-        res.rows.append({"id": c.id, "request": c.request, "expected": c.tool, "expected_args": c.args,
-                         "predicted": call.tool if call.ok else NO_PLAN, "args": call.args, "raw": call.raw,
-                         "tool_ok": tool_ok, "args_ok": args_ok, "latency_ms": call.latency_ms,
-                         "constrained": call.constrained, "ok": call.ok})
+        res.rows.append({"id": c.id, "kind": c.kind, "request": c.request, "expected": c.tool,
+                         "expected_args": c.args, "predicted": call.tool if call.ok else NO_PLAN, "args": call.args,
+                         "raw": call.raw, "tool_ok": tool_ok, "args_ok": args_ok, "latency_ms": call.latency_ms,
+                         "constrained": call.constrained, "ok": call.ok, "unnamed_write": unnamed_write(c, call)})
         if on_case:
             on_case()
     res.fallbacks = sum(r["constrained"] for r in res.rows)
@@ -129,7 +162,8 @@ def run_method(name: str, plan: Callable[[str], PlannedCall], cases: Sequence[Ca
 
 def to_json(dataset: str, config: dict[str, Any], results: Sequence[MethodResult]) -> dict[str, Any]:
     return {"eval": "planner", "dataset": dataset, "config": config,
-            "results": {r.name: r.metrics() for r in results}}
+            "results": {r.name: r.metrics() for r in results},
+            "cases": {r.name: r.rows for r in results}}
 
 
 def plot(results: Sequence[MethodResult], path: Path) -> Path:
