@@ -46,6 +46,7 @@ def slm(
                                             "planner-eval JSONs given as TITLE=PATH (repeatable)"),
     card_notes: Path | None = typer.Option(None, help="Markdown file appended to the model card as notes"),
     progress: bool = typer.Option(True, help="show a progress bar"),
+    threads: int = typer.Option(2, min=1, help="torch threads (1 is faster when the cores are busy with other work)"),
 ) -> None:
     """Generate data, LoRA-train Gemma 3 270M (resuming from the run dir), export the GGUF adapter."""
     from finetune.slm.data import read_jsonl, write_eval_cases, write_jsonl
@@ -92,7 +93,7 @@ def slm(
         cfg = TrainConfig(run_dir=rd, steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
                           max_len=max_len,
                           seed=seed, max_minutes=max_minutes, save_every=max(1, min(25, steps)),
-                          init_from=init_from)
+                          init_from=init_from, threads=threads)
         summary = train(rows, cfg, progress=progress)
         console.print(json.dumps(summary))
         if not summary["done"]:
@@ -100,10 +101,21 @@ def slm(
             return
     from finetune.slm.export_gguf import export_adapter
 
+    if export_only and (rd / "checkpoint.pt").exists() and not _finished(rd):
+        from finetune.slm.export_gguf import export_checkpoint
+
+        path = export_checkpoint(rd / "checkpoint.pt", out, alpha=2 * rank, dtype="f16")
+        console.print(f"adapter GGUF (checkpoint of an unfinished run) -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return
     if not (rd / "adapter").exists():
         fail(f"no trained adapter in {rd / 'adapter'}; train first")
     path = export_adapter(rd / "adapter", out, dtype="f16")
     console.print(f"adapter GGUF -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def _finished(run_dir: Path) -> bool:
+    state = run_dir / "state.json"
+    return state.exists() and bool(json.loads(state.read_text()).get("done"))
 
 
 def _write_v2(data_dir: Path, seed: int, n_shop: int, n_inventory: int, n_dialogue: int, n_traj: int,
