@@ -1,9 +1,11 @@
 """A GBNF grammar for the compact call format, built from the tool contract's JSON Schemas.
 
-Enums (metrics, levels, runbooks) and the current topology's service names become alternations, integers
-and durations get their own rules, and arguments appear in schema order, required ones first-class and
-optional ones optional. Any string the grammar admits therefore decodes to a call that
-`validate.check_call` accepts, except for range limits (checked after decoding).
+Enums (metrics, levels, runbooks) become alternations, integers and durations get their own rules, and
+arguments appear in schema order, required ones first-class and optional ones optional. A `service` value is
+one of the inventory's names or any bare or quoted span: the user may name a service the way they like, or one
+that does not exist, and the planner resolves the span afterwards (an unknown name becomes a question, never a
+forced pick among the known names). Any string the grammar admits therefore parses; whether its service
+resolves, and range limits, are checked after decoding.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ def _alts(values: list[Any]) -> str:
 
 def _value_rule(name: str, prop: dict[str, Any], rules: dict[str, str], services: tuple[str, ...]) -> str:
     if name == "service":
-        rules["enum-service"] = _alts(list(services))
-        return "enum-service"
+        rules["enum-service"] = _alts(list(services)) if services else '"-"'
+        rules["service-value"] = "enum-service | bare | quoted"
+        return "service-value"
     options = prop.get("anyOf") or [prop]
     options = [o for o in options if o.get("type") != "null"]
     o = options[0] if options else {}

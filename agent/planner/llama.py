@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from agent.planner.base import PlannedCall, Step, could_not_plan
+from agent.planner.base import RESPOND, PlannedCall, Step, could_not_plan
 from agent.planner.grammar import call_grammar
-from agent.planner.validate import check_output
+from agent.planner.spans import check_in_inventory, unknown_service_question
 from runtime.conversation import Conversation
 from runtime.prompt import render_prompt, render_summary_prompt
 from runtime.summary import grounded, template_summary
@@ -48,6 +48,11 @@ Call: respond text="You're welcome."
 
 # Fixed prompts for `warm()`: a one-liner and a longer multi-step prompt, so the buffers reach their size.
 WARM_REQUESTS = ("why is checkout slow?", "restart cartservice", "show me error logs from paymentservice")
+
+
+def ask_unknown(name: str, raw: str, constrained: bool, ms: float, context: Conversation | None) -> PlannedCall:
+    """The reply to a call on a service name that resolves to nothing: a question with the closest names."""
+    return PlannedCall(RESPOND, {"text": unknown_service_question(name, context)}, raw, constrained, ms, True)
 
 
 class LlamaPlanner:
@@ -106,25 +111,31 @@ class LlamaPlanner:
         self.complete(self.prompt_for(WARM_REQUESTS[0]), MAX_CALL_TOKENS, grammar=self._grammar_obj())
         return time.perf_counter() - t0
 
-    def prompt_for(self, request: str, history: Sequence[Step] = ()) -> str:
-        p = render_prompt(request, history)
+    def prompt_for(self, request: str, history: Sequence[Step] = (), context: Conversation | None = None) -> str:
+        p = render_prompt(request, history, context)
         return FEW_SHOT + p if self.few_shot else p
 
     def plan(self, request: str, history: Sequence[Step] = (),
              context: Conversation | None = None) -> PlannedCall:
+        """Decode freely; a service name that resolves to nothing becomes a question (no grammar retry, which
+        could only force some other name); any other invalid output is decoded again under the grammar."""
         t0 = time.perf_counter()
-        prompt = self.prompt_for(request, history)
+        prompt = self.prompt_for(request, history, context)
         self.calls += 1
         raw = self.complete(prompt, MAX_CALL_TOKENS)
-        checked = check_output(raw)
+        checked = check_in_inventory(raw, context)
         if checked.ok:
             return PlannedCall(checked.tool, checked.args, raw, False, (time.perf_counter() - t0) * 1e3, True)
+        if checked.code == "unknown_service" and checked.service is not None:
+            return ask_unknown(checked.service, raw, False, (time.perf_counter() - t0) * 1e3, context)
         self.fallbacks += 1
         raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj())
-        checked = check_output(raw2)
+        checked = check_in_inventory(raw2, context)
         ms = (time.perf_counter() - t0) * 1e3
         if checked.ok:
             return PlannedCall(checked.tool, checked.args, raw2, True, ms, True)
+        if checked.code == "unknown_service" and checked.service is not None:
+            return ask_unknown(checked.service, raw2, True, ms, context)
         self.failures += 1
         return could_not_plan(raw2 or raw, ms)
 

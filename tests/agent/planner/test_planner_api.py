@@ -87,9 +87,9 @@ def test_valid_output_needs_no_grammar() -> None:
 
 
 def test_invalid_output_falls_back_to_grammar_then_gives_up_honestly() -> None:
-    p = _planner([" restart_service service=billing", " restart_service service=cartservice"])
-    call = p.plan("bounce cart")
-    assert call.ok and call.constrained and call.args == {"service": "cartservice"}
+    p = _planner([" scale_service service=cart replicas=lots", " scale_service service=cartservice replicas=3"])
+    call = p.plan("scale cart to 3")
+    assert call.ok and call.constrained and call.args == {"service": "cartservice", "replicas": 3}
     assert p.llm.grammars == [False, True] and p.fallbacks == 1
     p = _planner(["gibberish", "still gibberish"])
     call = p.plan("???")
@@ -118,3 +118,47 @@ def test_keyword_router_and_loader() -> None:
         load_planner("gpt")
     with pytest.raises(FileNotFoundError, match="keel finetune slm"):
         load_planner("llama", adapter="/nonexistent/adapter.gguf")
+
+
+def test_unknown_service_becomes_a_question_not_a_grammar_guess() -> None:
+    p = _planner([" restart_service service=billing"])
+    call = p.plan("bounce billing")
+    assert call.ok and call.tool == "respond" and not call.constrained
+    assert call.args["text"].startswith("I don't see a service called billing. Did you mean ")
+    assert p.llm.grammars == [False] and p.fallbacks == 0  # no constrained retry that could pick a known name
+
+
+def test_copied_span_resolves_in_the_conversation_inventory() -> None:
+    from runtime.conversation import Conversation
+
+    inv = Conversation(services=("billing-worker", "ledger-db", "payments/api"))
+    p = _planner([' restart_service service="billing worker"'])
+    assert p.plan("restart the billing worker", context=inv).args == {"service": "billing-worker"}
+    p = _planner([" query_metrics service=LEDGER_DB metric=cpu"])
+    assert p.plan("cpu of LEDGER_DB", context=inv).args["service"] == "ledger-db"
+    p = _planner([" rollback_deployment service=cartservice"])  # a shop name is unknown in this inventory
+    call = p.plan("roll back cartservice", context=inv)
+    assert call.tool == "respond" and "cartservice" in call.args["text"]
+
+
+def test_grammar_admits_names_outside_the_inventory() -> None:
+    from llama_cpp import LlamaGrammar
+
+    g = call_grammar(services=("billing-worker",))
+    assert 'service-value ::= enum-service | bare | quoted' in g and '"billing-worker"' in g
+    LlamaGrammar.from_string(g, verbose=False)
+    LlamaGrammar.from_string(call_grammar(services=()), verbose=False)
+
+
+def test_prompt_carries_earlier_lines() -> None:
+    from runtime.conversation import Conversation, EarlierTurn
+
+    ctx = Conversation(earlier=tuple(EarlierTurn(f"request {i} " + "x" * 200, entity="cartservice",
+                                                 finding="cartservice crash", recommendation=None)
+                                     for i in range(5)))
+    lines = render_prompt("restart it", context=ctx).splitlines()
+    assert [ln.split(" ")[1] for ln in lines[:-2]] == ["request", "request", "request"]  # the last three only
+    assert lines[0].startswith("Earlier: request 2 ")
+    assert lines[0].endswith("| about cartservice | found cartservice crash")
+    assert len(lines[0]) < 160 and lines[-2:] == ["Request: restart it", "Call:"]
+    assert render_prompt("restart it", context=Conversation()) == "Request: restart it\nCall:"
