@@ -178,6 +178,6 @@ def _turn(request: str, answer: str, services: Sequence[str]) -> EarlierTurn:
     cause = _ROOT_CAUSE.search(answer)
     cause_names = mentioned_services(next(g for g in cause.groups() if g), services) if cause else []
     both = [n for n in in_answer if n in in_request]
-    entity = (rec_names or cause_names or both or in_answer or in_request or [None])[0]
+    entity = next(iter(rec_names or cause_names or both or in_answer or in_request), None)
     return EarlierTurn(request=" ".join(request.split()), answer=answer, entity=entity, finding=_finding(answer),
                        recommendation=rec, services=tuple(in_answer))

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 EventKind = Literal["turn", "plan", "step", "approval", "paused", "notification", "answer", "error", "decision",
-                    "refused"]
+                    "refused", "note"]
 
 
 @dataclass(frozen=True)

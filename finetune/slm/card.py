@@ -33,7 +33,7 @@ def _eval_table(res: dict[str, Any]) -> list[str]:
 def _kind_table(res: dict[str, Any]) -> list[str]:
     """args_acc per case kind (when the cases have kinds), one column per method."""
     cases: dict[str, list[dict[str, Any]]] = res.get("cases") or {}
-    kinds = sorted({r.get("kind") for rows in cases.values() for r in rows if r.get("kind")})
+    kinds = sorted({str(r["kind"]) for rows in cases.values() for r in rows if r.get("kind")})
     if not kinds:
         return []
     methods = list(cases)

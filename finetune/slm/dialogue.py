@@ -249,8 +249,8 @@ def dialogue_example(rng: Rng, split: str, kind: str, shop_share: float = 0.3) -
     fam = kind
     if kind in ("pronoun", "correct_tool"):
         i, (phrase, tool, fixed) = _pick(rng, kind, PRONOUN if kind == "pronoun" else CORRECT_TOOL, split)
-        tools = _READS if kind == "pronoun" else ("root_cause_analysis", "restart_service", "rollback_deployment",
-                                                  "scale_service")
+        writes = ("root_cause_analysis", "restart_service", "rollback_deployment", "scale_service")
+        tools: tuple[str, ...] = _READS if kind == "pronoun" else writes
         msgs, _ = _history(rng, split, inv, entity, tools)
         ent, _ = _context(msgs, inv)
         if ent is None:
@@ -308,10 +308,10 @@ def dialogue_example(rng: Rng, split: str, kind: str, shop_share: float = 0.3) -
     if kind == "switch":
         msgs, _ = _history(rng, split, inv, entity)
         if rng.random() < 0.15:
-            tool, tpl = "respond", rng.choice([t for j, t in enumerate(FAMILIES["respond"])
+            tool, rtpl = "respond", rng.choice([t for j, t in enumerate(FAMILIES["respond"])
                                                if is_dev_family("respond", j) == (split == "dev")
                                                and "{" not in t[0] and t[1]["text"] != WHICH_SERVICE])
-            text, args = render(tool, tpl, rng)
+            text, args = render(tool, rtpl, rng)
             return _build(rng, text, msgs, inv, tool, args, kind, "switch.respond")
         other = rng.choice([s for s in pool if s != entity] or pool)
         tools = tuple(t for t in FAMILIES if t != "respond")
@@ -319,7 +319,7 @@ def dialogue_example(rng: Rng, split: str, kind: str, shop_share: float = 0.3) -
         return _build(rng, text, msgs, inv, tool, args, kind, f"switch.{tool}")
     if kind == "unnamed":
         i, (phrase, _) = _pick(rng, kind, UNNAMED, split)
-        msgs: list[dict[str, str]] = []
+        msgs = []
         if rng.random() < 0.3:
             q, a = rng.choice(_SMALL_TALK)
             msgs = [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
@@ -327,7 +327,7 @@ def dialogue_example(rng: Rng, split: str, kind: str, shop_share: float = 0.3) -
     if kind == "health" and "check_health" in TOOLS:
         one = rng.random() < 0.3
         i, phrase = _pick(rng, kind, HEALTH_ONE if one else HEALTH, split)
-        args: dict[str, Any] = {}
+        args = {}
         if one:
             if inv is not None:
                 stext, args["service"] = names.surface(entity, rng)
