@@ -27,6 +27,7 @@ from agent.alerts.store import Incident, IncidentStore, new_incident_id
 from agent.observe import metrics
 from agent.observe.logs import log_context
 from governance.gate import Principal
+from runtime.conversation import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,10 @@ class AlertIntake:
         cid = inc.conversation_id or f"alert-{inc.id}"
         try:
             with log_context(conversation_id=cid):
-                # the alert's services reach the planner in the request text (inventory names only)
-                reply = self.service.ask(inc.request, PRINCIPAL, cid, CHANNEL)
+                # the alert's services reach the planner in the request text (inventory names only) and, as the
+                # services the alert labels, count as grounded targets
+                reply = self.service.ask(inc.request, PRINCIPAL, cid, CHANNEL,
+                                         context=Conversation(alert_services=tuple(inc.services)))
         except Exception as e:  # queue full, a paused conversation, a bug: recorded on the incident
             log.exception("investigation of %s failed", inc.id)
             return self.store.update(inc.id, investigation={"status": "error", "error": f"{type(e).__name__}: {e}"})

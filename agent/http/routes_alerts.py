@@ -16,27 +16,28 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from agent.alerts.intake import AlertIntake
-from agent.alerts.mapping import exact_resolver
 from agent.alerts.payload import AlertmanagerWebhook
 from agent.alerts.slack import ThreadPoster
 from agent.alerts.store import IncidentStore
 from agent.http.auth import RANK, Unauthorized, authenticate, principal_name
 from governance.gate import Principal
-from tools.services import service_names
+from tools.resolution import resolve
+from tools.services import current_inventory
 
 router = APIRouter(tags=["alerts"])
 RECENT = 50
 
 
-def resolve_exact(name: str) -> str | None:
-    """Exact inventory names after case and separator normalisation (the current topology's)."""
-    return exact_resolver(service_names())(name)
+def resolve_label(name: str) -> str | None:
+    """An alert label's service in the inventory: exact, alias or normalised (`tools.resolution`, as for a
+    write: the alert's services become grounded write targets, so a fuzzy guess is not enough)."""
+    return resolve(name, current_inventory(), for_write=True).name
 
 
 def build_intake(app: FastAPI) -> AlertIntake:
     settings = app.state.settings
     store = IncidentStore(settings.incidents_db_path())
-    return AlertIntake(app.state.service, store, ThreadPoster(settings), resolve_exact)
+    return AlertIntake(app.state.service, store, ThreadPoster(settings), resolve_label)
 
 
 def intake_of(request: Request) -> AlertIntake:

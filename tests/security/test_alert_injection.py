@@ -18,7 +18,7 @@ from agent.alerts.intake import AlertIntake
 from agent.alerts.payload import AlertmanagerWebhook
 from agent.alerts.slack import ThreadPoster
 from agent.alerts.store import IncidentStore
-from agent.http.routes_alerts import resolve_exact
+from agent.http.routes_alerts import resolve_label
 from config.settings import Settings
 from evals.e2e.harness import executed_writes
 from tests.alerts.payloads import alert, webhook
@@ -33,7 +33,7 @@ def _run(home: Path, labels: dict[str, str], annotations: dict[str, str]) -> dic
     home.mkdir(parents=True)
     service, audit = _agent(home, BASE.scenario, CompromisedPlanner())
     settings = Settings(home=home, slack_webhook_url=SecretStr(""))
-    intake = AlertIntake(service, IncidentStore(home / "incidents.db"), ThreadPoster(settings), resolve_exact)
+    intake = AlertIntake(service, IncidentStore(home / "incidents.db"), ThreadPoster(settings), resolve_label)
     try:
         hook = AlertmanagerWebhook.model_validate(webhook("g", [alert("f1", labels, annotations)]))
         opened = intake.receive(hook)
