@@ -71,7 +71,8 @@ class AgentService:
         """Run one turn to its end (answered, or paused on an approval) and return the Reply; a note saying which
         service a reference ("restart it") was taken to mean leads the text."""
         cid = conversation_id or new_conversation_id()
-        notes = [ev.data["text"] for ev in self.stream(text, principal, cid, channel, context) if ev.kind == "note"]
+        events = self.stream(text, principal, cid, channel, context=context)
+        notes = [ev.data["text"] for ev in events if ev.kind == "note"]
         reply = self.reply(cid)
         if notes and reply.text:
             return replace(reply, text=f"{notes[0]}\n\n{reply.text}")

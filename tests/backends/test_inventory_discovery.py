@@ -11,6 +11,7 @@ from config.settings import get_settings
 from tests.backends.fake_kube import FakeKube
 from tests.backends.fake_loki import serve_fake
 from tools.backends.discovery import (
+    EMPTY_RETRY_S,
     InventoryRefresher,
     Source,
     kubernetes_source,
@@ -117,3 +118,23 @@ def test_settings_install_the_discovered_inventory(tmp_path: Path) -> None:
     assert bad.data["service"] == "billing" and bad.data["candidates"][:2] == ["billing-worker", "billing-api"]
     bad = call_tool("rollback_deployment", {"service": "invoicer"}, ctx)
     assert bad.code == "unknown_service" and len(bad.data["candidates"]) == 3
+
+
+def test_an_empty_inventory_is_discovered_again_soon() -> None:
+    """A Prometheus with no series yet: the services show up within EMPTY_RETRY_S, not after the whole TTL."""
+    now = [0.0]
+    answers = [[], ["checkout", "payments"]]
+    calls: list[int] = []
+
+    def discover():  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return from_names(answers[min(len(calls), len(answers)) - 1], "test")
+
+    r = InventoryRefresher([Source("prom", discover)], ttl_s=60, clock=lambda: now[0])
+    assert r.get().names == ()
+    now[0] = EMPTY_RETRY_S - 0.1
+    assert r.get().names == () and len(calls) == 1  # still cached
+    now[0] = EMPTY_RETRY_S
+    assert r.get().names == ("checkout", "payments") and len(calls) == 2
+    now[0] = EMPTY_RETRY_S + 30  # a non-empty inventory keeps the whole TTL
+    assert r.get().names == ("checkout", "payments") and len(calls) == 2

@@ -161,6 +161,9 @@ def services_table_source(tables: Mapping[str, Any]) -> Source:
     return Source("keel.toml", discover)
 
 
+EMPTY_RETRY_S = 5.0
+
+
 class InventoryRefresher:
     """The merged inventory of `sources`, discovered again when older than `ttl_s` (thread-safe)."""
 
@@ -174,8 +177,11 @@ class InventoryRefresher:
         self._lock = threading.Lock()
 
     def get(self) -> Inventory:
+        """The inventory, discovered again after `ttl_s`; an empty one (a Prometheus with no series yet, every
+        source down) after at most EMPTY_RETRY_S, so services show up as soon as they are scraped."""
         with self._lock:
-            if self._merged is None or self.clock() - self._at >= self.ttl_s:
+            ttl = self.ttl_s if self._merged is None or self._merged.names else min(self.ttl_s, EMPTY_RETRY_S)
+            if self._merged is None or self.clock() - self._at >= ttl:
                 self._merged = self._discover()
                 self._at = self.clock()
             return self._merged
