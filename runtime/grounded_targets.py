@@ -20,7 +20,7 @@ from typing import Any
 from runtime.conversation import Conversation
 from tools.contract import WRITE_TOOLS
 from tools.inventory import Inventory, from_names
-from tools.resolution import closest_span, did_you_mean, mentioned
+from tools.resolution import closest_span, did_you_mean, mentioned, resolve
 from tools.services import current_inventory
 
 # Tools whose results produce targets, and where: every `service` value inside their data.
@@ -119,7 +119,7 @@ def ask_for_target(tool: str, request: str, inventory: Inventory, grounded: Mapp
     verb = VERBS.get(tool, "act on")
     named = list(grounded or {})
     span, score, near = closest_span(request, inventory)
-    if span and score >= ASK_MIN and span not in inventory:
+    if span and score >= ASK_MIN and not resolve(span, inventory, for_write=True).ok:  # a name it cannot map
         return f"I don't see a service called {span}{did_you_mean(near)} Which service should I {verb}?"
     if named:
         return f"Which service should I {verb}: {_choices(named)}?"

@@ -129,7 +129,7 @@ async def chat_completions(
     if not body.stream:
         reply = await run_in_threadpool(service.ask, text, principal, cid, "", context)
         return _completion(reply, body.model)
-    pump = Pump(service.stream(text, principal, cid, "", context))
+    pump = Pump(service.stream(text, principal, cid, "", context=context))
     first = await pump.next()  # admission and conversation checks raise here, before any SSE is sent
     return StreamingResponse(sse(pump, first, body.model), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Keel-Conversation": cid})

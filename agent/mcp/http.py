@@ -44,8 +44,9 @@ def _principal_of(server: Server[Any, Any]) -> Principal:
 class _Authenticated:
     """ASGI: authenticate the bearer token, then hand the request to the SDK's session manager."""
 
-    def __init__(self, manager: StreamableHTTPSessionManager) -> None:
-        self.manager = manager
+    def __init__(self, new_manager: Any) -> None:
+        self.new_manager = new_manager  # the SDK's manager runs once: a new one for each app lifespan
+        self.manager: StreamableHTTPSessionManager | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -58,21 +59,31 @@ class _Authenticated:
             await send({"type": "http.response.body", "body": body})
             return
         scope[SCOPE_KEY] = mcp_principal(principal)
+        if self.manager is None:  # the app is not running (no lifespan): nothing can serve the session
+            body = b'{"error": {"message": "MCP is not running", "type": "unavailable"}}'
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
         await self.manager.handle_request(scope, receive, send)
 
 
 def mount(app: FastAPI) -> None:
     """Serve keel's MCP server at /mcp on `app` (its service and tokens from `app.state`)."""
-    manager = StreamableHTTPSessionManager(app=build_server(app.state.service, _principal_of), stateless=True,
-                                           json_response=True)
+    server = build_server(app.state.service, _principal_of)
+    route = _Authenticated(lambda: StreamableHTTPSessionManager(app=server, stateless=True, json_response=True))
     # an ASGI callable that is not a function is served as an app (the route passes scope, receive, send)
-    app.add_route(PATH, _Authenticated(manager), methods=["GET", "POST", "DELETE"],  # type: ignore[arg-type]
+    app.add_route(PATH, route, methods=["GET", "POST", "DELETE"],  # type: ignore[arg-type]
                   include_in_schema=False)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with manager.run(), inner(a) as state:
-            yield state
+        route.manager = route.new_manager()
+        try:
+            async with route.manager.run(), inner(a) as state:
+                yield state
+        finally:
+            route.manager = None
 
     app.router.lifespan_context = lifespan

@@ -87,14 +87,14 @@ def traced_stream(stream: Any) -> Any:
     from agent.service import new_conversation_id
 
     @functools.wraps(stream)
-    def wrapper(text: str, principal: Any, conversation_id: str | None = None, channel: str = "",
+    def wrapper(text: str, principal: Any, conversation_id: str | None = None, channel: str = "", *args: Any,
                 **kwargs: Any) -> Iterator[Any]:
         cid = conversation_id or new_conversation_id()
         sp: Any = None
         if _tracer is not None:
             sp = _tracer.start_span("turn", attributes={"keel.conversation_id": cid, "keel.channel": channel,
                                                         "keel.role": str(principal.role)})
-        gen = stream(text, principal, cid, channel, **kwargs)
+        gen = stream(text, principal, cid, channel, *args, **kwargs)
         try:
             while True:
                 with _current(sp), log_context(conversation_id=cid):
