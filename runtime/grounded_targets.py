@@ -20,7 +20,7 @@ from typing import Any
 from runtime.conversation import Conversation
 from tools.contract import WRITE_TOOLS
 from tools.inventory import Inventory, from_names
-from tools.resolution import closest_span, did_you_mean, mentioned, resolve
+from tools.resolution import STOP, closest_span, did_you_mean, mentioned, resolve, words
 from tools.services import current_inventory
 
 # Tools whose results produce targets, and where: every `service` value inside their data.
@@ -65,6 +65,22 @@ def services_in_data(data: Any) -> list[str]:
     return out
 
 
+def near_variants(text: str, inventory: Inventory, max_words: int = 3) -> list[str]:
+    """Services a run of 1-3 non-filler words of `text` names as a near-variant ("fronted", "recomendations"):
+    the spans resolution maps to one service as it would for a read (its fuzzy rule, one definition)."""
+    toks = words(text)
+    out: list[str] = []
+    for i in range(len(toks)):
+        for n in range(1, max_words + 1):
+            span = toks[i:i + n]
+            if len(span) < n or any(w in STOP or w.isdigit() for w in span):
+                break
+            r = resolve(" ".join(span), inventory, for_write=False)
+            if r.name is not None and r.name not in out:
+                out.append(r.name)
+    return out
+
+
 def _recommended(line: str | None) -> list[str]:
     if not line:
         return []
@@ -95,6 +111,10 @@ def grounded_services(request: str, context: Conversation | None = None,
             why.setdefault(s, "produced by a tool result earlier in the conversation")
         for s in mentioned(turn.request, inv):
             why.setdefault(s, "named by the user in an earlier message")
+        for s in near_variants(turn.request, inv):
+            why.setdefault(s, "named by the user in an earlier message (a near-variant)")
+    for s in near_variants(request, inv):
+        why[s] = "named by the user (a near-variant)"
     for s in mentioned(request, inv):
         why[s] = "named by the user"
     return why

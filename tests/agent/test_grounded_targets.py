@@ -27,6 +27,8 @@ def test_what_grounds_a_target() -> None:
     near = check_target("restart_service", {"service": "billing-api"}, "restart the billing wrker", ctx)
     assert near is not None and not near.grounded
     assert near.question.startswith("I don't see a service called billing wrker; did you mean billing-worker")
+    typo = check_target("restart_service", {"service": "billing-worker"}, "restart the billing wrker", ctx)
+    assert typo is not None and typo.grounded and typo.why == "named by the user (a near-variant)"
     alert = Conversation(services=SHOP, alert_services=("ledger-pg",))
     assert grounded_services("restart it", alert) == {"ledger-pg": "labelled by the alert"}
     rca = [("root_cause_analysis", {"ranking": [{"service": "billing-worker"}], "symptom": "storefront"}),
@@ -44,9 +46,9 @@ def test_conversation_from_messages() -> None:
             {"role": "assistant", "content": [{"type": "text", "text": "Root cause: journalWriter (0.8)."}]},
             {"role": "user", "content": "and the storefront?"}]
     c = conversation_from_messages(msgs, SHOP)
-    assert [t.request for t in c.earlier] == ["why is checkout slow?", "and the storefront?"]
+    assert [t.request for t in c.earlier] == ["why is checkout slow?"]  # a trailing request has no answer yet
     assert c.earlier[0].services == ("journalWriter",) and c.earlier[0].answer == "Root cause: journalWriter (0.8)."
-    assert c.services == SHOP and c.earlier[1].services == ()
+    assert c.services == SHOP and c.earlier[0].entity == "journalWriter"
     assert conversation_from_messages([], SHOP) == Conversation(services=SHOP)
 
 
