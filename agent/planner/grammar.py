@@ -30,9 +30,12 @@ def _alts(values: list[Any]) -> str:
     return " | ".join(json.dumps(str(v)) for v in values)
 
 
-def _value_rule(name: str, prop: dict[str, Any], rules: dict[str, str], services: tuple[str, ...]) -> str:
+def _value_rule(name: str, prop: dict[str, Any], rules: dict[str, str], services: tuple[str, ...],
+                spans: bool = True) -> str:
     if name == "service":
         rules["enum-service"] = _alts(list(services)) if services else '"-"'
+        if not spans:
+            return "enum-service"
         rules["service-value"] = "enum-service | bare | quoted"
         return "service-value"
     options = prop.get("anyOf") or [prop]
@@ -49,13 +52,13 @@ def _value_rule(name: str, prop: dict[str, Any], rules: dict[str, str], services
     return "text"
 
 
-def _tool_rule(tool: str, rules: dict[str, str], services: tuple[str, ...]) -> str:
+def _tool_rule(tool: str, rules: dict[str, str], services: tuple[str, ...], spans: bool = True) -> str:
     schema = TOOLS[tool].json_schema()
     props: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
     parts = [json.dumps(tool)]
     for name, prop in props.items():
-        piece = f'" {name}=" {_value_rule(name, prop, rules, services)}'
+        piece = f'" {name}=" {_value_rule(name, prop, rules, services, spans)}'
         parts.append(piece if name in required else f"({piece})?")
     rule = "call-" + tool.replace("_", "-")
     rules[rule] = " ".join(parts)
@@ -63,18 +66,19 @@ def _tool_rule(tool: str, rules: dict[str, str], services: tuple[str, ...]) -> s
 
 
 def call_grammar(tools: tuple[str, ...] | None = None, respond: bool = True,
-                 services: tuple[str, ...] | None = None) -> str:
+                 services: tuple[str, ...] | None = None, spans: bool = True) -> str:
     """GBNF text: one leading space, then one call of `tools` (default all) or `respond text=...`.
 
-    `service` values are the names of `services` (default: the current topology's).
+    `service` values are the names of `services` (default: the current topology's), and with `spans` also any
+    bare or quoted span (what the user wrote, resolved afterwards); without, only those names.
     """
-    return _grammar(tools, respond, tuple(services) if services is not None else service_names())
+    return _grammar(tools, respond, tuple(services) if services is not None else service_names(), spans)
 
 
 @lru_cache(maxsize=8)
-def _grammar(tools: tuple[str, ...] | None, respond: bool, services: tuple[str, ...]) -> str:
+def _grammar(tools: tuple[str, ...] | None, respond: bool, services: tuple[str, ...], spans: bool = True) -> str:
     rules: dict[str, str] = {}
-    names = [_tool_rule(t, rules, services) for t in (tools or tuple(TOOLS))]
+    names = [_tool_rule(t, rules, services, spans) for t in (tools or tuple(TOOLS))]
     if respond:
         rules["call-respond"] = '"respond text=" quoted'
         names.append("call-respond")

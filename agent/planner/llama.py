@@ -24,6 +24,7 @@ from agent.planner.base import RESPOND, PlannedCall, Step, could_not_plan
 from agent.planner.grammar import call_grammar
 from agent.planner.spans import check_in_inventory, unknown_service_question
 from runtime.conversation import Conversation
+from runtime.grounded_targets import grounded_services
 from runtime.prompt import render_prompt, render_summary_prompt
 from runtime.summary import grounded, template_summary
 from tools.envelope import ToolResult
@@ -69,7 +70,7 @@ class LlamaPlanner:
         self.llm = load_llama(model_path, adapter_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=256,
                               extra_bufts=extra_bufts)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keel-llama")
-        self._grammar: Any = None
+        self._grammars: dict[str, Any] = {}  # grammar text -> compiled LlamaGrammar
         self.calls = 0
         self.fallbacks = 0
         self.failures = 0
@@ -79,15 +80,17 @@ class LlamaPlanner:
         self._thread.shutdown(wait=True)
         self.llm.close()
 
-    def _grammar_obj(self) -> Any:
-        """The compiled grammar of the current topology's names (recompiled when the topology changes)."""
-        text = call_grammar()
-        if self._grammar is None or getattr(self, "_grammar_text", text) != text:
+    def _grammar_obj(self, spans: bool = True) -> Any:
+        """The compiled grammar of the current inventory's names, with or without free service spans (compiled
+        once per grammar text: a changed inventory compiles anew)."""
+        text = call_grammar(spans=spans)
+        if text not in self._grammars:
             from llama_cpp import LlamaGrammar
 
-            self._grammar = LlamaGrammar.from_string(text, verbose=False)
-            self._grammar_text = text
-        return self._grammar
+            if len(self._grammars) >= 8:
+                self._grammars.clear()
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
 
     def _complete(self, prompt: str, max_tokens: int, grammar: Any) -> str:
         out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
@@ -127,7 +130,7 @@ class LlamaPlanner:
         if checked.ok:
             return PlannedCall(checked.tool, checked.args, raw, False, (time.perf_counter() - t0) * 1e3, True)
         if checked.code == "unknown_service" and checked.service is not None:
-            return ask_unknown(checked.service, raw, False, (time.perf_counter() - t0) * 1e3, context)
+            return self._choose_known(prompt, request, checked.service, raw, t0, context)
         self.fallbacks += 1
         raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj())
         checked = check_in_inventory(raw2, context)
@@ -138,6 +141,21 @@ class LlamaPlanner:
             return ask_unknown(checked.service, raw2, True, ms, context)
         self.failures += 1
         return could_not_plan(raw2 or raw, ms)
+
+    def _choose_known(self, prompt: str, request: str, span: str, raw: str, t0: float,
+                      context: Conversation | None) -> PlannedCall:
+        """The model's service span names nothing in the inventory: decode again choosing among the inventory's
+        names, and keep that call only when its service is one the user (or the conversation) named, by name,
+        alias or near-variant; otherwise ask, quoting the span. Never a call on a service nobody named."""
+        self.fallbacks += 1
+        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj(spans=False))
+        checked = check_in_inventory(raw2, context)
+        ms = (time.perf_counter() - t0) * 1e3
+        if checked.ok:
+            service = checked.args.get("service")
+            if service is None or service in grounded_services(request, context):
+                return PlannedCall(checked.tool, checked.args, raw2, True, ms, True)
+        return ask_unknown(span, raw, True, ms, context)
 
     def summarize(self, findings: dict) -> str:
         """The model's 1-3 sentence summary, or the template one if it names anything not in the findings."""

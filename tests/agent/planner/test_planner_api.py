@@ -68,11 +68,21 @@ class _FakeLlm:
         return {"choices": [{"text": self.outputs.pop(0)}]}
 
 
+class _AnyGrammar(dict):  # type: ignore[type-arg]
+    """Every grammar text is "compiled" (the fake llm only records that a grammar was passed)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: object) -> object:
+        return object()
+
+
 def _planner(outputs: list[str]) -> LlamaPlanner:
     from concurrent.futures import ThreadPoolExecutor
 
     p = LlamaPlanner.__new__(LlamaPlanner)  # a fake llm instead of loading the model
-    p.name, p.few_shot, p._thread, p._grammar = "keel", False, ThreadPoolExecutor(1), object()
+    p.name, p.few_shot, p._thread, p._grammars = "keel", False, ThreadPoolExecutor(1), _AnyGrammar()
     p.calls = p.fallbacks = p.failures = 0
     p.llm = _FakeLlm(outputs)
     return p
@@ -121,11 +131,20 @@ def test_keyword_router_and_loader() -> None:
 
 
 def test_unknown_service_becomes_a_question_not_a_grammar_guess() -> None:
-    p = _planner([" restart_service service=billing"])
+    # the span names nothing; the retry among known names picks one nobody named: asked, not run
+    p = _planner([" restart_service service=billing", " restart_service service=cartservice"])
     call = p.plan("bounce billing")
-    assert call.ok and call.tool == "respond" and not call.constrained
+    assert call.ok and call.tool == "respond" and call.constrained
     assert call.args["text"].startswith("I don't see a service called billing. Did you mean ")
-    assert p.llm.grammars == [False] and p.fallbacks == 0  # no constrained retry that could pick a known name
+    assert p.llm.grammars == [False, True] and p.fallbacks == 1
+
+
+def test_an_unknown_span_may_become_the_known_name_the_user_wrote() -> None:
+    # a misspelt span: the retry among known names picks the one the request names as a near-variant
+    p = _planner([" restart_service service=recomendations", " restart_service service=recommendationservice"])
+    call = p.plan("restart recomendations please")
+    assert call.ok and (call.tool, call.args) == ("restart_service", {"service": "recommendationservice"})
+    assert call.constrained and p.llm.grammars == [False, True]
 
 
 def test_copied_span_resolves_in_the_conversation_inventory() -> None:
@@ -136,7 +155,8 @@ def test_copied_span_resolves_in_the_conversation_inventory() -> None:
     assert p.plan("restart the billing worker", context=inv).args == {"service": "billing-worker"}
     p = _planner([" query_metrics service=LEDGER_DB metric=cpu"])
     assert p.plan("cpu of LEDGER_DB", context=inv).args["service"] == "ledger-db"
-    p = _planner([" rollback_deployment service=cartservice"])  # a shop name is unknown in this inventory
+    # a shop name is unknown in this inventory; the retry among its names picks one nobody named: asked
+    p = _planner([" rollback_deployment service=cartservice", " rollback_deployment service=ledger-db"])
     call = p.plan("roll back cartservice", context=inv)
     assert call.tool == "respond" and "cartservice" in call.args["text"]
 
