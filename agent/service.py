@@ -14,7 +14,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -101,7 +101,8 @@ class AgentService:
                 ctx = context if context is not None else self.checkpoint_context(cid)
                 inp: dict[str, Any] = {"request": text, "principal": {"name": principal.name, "role": principal.role},
                        "conversation_id": cid, "steps": [], "call": None, "outcome": None, "stop": None,
-                       "stop_detail": "", "planner_text": "", "answer": "", "context": ctx}
+                       "stop_detail": "", "planner_text": "", "answer": "",
+                       "context": asdict(ctx) if ctx is not None else None}  # plain data in the checkpoint
                 yield from self._with_note(self.run_graph(inp, cid), text, ctx)
         finally:
             self.admission.leave(started)

@@ -27,6 +27,7 @@ from runtime.conversation import Conversation
 from runtime.grounded_targets import grounded_services
 from runtime.prompt import render_prompt, render_summary_prompt
 from runtime.summary import grounded, template_summary
+from tools.contract import WRITE_TOOLS
 from tools.envelope import ToolResult
 
 MAX_CALL_TOKENS = 64
@@ -80,10 +81,10 @@ class LlamaPlanner:
         self._thread.shutdown(wait=True)
         self.llm.close()
 
-    def _grammar_obj(self, spans: bool = True) -> Any:
-        """The compiled grammar of the current inventory's names, with or without free service spans (compiled
-        once per grammar text: a changed inventory compiles anew)."""
-        text = call_grammar(spans=spans)
+    def _grammar_obj(self, spans: bool = True, services: tuple[str, ...] | None = None) -> Any:
+        """The compiled grammar of `services` (default the current inventory's names), with or without free
+        service spans (compiled once per grammar text: a changed inventory compiles anew)."""
+        text = call_grammar(spans=spans, services=services)
         if text not in self._grammars:
             from llama_cpp import LlamaGrammar
 
@@ -144,16 +145,18 @@ class LlamaPlanner:
 
     def _choose_known(self, prompt: str, request: str, span: str, raw: str, t0: float,
                       context: Conversation | None) -> PlannedCall:
-        """The model's service span names nothing in the inventory: decode again choosing among the inventory's
-        names, and keep that call only when its service is one the user (or the conversation) named, by name,
-        alias or near-variant; otherwise ask, quoting the span. Never a call on a service nobody named."""
+        """The model's service span names nothing in the inventory: decode again choosing among the services the
+        user (or the conversation) named, by name, alias or near-variant, or, when nobody named any, among all
+        of the inventory's names for a read (a symptom: "why is the site slow?"). A write on a service nobody
+        named is never kept: the planner asks, quoting the span."""
         self.fallbacks += 1
-        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj(spans=False))
+        named = tuple(grounded_services(request, context))
+        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj(spans=False, services=named or None))
         checked = check_in_inventory(raw2, context)
         ms = (time.perf_counter() - t0) * 1e3
         if checked.ok:
             service = checked.args.get("service")
-            if service is None or service in grounded_services(request, context):
+            if service is None or service in named or (checked.tool not in WRITE_TOOLS and not named):
                 return PlannedCall(checked.tool, checked.args, raw2, True, ms, True)
         return ask_unknown(span, raw, True, ms, context)
 

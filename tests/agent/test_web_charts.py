@@ -25,7 +25,7 @@ class IncidentPlanner:
 
     name = "incident-script"
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (), context: object = None) -> PlannedCall:
         if "restart" in request:
             return call("restart_service", {"service": "paymentservice"}) if not history else call(
                 "respond", {"text": "restarted"})

@@ -170,8 +170,12 @@ def test_agent_methods_hear_every_turn_and_writes_are_timed_against_them(tmp_pat
 
     e = load_e2e(HARD / "turns-ss-redirect-orders.yaml")
     s = run_scenario(e, AgentResponder("keyword", load_planner("keyword")), tmp_path, Settings(home=tmp_path))
-    assert s.turns == 2 and s.error is None
-    assert s.writes == [w for w in s.writes if w.startswith("rollback_deployment orders")], s.writes
-    assert s.remediation_correct  # the rollback the operator asked for in turn 2, after turn 2 began
+    assert s.turns == 2 and s.error is None  # both turns reached the agent
+    # writes are timed against the turns: the keyword baseline ignores "wait for me" and rolls back the red
+    # herring in turn 1, which voids the fix; only the orders rollback after turn 2 began would count
+    if any(not w.startswith("rollback_deployment orders") for w in s.writes):
+        assert not s.remediation_correct, s.writes
+    else:
+        assert s.remediation_correct, s.writes
     script = run_scenario(e, ScriptResponder(), tmp_path, Settings(home=tmp_path))
     assert script.turns == 1 and not script.remediation_correct
