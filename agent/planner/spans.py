@@ -8,36 +8,19 @@ other service.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from functools import lru_cache
+from contextlib import AbstractContextManager
 
 from agent.planner.validate import Checked, check_output
 from runtime.conversation import Conversation
-from tools.services import service_names, use_topology
-from tools.topology import Topology, topology_from_dict
+from runtime.grounded_targets import inventory_for
+from tools.inventory import Inventory
+from tools.resolution import closest
+from tools.services import use_inventory
 
 
-@lru_cache(maxsize=32)
-def _names_topology(names: tuple[str, ...]) -> Topology:
-    services = [{"name": n, "capacity_rps": 100.0, "service_ms": 10.0} for n in names]
-    return topology_from_dict({"name": "inventory", "entry": names[0], "services": services}, "<inventory>")
-
-
-def inventory_topology(context: Conversation | None) -> Topology | None:
-    """A names-only topology for a conversation's inventory, or None when it is the current topology's."""
-    if context is None or not context.services or set(context.services) == set(service_names()):
-        return None
-    return _names_topology(tuple(dict.fromkeys(context.services)))
-
-
-@contextmanager
-def in_inventory(context: Conversation | None) -> Iterator[None]:
-    """Within the block, names resolve against the conversation's inventory."""
-    topo = inventory_topology(context)
-    with use_topology(topo) if topo is not None else nullcontext():
-        yield
+def in_inventory(context: Conversation | None) -> AbstractContextManager[Inventory]:
+    """Within the block, names resolve against the conversation's inventory (its `services`, else the current)."""
+    return use_inventory(inventory_for(context))
 
 
 def check_in_inventory(raw: str, context: Conversation | None) -> Checked:
@@ -45,15 +28,8 @@ def check_in_inventory(raw: str, context: Conversation | None) -> Checked:
         return check_output(raw)
 
 
-def closest(name: str, context: Conversation | None, n: int = 3) -> list[str]:
-    names = list(context.services) if context is not None and context.services else list(service_names())
-    lower = {x.lower(): x for x in names}
-    hits = difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.0)
-    return [lower[h] for h in hits]
-
-
 def unknown_service_question(name: str, context: Conversation | None) -> str:
-    near = closest(name, context)
+    near = closest(name, inventory_for(context))
     if not near:
         return f"I don't see a service called {name}. Which service do you mean?"
     alts = near[0] if len(near) == 1 else ", ".join(near[:-1]) + " or " + near[-1]
