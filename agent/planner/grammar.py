@@ -67,7 +67,7 @@ def _tool_rule(tool: str, rules: dict[str, str], services: tuple[str, ...], span
 
 def call_grammar(tools: tuple[str, ...] | None = None, respond: bool = True,
                  services: tuple[str, ...] | None = None, spans: bool = True) -> str:
-    """GBNF text: one leading space, then one call of `tools` (default all) or `respond text=...`.
+    """GBNF text: one leading space, one call of `tools` (default all) or `respond text=...`, and a newline.
 
     `service` values are the names of `services` (default: the current topology's), and with `spans` also any
     bare or quoted span (what the user wrote, resolved afterwards); without, only those names.
@@ -82,5 +82,7 @@ def _grammar(tools: tuple[str, ...] | None, respond: bool, services: tuple[str, 
     if respond:
         rules["call-respond"] = '"respond text=" quoted'
         names.append("call-respond")
-    head = f'root ::= " "? ({" | ".join(names)})\n'
+    # The line ends with the newline the model was trained to end a call with (decoding stops there); without
+    # it, a finished call could only go on or end with EOS, and the model padded numbers ("3" became "300").
+    head = f'root ::= " "? ({" | ".join(names)}) "\\n"\n'
     return head + "\n".join(f"{k} ::= {v}" for k, v in rules.items()) + _COMMON

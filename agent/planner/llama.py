@@ -81,10 +81,12 @@ class LlamaPlanner:
         self._thread.shutdown(wait=True)
         self.llm.close()
 
-    def _grammar_obj(self, spans: bool = True, services: tuple[str, ...] | None = None) -> Any:
+    def _grammar_obj(self, spans: bool = True, services: tuple[str, ...] | None = None,
+                     tool: str | None = None) -> Any:
         """The compiled grammar of `services` (default the current inventory's names), with or without free
-        service spans (compiled once per grammar text: a changed inventory compiles anew)."""
-        text = call_grammar(spans=spans, services=services)
+        service spans, for every tool or only `tool` (compiled once per grammar text: a changed inventory
+        compiles anew)."""
+        text = call_grammar(tools=(tool,) if tool else None, respond=tool is None, spans=spans, services=services)
         if text not in self._grammars:
             from llama_cpp import LlamaGrammar
 
@@ -121,8 +123,9 @@ class LlamaPlanner:
 
     def plan(self, request: str, history: Sequence[Step] = (),
              context: Conversation | None = None) -> PlannedCall:
-        """Decode freely; a service name that resolves to nothing becomes a question (no grammar retry, which
-        could only force some other name); any other invalid output is decoded again under the grammar."""
+        """Decode freely; a service span that resolves to nothing is decoded again for the same tool among the
+        services the user named (`_choose_known`), else becomes a question; any other invalid output is decoded
+        again under the full grammar."""
         t0 = time.perf_counter()
         prompt = self.prompt_for(request, history, context)
         self.calls += 1
@@ -131,7 +134,7 @@ class LlamaPlanner:
         if checked.ok:
             return PlannedCall(checked.tool, checked.args, raw, False, (time.perf_counter() - t0) * 1e3, True)
         if checked.code == "unknown_service" and checked.service is not None:
-            return self._choose_known(prompt, request, checked.service, raw, t0, context)
+            return self._choose_known(prompt, request, checked.tool, checked.service, raw, t0, context)
         self.fallbacks += 1
         raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj())
         checked = check_in_inventory(raw2, context)
@@ -143,15 +146,19 @@ class LlamaPlanner:
         self.failures += 1
         return could_not_plan(raw2 or raw, ms)
 
-    def _choose_known(self, prompt: str, request: str, span: str, raw: str, t0: float,
+    def _choose_known(self, prompt: str, request: str, tool: str, span: str, raw: str, t0: float,
                       context: Conversation | None) -> PlannedCall:
-        """The model's service span names nothing in the inventory: decode again choosing among the services the
-        user (or the conversation) named, by name, alias or near-variant, or, when nobody named any, among all
-        of the inventory's names for a read (a symptom: "why is the site slow?"). A write on a service nobody
-        named is never kept: the planner asks, quoting the span."""
+        """The model's service span names nothing in the inventory: decode the same tool again choosing among
+        the services the user (or the conversation) named, by name, alias or near-variant, or, when nobody named
+        any, among all of the inventory's names for a read (a symptom: "why is the site slow?"). A write on a
+        service nobody named is never kept: the planner asks, quoting the span."""
         self.fallbacks += 1
         named = tuple(grounded_services(request, context))
-        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj(spans=False, services=named or None))
+        if tool in WRITE_TOOLS and not named:
+            return ask_unknown(span, raw, False, (time.perf_counter() - t0) * 1e3, context)
+        # The first decode chose the tool; only its service span failed, so the retry keeps the tool.
+        grammar = self._grammar_obj(spans=False, services=named or None, tool=tool)
+        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=grammar)
         checked = check_in_inventory(raw2, context)
         ms = (time.perf_counter() - t0) * 1e3
         if checked.ok:

@@ -69,9 +69,15 @@ class _FakeLlm:
 
 
 class _AnyGrammar(dict):  # type: ignore[type-arg]
-    """Every grammar text is "compiled" (the fake llm only records that a grammar was passed)."""
+    """Every grammar text is "compiled" (the fake llm only records that a grammar was passed); the texts asked
+    for are kept in `texts`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
 
     def __contains__(self, key: object) -> bool:
+        self.texts.append(str(key))
         return True
 
     def __getitem__(self, key: object) -> object:
@@ -131,12 +137,31 @@ def test_keyword_router_and_loader() -> None:
 
 
 def test_unknown_service_becomes_a_question_not_a_grammar_guess() -> None:
-    # the span names nothing; the retry among known names picks one nobody named: asked, not run
-    p = _planner([" restart_service service=billing", " restart_service service=cartservice"])
+    # a write whose span names nothing, and the request names no known service: asked at once, no retry
+    p = _planner([" restart_service service=billing"])
     call = p.plan("bounce billing")
-    assert call.ok and call.tool == "respond" and call.constrained
+    assert call.ok and call.tool == "respond" and not call.constrained
     assert call.args["text"].startswith("I don't see a service called billing. Did you mean ")
-    assert p.llm.grammars == [False, True] and p.fallbacks == 1
+    assert p.llm.grammars == [False] and p.fallbacks == 1
+    # a read: the retry among all known names may pick one, but only for the same tool
+    p = _planner([" get_topology service=billing", " get_topology service=cartservice"])
+    call = p.plan("what does billing call?")
+    assert (call.tool, call.args) == ("get_topology", {"service": "cartservice"}) and call.constrained
+    assert p.llm.grammars == [False, True]
+    (retry,) = p._grammars.texts
+    assert "call-get-topology ::=" in retry and "call-restart-service" not in retry and "call-respond" not in retry
+
+
+def test_the_retry_keeps_the_tool_the_model_chose() -> None:
+    from runtime.conversation import Conversation
+
+    inv = Conversation(services=("quarry-api", "ledger-db"))
+    p = _planner([" rollback_deployment service=quarryx", " rollback_deployment service=quarry-api"])
+    call = p.plan("quarry api regressed after the deploy, roll back", context=inv)
+    assert (call.tool, call.args) == ("rollback_deployment", {"service": "quarry-api"}) and call.constrained
+    (retry,) = p._grammars.texts
+    assert "call-rollback-deployment ::=" in retry and "call-root-cause-analysis" not in retry
+    assert 'enum-service ::= "quarry-api"' in retry  # only the service the request names
 
 
 def test_an_unknown_span_may_become_the_known_name_the_user_wrote() -> None:
