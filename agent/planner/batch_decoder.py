@@ -5,8 +5,8 @@ from a server's many request threads, each thread's arena grew and resident memo
 soak). It serves two kinds of work from one queue:
 
 - `complete(prompt, max_tokens)`: a greedy completion up to the end of the line. With batching on, the
-  pending completions decode together in a second llama.cpp context built on the same model (one unified KV
-  cache, one sequence id per completion): each step evaluates, in ONE `llama_decode`, the next token of every
+  pending completions decode together in a second llama.cpp context built on the same model (one sequence id
+  and one KV stream per completion): each step evaluates, in ONE `llama_decode`, the next token of every
   generating sequence plus the prompt tokens of newly admitted ones; the next token of each is the argmax of
   its logits. Completions join between steps and leave as soon as they end (continuous batching), up to
   `slots` at once. A prompt reuses the longest common token prefix cached in any sequence (`kv_slots`), so a
@@ -39,17 +39,18 @@ from agent.planner.line_stop import capped_max_tokens, check_stop
 
 T = TypeVar("T")
 STOPS = (b"\n",)
+MIN_COPY = 32  # copy another sequence's stream only for a common prefix at least this long
 
 
 @dataclass
 class DecodeStats:
     """What the model thread did since it started."""
 
-    completions: int = 0  # batched completions finished
+    completions: int = 0  # free (not grammar) completions finished, batched or not
     prompt_tokens: int = 0  # prompt tokens of those completions
-    reused_tokens: int = 0  # of which taken from a cached prefix, not evaluated
-    evaluated_tokens: int = 0  # prompt tokens evaluated
-    generated_tokens: int = 0  # tokens chosen by greedy decoding
+    reused_tokens: int = 0  # batched: of which taken from a cached prefix, not evaluated
+    evaluated_tokens: int = 0  # batched: prompt tokens evaluated
+    generated_tokens: int = 0  # tokens chosen by greedy decoding (both paths)
     steps: int = 0  # llama_decode calls of the batch
     max_batch_seqs: int = 0  # most sequences in one step
     decode_s: float = 0.0  # seconds in llama_decode and argmax
@@ -93,11 +94,12 @@ _STOP = object()
 class ModelThread:
     """The one thread of a `llama_cpp.Llama` (see the module docstring); `batching` turns the batch on."""
 
-    def __init__(self, llm: Any, *, batching: bool = True, slots: int = 8, cached: int = 8,
-                 cells: int = 4096, name: str = "keel-llama") -> None:
+    def __init__(self, llm: Any, *, batching: bool = True, slots: int = 8, cached: int | None = None,
+                 name: str = "keel-llama") -> None:
         self.llm = llm
         self.batching = batching
-        self.slots, self.cached, self.cells = slots, cached, cells
+        self.slots = slots
+        self.cached = max(1, slots // 2) if cached is None else cached
         self.n_ctx_seq = int(llm.n_ctx())  # a completion's limit, as on the unbatched path
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._waiting: deque[_Completion] = deque()
@@ -106,7 +108,8 @@ class ModelThread:
         self._stats_lock = threading.Lock()
         self._ctx: Any = None
         self._batch: Any = None
-        self._table = SlotTable(slots + cached, slots, cells)
+        n_seq = self.slots + self.cached
+        self._table = SlotTable(n_seq, slots, n_seq * self.n_ctx_seq, min_copy=MIN_COPY)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"{name}-0", daemon=True)
         self._thread.start()
@@ -189,20 +192,31 @@ class ModelThread:
                 self._stats.call_s += time.perf_counter() - t0
 
     def _unbatched(self, prompt: str, max_tokens: int) -> str:
+        """The high-level path, one completion at a time (it reuses only the previous prompt's prefix)."""
         out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1, stop=["\n"])
+        usage = out.get("usage") or {}
+        with self._stats_lock:
+            self._stats.completions += 1
+            self._stats.prompt_tokens += int(usage.get("prompt_tokens", 0))
+            self._stats.generated_tokens += int(usage.get("completion_tokens", 0))
         return str(out["choices"][0]["text"])
 
     # ------------------------------------------------------------------ batch context
     def _open(self) -> None:
-        """A second context on the same model: one unified KV cache of `cells` cells for all sequences."""
+        """A second context on the same model: one KV stream of the planner's context size per sequence.
+
+        Separate streams (not one unified cache) keep each sequence's cells in position order, as on the
+        unbatched path: in a shared cache a sequence's cells scatter, attention sums in another order, and on a
+        near tie the greedy token can flip (seen on a planner prompt). A prefix copy between streams copies the
+        whole stream, hence `MIN_COPY`."""
         import llama_cpp
         from llama_cpp._internals import LlamaBatch, LlamaContext
         from llama_cpp._utils import suppress_stdout_stderr
 
         params = type(self.llm.context_params).from_buffer_copy(self.llm.context_params)
-        params.n_ctx = self.cells
         params.n_seq_max = self.slots + self.cached
-        params.kv_unified = True
+        params.n_ctx = self.n_ctx_seq * params.n_seq_max
+        params.kv_unified = False
         n_batch = int(params.n_batch)
         with suppress_stdout_stderr(disable=False):  # llama.cpp logs the cache layout
             self._ctx = LlamaContext(model=self.llm._model, params=params, verbose=False)
@@ -265,11 +279,10 @@ class ModelThread:
                 continue
             for e in placed.evict:
                 llama_cpp.llama_memory_seq_rm(self._mem, e, 0, -1)
-            if placed.source is not None:
-                llama_cpp.llama_memory_seq_rm(self._mem, placed.seq, 0, -1)
-                llama_cpp.llama_memory_seq_cp(self._mem, placed.source, placed.seq, 0, placed.n_common)
-            else:
-                llama_cpp.llama_memory_seq_rm(self._mem, placed.seq, placed.n_common, -1)
+            if placed.source is not None:  # whole-stream copy (the only kind between streams), then cut back
+                llama_cpp.llama_memory_seq_rm(self._mem, placed.seq, -1, -1)
+                llama_cpp.llama_memory_seq_cp(self._mem, placed.source, placed.seq, -1, -1)
+            llama_cpp.llama_memory_seq_rm(self._mem, placed.seq, placed.n_common, -1)
             self._running.append(_Running(job, placed.seq, placed.n_common, job.tokens[placed.n_common:],
                                           max_tokens))
             with self._stats_lock:

@@ -6,10 +6,12 @@ ids over one unified KV cache. Each sequence remembers the tokens whose keys and
 it is needed (least recently used first).
 
 A new completion reuses the longest common token prefix found in any sequence, busy or idle:
-- when an idle sequence's tokens are all a prefix of the new prompt (the next step of a conversation, or the
-  same prompt again), the completion decodes in that sequence and only the new suffix is evaluated;
-- otherwise the completion takes a free (or the least recently used idle) sequence and the common prefix is
-  copied into it from the source (in a unified cache a copy only tags the cells, no data moves).
+- when an idle sequence's tokens are all a prefix of the new prompt (the next step of a conversation), or the
+  new prompt is all a prefix of them (the same prompt again), the completion decodes in that sequence and
+  only the new suffix is evaluated;
+- otherwise the completion takes a free (or the least recently used idle) sequence and, when the common
+  prefix is at least `min_copy` tokens (a copy between KV streams moves the whole stream), the source is
+  copied into it and cut back to the common prefix.
 At least the prompt's last token is always evaluated again (its logits start the completion).
 
 Cells are budgeted conservatively: a sequence counts all of its tokens (shared cells are counted once per
@@ -65,7 +67,7 @@ class PromptTooLong(ValueError):
 class SlotTable:
     """The sequences of one context: `max_active` may decode at once; the rest hold cached prefixes."""
 
-    def __init__(self, n_seq: int, max_active: int, cell_budget: int) -> None:
+    def __init__(self, n_seq: int, max_active: int, cell_budget: int, min_copy: int = 1) -> None:
         if not 1 <= max_active <= n_seq:
             raise ValueError(f"max_active must be in 1..n_seq ({n_seq}); got {max_active}")
         if cell_budget < 1:
@@ -73,6 +75,7 @@ class SlotTable:
         self.seqs = [SeqState(i) for i in range(n_seq)]
         self.max_active = max_active
         self.cell_budget = cell_budget
+        self.min_copy = max(1, min_copy)  # shorter common prefixes are evaluated again rather than copied
         self._clock = 0
 
     # ------------------------------------------------------------------ queries
@@ -107,7 +110,8 @@ class SlotTable:
             return None
         source, n_raw = self.best_source(prompt)
         n_common = min(n_raw, len(prompt) - 1)
-        in_place = source is not None and not source.busy and n_raw == len(source.tokens) and n_raw > 0
+        in_place = (source is not None and not source.busy and n_raw > 0
+                    and (n_raw == len(source.tokens) or n_raw == len(prompt)))
         if in_place and source is not None:
             target = source
             copy_from: SeqState | None = None
@@ -116,7 +120,7 @@ class SlotTable:
             if not idle:
                 return None
             target = min(idle, key=lambda s: (len(s.tokens) > 0, s.last_used))  # empty first, then LRU
-            copy_from = source if n_common > 0 else None
+            copy_from = source if n_common >= self.min_copy else None
         # the target's own cached tokens go (kept: [0, n_common) when in place)
         evict: list[int] = []
         keep = {target.seq} | ({copy_from.seq} if copy_from is not None else set())
