@@ -17,13 +17,14 @@ import statistics
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from agent.planner.base import Planner
 from config.settings import Settings, get_settings
@@ -137,7 +138,7 @@ def run_bench(conversations: int = 20, *, settings: Settings | None = None, plan
     base = settings or get_settings()
     settings = base.model_copy(update={
         "home": home, "checkpoint_db": None, "audit_db": None, "database_url": "",
-        "tokens": f"{OP_TOKEN}=operator,{APPROVER_TOKEN}=approver",
+        "tokens": SecretStr(f"{OP_TOKEN}=operator,{APPROVER_TOKEN}=approver"),
         "queue_size": max(base.queue_size, conversations),
     })
     service = build_service(settings, scenario, planner=planner, live=True)

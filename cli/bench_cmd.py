@@ -122,7 +122,7 @@ def bench_agent(
 
     With the llama planner each level runs with batched decoding and with the unbatched path (one model call
     at a time) in the same process; tokens/s is what the model thread generated per second of the run."""
-    from agent.bench_agent import parse_levels, run_sweep
+    from agent.bench_agent import SweepRow, parse_levels, run_sweep
     from agent.composition import planner_from_settings
     from config.settings import get_settings
 
@@ -152,16 +152,17 @@ def bench_agent(
     figures: dict[str, float] = {}
     bad = False
 
-    def on_row(row) -> None:  # type: ignore[no-untyped-def]
+    def on_row(row: SweepRow) -> None:
         nonlocal bad
         f = row.figures()
+        audit = "valid" if f["audit_valid"] else "INVALID"
         reused = f"{f['reused_tokens'] / f['prompt_tokens']:.0%}" if f["prompt_tokens"] and row.mode == "batched" \
             else "-"
         table.add_row(row.mode, str(row.conversations), f"{f['p50_ms']:.0f}", f"{f['p95_ms']:.0f}",
-                      f"{f['max_ms']:.0f}", f"{f['errors']:.0f}", "valid" if f["audit_valid"] else "INVALID",
+                      f"{f['max_ms']:.0f}", f"{f['errors']:.0f}", audit,
                       f"{f['wall_s']:.1f}", f"{f['tokens_per_s']:.1f}", f"{f['tokens_per_step']:.2f}", reused)
         console.print(f"{row.mode}, {row.conversations} conversations: p50 {f['p50_ms']:.0f} ms, p95 "
-                      f"{f['p95_ms']:.0f} ms, {f['errors']:.0f} errors, audit {'valid' if f['audit_valid'] else 'INVALID'}")
+                      f"{f['p95_ms']:.0f} ms, {f['errors']:.0f} errors, audit {audit}")
         for t in row.result.turns:
             if t.error:
                 console.print(f"[red]error[/] {t.request!r}: {t.error}")

@@ -10,7 +10,7 @@ import pytest
 
 from agent.planner import default_adapter, load_planner
 from agent.planner.base import Step
-from runtime.conversation import EarlierTurn, Conversation
+from runtime.conversation import Conversation, EarlierTurn
 from runtime.prompt import render_prompt
 from tests.ci import unavailable
 from tools.envelope import ToolResult
@@ -79,7 +79,8 @@ def test_batched_greedy_text_is_identical_to_one_at_a_time(planners: tuple[Any, 
         after = batched.decode_stats()
     assert alone == reference
     assert together == reference
-    assert after["max_batch_seqs"] > 1  # they really shared batches
+    steps = after["steps"] - before["steps"]
+    assert (after["generated_tokens"] - before["generated_tokens"]) / steps > 1.5  # they really shared batches
 
 
 def test_summary_length_completions_match_too(planners: tuple[Any, Any]) -> None:
