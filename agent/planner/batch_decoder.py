@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from agent.planner.kv_slots import Placement, PromptTooLong, SlotTable
+from agent.planner.kv_slots import Placement, SlotTable
 from agent.planner.line_stop import capped_max_tokens, check_stop
 
 T = TypeVar("T")
@@ -266,19 +266,23 @@ class ModelThread:
                     job.tokens = self._tokens(job.prompt)
                 max_tokens = capped_max_tokens(len(job.tokens), job.max_tokens, self.n_ctx_seq)
                 placed: Placement | None = self._table.place(job.tokens, max_tokens)
-            except (ValueError, PromptTooLong) as e:
+            except Exception as e:  # noqa: BLE001 - a prompt that cannot be placed fails alone (PromptTooLong, ...)
                 self._waiting.popleft()
                 job.future.set_exception(e)
                 continue
             if placed is None:
+                if not self._running:  # nothing will free a sequence: fail rather than spin
+                    self._waiting.popleft()
+                    job.future.set_exception(RuntimeError("no free sequence in the batch context"))
+                    continue
                 return
             self._waiting.popleft()
             if not job.future.set_running_or_notify_cancel():
                 self._table.drop(placed.seq)
                 llama_cpp.llama_memory_seq_rm(self._mem, placed.seq, 0, -1)
                 continue
-            for e in placed.evict:
-                llama_cpp.llama_memory_seq_rm(self._mem, e, 0, -1)
+            for evicted in placed.evict:
+                llama_cpp.llama_memory_seq_rm(self._mem, evicted, 0, -1)
             if placed.source is not None:  # whole-stream copy (the only kind between streams), then cut back
                 llama_cpp.llama_memory_seq_rm(self._mem, placed.seq, -1, -1)
                 llama_cpp.llama_memory_seq_cp(self._mem, placed.source, placed.seq, -1, -1)
