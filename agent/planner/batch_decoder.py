@@ -100,7 +100,7 @@ class ModelThread:
         self.batching = batching
         self.slots = slots
         self.cached = max(1, slots // 2) if cached is None else cached
-        self.n_ctx_seq = int(llm.n_ctx())  # a completion's limit, as on the unbatched path
+        self.n_ctx_seq = int(llm.n_ctx()) if batching else 0  # a completion's limit, as on the unbatched path
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._waiting: deque[_Completion] = deque()
         self._running: list[_Running] = []
@@ -109,7 +109,7 @@ class ModelThread:
         self._ctx: Any = None
         self._batch: Any = None
         n_seq = self.slots + self.cached
-        self._table = SlotTable(n_seq, slots, n_seq * self.n_ctx_seq, min_copy=MIN_COPY)
+        self._table = SlotTable(n_seq, slots, max(1, n_seq * self.n_ctx_seq), min_copy=MIN_COPY)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"{name}-0", daemon=True)
         self._thread.start()
