@@ -147,8 +147,9 @@ def bench_agent(
             planners[settings.planner] = planner_from_settings(settings)
     except FileNotFoundError as e:
         fail(str(e))
-    table = Table("path", "conversations", "p50 ms", "p95 ms", "max ms", "errors", "audit", "wall s", "gen tok/s",
-                  "tok/step", "prompt reused", title="keel bench agent")
+    table = Table("path", "n", "p50 ms", "p95 ms", "max ms", "err", "audit", "wall s", "tok/s", "tok/step", "reused",
+                  title="keel bench agent (n conversations at once; tok/s: tokens the model thread generated per "
+                        "second; tok/step: sequences per batch step; reused: prompt tokens from cached prefixes)")
     figures: dict[str, float] = {}
     bad = False
 
@@ -159,7 +160,7 @@ def bench_agent(
         reused = f"{f['reused_tokens'] / f['prompt_tokens']:.0%}" if f["prompt_tokens"] and row.mode == "batched" \
             else "-"
         table.add_row(row.mode, str(row.conversations), f"{f['p50_ms']:.0f}", f"{f['p95_ms']:.0f}",
-                      f"{f['max_ms']:.0f}", f"{f['errors']:.0f}", audit,
+                      f"{f['max_ms']:.0f}", f"{f['errors']:.0f}", audit[:5],
                       f"{f['wall_s']:.1f}", f"{f['tokens_per_s']:.1f}", f"{f['tokens_per_step']:.2f}", reused)
         console.print(f"{row.mode}, {row.conversations} conversations: p50 {f['p50_ms']:.0f} ms, p95 "
                       f"{f['p95_ms']:.0f} ms, {f['errors']:.0f} errors, audit {audit}")
