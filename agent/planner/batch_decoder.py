@@ -9,8 +9,8 @@ soak). It serves two kinds of work from one queue:
   and one KV stream per completion): each step evaluates, in ONE `llama_decode`, the next token of every
   generating sequence plus the prompt tokens of newly admitted ones; the next token of each is the argmax of
   its logits. Completions join between steps and leave as soon as they end (continuous batching), up to
-  `slots` at once. A prompt reuses the longest common token prefix cached in any sequence (`kv_slots`), so a
-  conversation's next step evaluates only its new lines. The text is cut exactly as `create_completion`
+  `slots` at once, on consecutive sequence ids. A prompt reuses the longest common token prefix cached in any
+  sequence (`kv_slots`), so a conversation's next step evaluates only its new lines. The text is cut exactly as `create_completion`
   cuts it (`line_stop`).
 - `submit(fn, *args)`: any other call (grammar-constrained decoding through the high-level `Llama`, which is
   rare: only when free decoding did not validate), run alone on the same thread between two batch steps.
@@ -49,6 +49,7 @@ class DecodeStats:
     completions: int = 0  # free (not grammar) completions finished, batched or not
     prompt_tokens: int = 0  # prompt tokens of those completions
     reused_tokens: int = 0  # batched: of which taken from a cached prefix, not evaluated
+    stream_copies: int = 0  # batched: KV streams copied (prefix from another sequence, or spilled to the cache)
     evaluated_tokens: int = 0  # batched: prompt tokens evaluated
     generated_tokens: int = 0  # tokens chosen by greedy decoding (both paths)
     steps: int = 0  # llama_decode calls of the batch
@@ -108,8 +109,7 @@ class ModelThread:
         self._stats_lock = threading.Lock()
         self._ctx: Any = None
         self._batch: Any = None
-        n_seq = self.slots + self.cached
-        self._table = SlotTable(n_seq, slots, max(1, n_seq * self.n_ctx_seq), min_copy=MIN_COPY)
+        self._table = SlotTable(self.slots, self.cached, min_copy=MIN_COPY)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"{name}-0", daemon=True)
         self._thread.start()
@@ -265,8 +265,8 @@ class ModelThread:
                 if not job.tokens:
                     job.tokens = self._tokens(job.prompt)
                 max_tokens = capped_max_tokens(len(job.tokens), job.max_tokens, self.n_ctx_seq)
-                placed: Placement | None = self._table.place(job.tokens, max_tokens)
-            except Exception as e:  # noqa: BLE001 - a prompt that cannot be placed fails alone (PromptTooLong, ...)
+                placed: Placement | None = self._table.place(job.tokens)
+            except Exception as e:  # noqa: BLE001 - a prompt that cannot be placed (too long, ...) fails alone
                 self._waiting.popleft()
                 job.future.set_exception(e)
                 continue
@@ -277,21 +277,23 @@ class ModelThread:
                     continue
                 return
             self._waiting.popleft()
-            if not job.future.set_running_or_notify_cancel():
-                self._table.drop(placed.seq)
-                llama_cpp.llama_memory_seq_rm(self._mem, placed.seq, 0, -1)
-                continue
-            for evicted in placed.evict:
-                llama_cpp.llama_memory_seq_rm(self._mem, evicted, 0, -1)
-            if placed.source is not None:  # whole-stream copy (the only kind between streams), then cut back
-                llama_cpp.llama_memory_seq_rm(self._mem, placed.seq, -1, -1)
-                llama_cpp.llama_memory_seq_cp(self._mem, placed.source, placed.seq, -1, -1)
+            # whole-stream copies (the only kind between streams; llama.cpp runs them in this order before the
+            # next decode), then the sequence is cut back to its reused prefix
+            copies = [c for c in (placed.spill, (placed.source, placed.seq) if placed.source is not None else None)
+                      if c is not None]
+            for src, dst in copies:
+                llama_cpp.llama_memory_seq_rm(self._mem, dst, -1, -1)
+                llama_cpp.llama_memory_seq_cp(self._mem, src, dst, -1, -1)
             llama_cpp.llama_memory_seq_rm(self._mem, placed.seq, placed.n_common, -1)
+            if not job.future.set_running_or_notify_cancel():  # cancelled meanwhile: the cache stays consistent
+                self._table.release(placed.seq)
+                continue
             self._running.append(_Running(job, placed.seq, placed.n_common, job.tokens[placed.n_common:],
                                           max_tokens))
             with self._stats_lock:
                 self._stats.prompt_tokens += len(job.tokens)
                 self._stats.reused_tokens += placed.n_common
+                self._stats.stream_copies += len(copies)
 
     def _step(self) -> None:
         """One llama_decode over every running sequence: one token each for the generating ones, then prompt

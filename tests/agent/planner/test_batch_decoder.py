@@ -101,19 +101,26 @@ def test_next_step_of_a_conversation_evaluates_only_the_new_lines(planners: tupl
     logs = Step("search_logs", {"service": "paymentservice", "level": "error"}, ToolResult.ok(LOGS))
     steps = [render_prompt("restart it", [], TWO_EARLIER), render_prompt("restart it", [rca], TWO_EARLIER),
              render_prompt("restart it", [rca, logs], TWO_EARLIER)]
+    other = [render_prompt("show me error logs from paymentservice", [], EARLIER),
+             render_prompt("what calls redis-cart?", [logs])]
     evaluated = []
-    texts = []
-    for p in steps:
+    texts, other_texts = [], []
+    start = batched.decode_stats()
+    for i, p in enumerate(steps):
         before = batched.decode_stats()
         texts.append(batched.complete(p, 64))
         after = batched.decode_stats()
         evaluated.append(after["evaluated_tokens"] - before["evaluated_tokens"])
         n_prompt = after["prompt_tokens"] - before["prompt_tokens"]
         assert after["reused_tokens"] - before["reused_tokens"] + evaluated[-1] == n_prompt
+        if i < len(other):  # another conversation takes the sequence in between: the prefix is spilled and back
+            other_texts.append(batched.complete(other[i], 64))
     n_second = len(plain.llm.tokenize(steps[1].encode(), add_bos=True, special=True))
     assert evaluated[1] < n_second / 2, (evaluated, n_second)  # the earlier lines and request were cached
     assert evaluated[2] < len(plain.llm.tokenize(steps[2].encode(), add_bos=True, special=True)) / 2
+    assert batched.decode_stats()["stream_copies"] - start["stream_copies"] >= 2
     assert texts == [plain.complete(p, 64) for p in steps]
+    assert other_texts == [plain.complete(p, 64) for p in other]
 
 
 def test_grammar_decoding_and_batches_share_the_one_model_thread(planners: tuple[Any, Any],

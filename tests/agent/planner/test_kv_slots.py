@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.planner.kv_slots import PromptTooLong, SlotTable, common_prefix
+from agent.planner.kv_slots import Placement, SlotTable, common_prefix
 from agent.planner.line_stop import capped_max_tokens, check_stop
 
 
@@ -16,63 +16,56 @@ def test_common_prefix() -> None:
 
 
 def test_next_step_of_a_conversation_decodes_in_its_cached_sequence() -> None:
-    t = SlotTable(n_seq=4, max_active=2, cell_budget=1000)
-    first = t.place([1, 2, 3, 4], reserve=8)
-    assert first is not None and first.n_common == 0 and first.source is None
+    t = SlotTable(n_work=2, n_cache=2, min_copy=2)
+    first = t.place([1, 2, 3, 4])
+    assert first is not None and first.seq == 0 and first.n_common == 0 and first.source is None
     t.extend(first.seq, [1, 2, 3, 4, 9])  # prompt and one generated token evaluated
     t.release(first.seq)
-    nxt = t.place([1, 2, 3, 4, 9, 7, 7], reserve=8)  # the prompt grew by new lines
-    assert nxt is not None and nxt.seq == first.seq and nxt.source is None and nxt.n_common == 5
-    assert t.seqs[first.seq].tokens == [1, 2, 3, 4, 9] and t.seqs[first.seq].busy
+    nxt = t.place([1, 2, 3, 4, 9, 7, 7])  # the prompt grew by new lines
+    assert nxt == Placement(0, 5)  # in place, nothing copied or spilled
+    assert t.seqs[0].tokens == [1, 2, 3, 4, 9] and t.seqs[0].busy
 
 
 def test_same_prompt_again_reevaluates_only_its_last_token() -> None:
-    t = SlotTable(n_seq=2, max_active=1, cell_budget=100)
-    p = t.place([1, 2, 3], 4)
+    t = SlotTable(n_work=1)
+    p = t.place([1, 2, 3])
     assert p is not None
-    t.extend(p.seq, [1, 2, 3])
+    t.extend(p.seq, [1, 2, 3, 8])
     t.release(p.seq)
-    again = t.place([1, 2, 3], 4)
-    assert again is not None and again.seq == p.seq and again.n_common == 2
+    assert t.place([1, 2, 3]) == Placement(0, 2)
 
 
-def test_partial_match_copies_into_a_free_sequence_and_keeps_the_source() -> None:
-    t = SlotTable(n_seq=3, max_active=2, cell_budget=1000)
-    a = t.place([1, 2, 3, 4, 5], 4)
+def test_running_ids_stay_consecutive_and_prefixes_are_copied_from_any_sequence() -> None:
+    t = SlotTable(n_work=3, n_cache=1, min_copy=3)
+    a = t.place([1, 2, 3, 4, 5])
+    assert a is not None and a.seq == 0
+    t.extend(0, [1, 2, 3, 4, 5])  # still running
+    b = t.place([1, 2, 3, 8])
+    assert b == Placement(1, 3, source=0)  # the lowest free id, the prefix copied from the running sequence
+    assert t.seqs[0].tokens == [1, 2, 3, 4, 5] and t.seqs[1].tokens == [1, 2, 3]
+    c = t.place([1, 2, 9])  # a 2-token prefix is shorter than min_copy: evaluated again
+    assert c == Placement(2, 0)
+    assert t.place([5]) is None  # all working sequences busy
+
+
+def test_a_taken_id_spills_its_prefix_to_the_least_recently_used_cache_sequence() -> None:
+    t = SlotTable(n_work=2, n_cache=2, min_copy=2)
+    a = t.place([1, 1, 1, 1])
     assert a is not None
-    t.extend(a.seq, [1, 2, 3, 4, 5])  # still busy (generating)
-    b = t.place([1, 2, 3, 8], 4)
-    assert b is not None and b.seq != a.seq and b.source == a.seq and b.n_common == 3
-    assert t.seqs[a.seq].tokens == [1, 2, 3, 4, 5]
-    assert t.seqs[b.seq].tokens == [1, 2, 3]
+    t.extend(0, [1, 1, 1, 1])
+    t.release(0)
+    other = t.place([2, 2, 2])  # takes id 0, which held conversation A's prefix
+    assert other == Placement(0, 0, spill=(0, 2))
+    assert t.seqs[2].tokens == [1, 1, 1, 1] and t.seqs[0].tokens == []
+    t.extend(0, [2, 2, 2])
+    back = t.place([1, 1, 1, 1, 5])  # A's next step: id 1, its prefix copied back from the cache
+    assert back == Placement(1, 4, source=2)
+    assert t.active() == 2
 
 
-def test_waits_when_all_slots_are_busy_and_evicts_least_recently_used() -> None:
-    t = SlotTable(n_seq=3, max_active=2, cell_budget=30)
-    a, b = t.place([1] * 10, 2), t.place([2] * 10, 2)
-    assert a is not None and b is not None
-    assert t.place([3] * 5, 2) is None  # two active already
-    for s, tok in ((a, 1), (b, 2)):
-        t.extend(s.seq, [tok] * 10)
-        t.release(s.seq)
-    # 10 + 10 cached; 12 more needs 32 > 30 cells: the least recently used (a) is evicted, b stays
-    c = t.place([3] * 10, 2)
-    assert c is not None and c.evict == (a.seq,) and t.seqs[b.seq].tokens == [2] * 10
-    assert t.cells() <= 30
-
-
-def test_waits_while_running_completions_hold_the_cells() -> None:
-    t = SlotTable(n_seq=4, max_active=4, cell_budget=20)
-    assert t.place([1] * 10, 5) is not None
-    assert t.place([2] * 10, 5) is None  # 15 reserved + 15 > 20: wait, nothing to evict
-
-
-def test_a_prompt_that_can_never_fit_is_refused() -> None:
-    t = SlotTable(n_seq=2, max_active=1, cell_budget=10)
-    with pytest.raises(PromptTooLong, match="10 KV cells"):
-        t.place([1] * 8, 4)
-    with pytest.raises(ValueError, match="max_active"):
-        SlotTable(n_seq=2, max_active=3, cell_budget=10)
+def test_bad_sizes_are_refused() -> None:
+    with pytest.raises(ValueError, match="n_work"):
+        SlotTable(n_work=0)
 
 
 def test_stop_rules_match_create_completion() -> None:
