@@ -10,8 +10,8 @@ soak). It serves two kinds of work from one queue:
   generating sequence plus the prompt tokens of newly admitted ones; the next token of each is the argmax of
   its logits. Completions join between steps and leave as soon as they end (continuous batching), up to
   `slots` at once, on consecutive sequence ids. A prompt reuses the longest common token prefix cached in any
-  sequence (`kv_slots`), so a conversation's next step evaluates only its new lines. The text is cut exactly as `create_completion`
-  cuts it (`line_stop`).
+  sequence (`kv_slots`), so a conversation's next step evaluates only its new lines. The text is cut exactly
+  as `create_completion` cuts it (`line_stop`).
 - `submit(fn, *args)`: any other call (grammar-constrained decoding through the high-level `Llama`, which is
   rare: only when free decoding did not validate), run alone on the same thread between two batch steps.
 
