@@ -4,8 +4,9 @@ Both read one per-minute series of demand (replicas' worth of CPU a service need
 nothing else, so they serve any service and any traffic without being fitted to it.
 
 Short term (`short_term`): quantiles of the peak demand over the next `horizon` minutes, as a multiple of
-the current demand. They are read off the service's own recent history: for every past minute t whose
-outcome is known, the ratio max(d[t+1 .. t+h]) / d[t]; recent minutes weigh more (half-life
+the current level (the peak demand of the last `LEVEL_WINDOW` minutes, steadier than the last minute alone).
+They are read off the service's own recent history: for every past minute t whose outcome is known, the
+ratio max(d[t+1 .. t+h]) / level(t); recent minutes weigh more (half-life
 `half_life` minutes), so a calmer or burstier spell moves the forecast within the hour. Its recent error
 is how the current upper quantile would have fared on the last `RECENT` known outcomes: the share above
 it and their mean log excess (a forecast that is too tight shows it at once).
@@ -26,6 +27,7 @@ import numpy as np
 DAY = 1440
 SHORT_TAUS: tuple[float, ...] = (0.5, 0.9, 0.97)
 SHORT_HORIZON = 5  # minutes
+LEVEL_WINDOW = 5  # minutes: a forecast is relative to the peak demand of the last LEVEL_WINDOW minutes
 LOOKBACK = 240  # minutes of history the short-term forecast reads
 MIN_SHORT_HISTORY = 30
 RECENT = 30
@@ -63,22 +65,32 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, taus: tuple[flo
     return np.interp(taus, cdf, v)
 
 
-def peak_ratios(demand: np.ndarray, horizon: int) -> np.ndarray:
-    """For each minute t with a known outcome: max(d[t+1 .. t+horizon]) / d[t] (oldest first)."""
+def levels(demand: np.ndarray, window: int) -> np.ndarray:
+    """The level each forecast is relative to: the peak of the last `window` minutes up to each minute."""
+    d = np.maximum(np.asarray(demand, dtype=float), FLOOR)
+    if window <= 1:
+        return d
+    pad = np.concatenate([np.full(window - 1, d[0]), d])
+    return np.lib.stride_tricks.sliding_window_view(pad, window).max(axis=1)
+
+
+def peak_ratios(demand: np.ndarray, horizon: int, level_window: int = 1) -> np.ndarray:
+    """For each minute t with a known outcome: max(d[t+1 .. t+horizon]) / level(t) (oldest first)."""
     d = np.maximum(np.asarray(demand, dtype=float), FLOOR)
     if len(d) <= horizon:
         return np.empty(0)
     ahead = np.lib.stride_tricks.sliding_window_view(d[1:], horizon).max(axis=1)
-    return ahead / d[: len(ahead)]
+    return ahead / levels(d, level_window)[: len(ahead)]
 
 
 def short_term(demand: np.ndarray, horizon: int = SHORT_HORIZON, taus: tuple[float, ...] = SHORT_TAUS,
-               lookback: int = LOOKBACK, half_life: float = HALF_LIFE) -> ShortForecast | None:
+               lookback: int = LOOKBACK, half_life: float = HALF_LIFE, level_window: int = LEVEL_WINDOW
+               ) -> ShortForecast | None:
     """Short-term forecast from the last `lookback` minutes of `demand`; None with under MIN_SHORT_HISTORY."""
     d = np.maximum(np.asarray(demand, dtype=float)[-lookback:], FLOOR)
     if len(d) < max(MIN_SHORT_HISTORY, horizon + 2):
         return None
-    r = peak_ratios(d, horizon)
+    r = peak_ratios(d, horizon, level_window)
     age = np.arange(len(r))[::-1] + horizon  # minutes between each origin and now
     w = np.exp(-age * math.log(2.0) / half_life)
     q = _weighted_quantiles(r, w, taus)
@@ -86,8 +98,8 @@ def short_term(demand: np.ndarray, horizon: int = SHORT_HORIZON, taus: tuple[flo
     recent = r[-RECENT:]
     over = recent > q[-1]
     excess = float(np.log(recent[over] / q[-1]).mean()) if over.any() else 0.0
-    return ShortForecast(float(d[-1]), horizon, tuple(taus), tuple(float(x) for x in q), float(over.mean()),
-                         excess, len(r))
+    level = float(d[-level_window:].max())
+    return ShortForecast(level, horizon, tuple(taus), tuple(float(x) for x in q), float(over.mean()), excess, len(r))
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,7 @@ class NoForecast:
 def _smooth(x: np.ndarray, k: int = 5) -> np.ndarray:
     if len(x) < k:
         return x
-    return np.convolve(x, np.ones(k) / k, mode="same")
+    return np.convolve(np.pad(x, (k // 2, k - 1 - k // 2), mode="edge"), np.ones(k) / k, mode="valid")
 
 
 def next_hour(demand: np.ndarray) -> HourForecast | NoForecast:

@@ -43,7 +43,7 @@ from runtime.forecast import LOOKBACK
 
 ALGOS = ("grpo", "ppo")
 SELECTIONS = ("pareto", "hpa", "best", "last")
-DEFAULT_BUDGET = 2_000_000  # simulated minutes (rollouts included) per training run, GRPO and PPO alike
+DEFAULT_BUDGET = 1_200_000  # simulated minutes (rollouts included) per training run, GRPO and PPO alike
 # Training reward: the default weights with a heavier SLO-violation term (chosen on the validation days:
 # with slo=2 no checkpoint had as few violation minutes as the tuned HPA there).
 TRAIN_WEIGHTS = RewardWeights(slo=4.0)

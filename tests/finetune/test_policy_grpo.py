@@ -60,7 +60,7 @@ def test_update_moves_probability_towards_positive_advantage() -> None:
     actions = np.tile(np.arange(8) % N_ACTIONS, (16, 1))
     adv = np.where(actions == 1, 1.0, -1.0 / 7).astype(np.float32)
     logp = np.log(np.take_along_axis(probs, actions, 1)).astype(np.float32)
-    batch = grpo.GroupBatch(x, actions, adv, logp, 0.0, 0, 0)
+    batch = grpo.GroupBatch(x, actions, adv, logp, np.ones((16, N_ACTIONS), dtype=bool), 0.0, 0, 0)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     cfg = grpo.GRPOConfig(epochs=10)
     stats = grpo.update(net, ref, opt, batch, cfg)
