@@ -145,8 +145,9 @@ def bench_policy(
 
     figures = time_decisions(policy or DEFAULT_POLICY, repeats)
     console.print(f"decision: median {figures['decision_ms']:.4f} ms over {repeats} "
-                  f"(target <= 1 ms, {1 / figures['decision_ms']:.0f}x headroom); forecast {figures['forecast_ms']:.4f} ms; "
-                  f"HPA minute {figures['hpa_decision_ms']:.4f} ms (decision / HPA {figures['decision_vs_hpa_ratio']:.1f}x)")
+                  f"(target <= 1 ms, {1 / figures['decision_ms']:.0f}x headroom); "
+                  f"forecast {figures['forecast_ms']:.4f} ms; HPA minute {figures['hpa_decision_ms']:.4f} ms "
+                  f"(decision / HPA {figures['decision_vs_hpa_ratio']:.1f}x)")
     report("policy", figures, {"decision_ms": "<= 1"}, json_path)
 
 

@@ -5,8 +5,8 @@ and a forecast-sized controller, on a real trace or a member of a synthetic traf
 the floor's quantile is the one it was trained and selected with); `grpo_nofloor` the same network with no
 floor (the floor's ablation); `forecast` the floor alone (sized every minute to the short-term forecast, the
 frontier's sizing rule on the runtime forecaster). A synthetic family (`family`) is a 3-day member drawn with
-a fixed evaluation seed. All methods control the same service on the same rescaled trace split with the same simulator seed
-(`finetune.policy.rollout`). The tuned HPA's CPU target is the grid point with the best mean reward on
+a fixed evaluation seed. All methods control the same service on the same rescaled trace split with the same
+simulator seed (`finetune.policy.rollout`). The tuned HPA's CPU target is the grid point with the best mean reward on
 the training split: the trace's own (when it has one, see `finetune.policy.traffic`), otherwise the
 training split of the policies' training trace. Grid-search results are cached under KEEL_HOME, keyed
 by everything they depend on, and the output says when a cached search was used.
@@ -27,8 +27,15 @@ from finetune.policy.families import FAMILIES, HELDOUT_FAMILIES, generate
 from finetune.policy.hpa import DEFAULT_TARGET, SYNC_S, TUNING_GRID, static_replicas
 from finetune.policy.inference import load_policy
 from finetune.policy.reward import RewardWeights, slo_ms
-from finetune.policy.rollout import (Controller, ForecastController, HPAController, PolicyController, Run,
-                                     StaticController, run)
+from finetune.policy.rollout import (
+    Controller,
+    ForecastController,
+    HPAController,
+    PolicyController,
+    Run,
+    StaticController,
+    run,
+)
 from finetune.policy.safety import SafetyFloor
 from finetune.policy.traffic import Trace, describe_scaling, entry_scale, has_train_split, load_trace, split_bounds
 from runtime.forecast import LOOKBACK
@@ -179,7 +186,8 @@ def evaluate(spec: EvalSpec) -> EvalOutput:
         "eval": "scaling",
         "dataset": f"{tr.name} ({spec.split} split, minutes {lo}-{hi})",
         "config": {
-            "service": spec.service, "family": spec.family, "family_seed": FAMILY_SEED + spec.seed if spec.family else None, "minutes": hi - lo, "seed": spec.seed,
+            "service": spec.service, "family": spec.family,
+            "family_seed": FAMILY_SEED + spec.seed if spec.family else None, "minutes": hi - lo, "seed": spec.seed,
             "slo_p99_ms": round(slo_ms(spec.service), 1),
             "rescaling": describe_scaling(spec.service, scale),
             "hpa": f"Kubernetes HPA algorithm, CPU target {DEFAULT_TARGET}, tolerance 0.1, {SYNC_S} s sync run 4x per "

@@ -29,7 +29,7 @@ def plot_curve(meta: dict[str, Any], path: Path) -> Path:
                               ("validation mean reward", "validation replica-hours", "validation SLO-violation min"),
                               strict=True):
         ax.plot(its, [v[key] for v in val], marker="o", ms=3, label=meta["algo"])
-        ref = meta.get("validation_default_hpa", {}).get(key)
+        ref = (meta.get("validation_default_hpa") or {}).get(key)
         if ref is not None:
             ax.axhline(ref, color="tab:blue", ls="--", lw=0.8, label="default HPA")
         ax.set_xlabel("iteration")
@@ -53,7 +53,8 @@ def _selection(meta: dict[str, Any]) -> str:
     t = meta.get("validation_tuned_hpa") or {}
     if rule == "pareto":
         return (f"the checkpoint no worse than the tuned HPA (target {t.get('target')}) on both replica-hours and "
-                "SLO-violation minutes on the most validation families, then the fewest replica-hours")
+                "SLO-violation minutes on the most validation families, then one with no more violation minutes "
+                "than the tuned HPA over all validation days, then the fewest replica-hours")
     if rule == "hpa":
         t = meta.get("validation_tuned_hpa") or {}
         return (f"on the validation days, the fewest replica-hours among the checkpoints with no more SLO-violation "
@@ -142,7 +143,8 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         + (f"; {meta['run_wall_s'] / 60:.1f} min for the whole command" if "run_wall_s" in meta else "")
         + f"). Checkpoints every {cfg['checkpoint_every']} iterations; a resumed run is identical to an "
         "uninterrupted one. The shipped weights are those of iteration "
-        f"{meta.get('selected_iteration', meta['iterations'])} ({_selection(meta)}).",
+        f"{meta.get('selected_iteration', meta['iterations'])} ({_selection(meta)})."
+        + (f" The run was {meta['stopped_early']}." if meta.get("stopped_early") else ""),
         f"- Data: {cfg.get('family_share', 0):.0%} of episodes from synthetic traffic families "
         f"({', '.join(TRAIN_FAMILIES)}; `finetune/policy/families.py`), the rest from the training splits of "
         f"{', '.join(cfg['traces'])} (NASA July 1995: weeks 1-3; week 4 is never seen); "

@@ -66,8 +66,8 @@ def _crowd(n: int, start: int, rng: np.random.Generator) -> np.ndarray:
         s = np.where(dt < rise, up, np.clip(1 - (dt - rise) / fall, 0, 1))
     else:
         gap = rng.uniform(15, 90)
-        s = np.maximum(np.where(dt < rise, up, np.exp(-(dt - rise) / 20)),
-                       0.8 * np.where(dt - gap < rise, np.clip((dt - gap) / rise, 0, 1), np.exp(-(dt - gap - rise) / 20)))
+        second = np.where(dt - gap < rise, np.clip((dt - gap) / rise, 0, 1), np.exp(-(dt - gap - rise) / 20))
+        s = np.maximum(np.where(dt < rise, up, np.exp(-(dt - rise) / 20)), 0.8 * second)
     return np.where(dt < 0, 0.0, s)
 
 

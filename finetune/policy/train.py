@@ -1,20 +1,19 @@
 """Training runs for the scaling policy: warm start, GRPO or PPO iterations, checkpoints, resume, validation.
 
-A run is fully determined by its config: episodes are drawn per (seed, iteration), group sampling uses a
-generator seeded per (seed, iteration), torch runs on one thread with a fixed seed, and environments
-restart at checkpoint boundaries, so a run resumed from its checkpoint produces the same policy as an
-uninterrupted one. Validation (greedy policy behind its safety floor, no augmentation) is recorded every
-`eval_every` iterations for the training curve. The validation set holds fixed days of the training traces'
-training splits and one day of each training family drawn with validation seeds (never the test week of a
-trace, never the Azure day, never a held-out family); figures are kept per family. The policy written at
-the end is chosen on validation only: `select="pareto"` (the default) takes the checkpoint that is no worse
-than the tuned HPA on both replica-hours and violation minutes on the most validation families, then the
-fewest replica-hours; `"hpa"` takes, among the checkpoints with no more SLO-violation minutes than the
-tuned HPA over all validation days, the one with the fewest replica-hours (the lowest-violation checkpoint
-when none qualifies); `"best"` takes the best validation reward, `"last"` the last checkpoint. The tuned
-HPA of the validation is the HPA whose CPU target has the best mean evaluation reward (`RewardWeights()`,
-the eval's reward) over those days.
-"""
+A run is fully determined by its config: episodes are drawn per (seed, iteration), group sampling uses a generator
+seeded per (seed, iteration), torch runs on one thread with a fixed seed, and environments restart at checkpoint
+boundaries, so a run resumed from its checkpoint produces the same policy as an uninterrupted one. Validation
+(greedy policy behind its safety floor, no augmentation) is recorded every `eval_every` iterations for the training
+curve. The validation set holds fixed days of the training traces' training splits and one day of each training
+family drawn with validation seeds (never the test week of a trace, never the Azure day, never a held-out family);
+figures are kept per family. The policy written at the end is chosen on validation only: `select="pareto"` (the
+default) takes the checkpoint that is no worse than the tuned HPA on both replica-hours and violation minutes on
+the most validation families, then one with no more violation minutes than the tuned HPA over all validation days,
+then the fewest replica-hours; `"hpa"` takes, among the checkpoints with no more SLO-violation minutes than the
+tuned HPA over all validation days, the one with the fewest replica-hours (the lowest-violation checkpoint when
+none qualifies); `"best"` takes the best validation reward, `"last"` the last checkpoint. The tuned HPA of the
+validation is the HPA whose CPU target has the best mean evaluation reward (`RewardWeights()`, the eval's reward)
+over those days."""
 
 from __future__ import annotations
 
@@ -135,7 +134,9 @@ def select_iteration(validation: list[dict[str, Any]], rule: str, reference: dic
     if rule == "last":
         return int(validation[-1]["iteration"])
     if rule == "pareto" and reference is not None:
-        return int(min(validation, key=lambda v: (-pareto_wins(v, reference), v["replica_hours"]))["iteration"])
+        budget = reference["slo_violation_min"]
+        return int(min(validation, key=lambda v: (-pareto_wins(v, reference), v["slo_violation_min"] > budget,
+                                                  v["replica_hours"]))["iteration"])
     if rule == "hpa" and reference is not None:
         ok = [v for v in validation if v["slo_violation_min"] <= reference["slo_violation_min"]]
         if ok:

@@ -1,4 +1,4 @@
-"""Gradual rollout beside the HPA: the share falls for a bad policy, rises for a better one; records name who decided."""
+"""Gradual rollout beside the HPA: share falls for a bad policy, rises for a better one; records name who decided."""
 
 from __future__ import annotations
 
