@@ -262,7 +262,16 @@ class ScalingRecommendation(ResultData):
     controller: str | None = None  # which controller's decision is proposed (policy | hpa) under a gradual rollout
 
     def observation(self) -> str:
-        return f"{self.current_replicas}->{self.recommended_replicas} replicas"
+        text = f"{self.current_replicas}->{self.recommended_replicas} replicas"
+        fc = self.forecast or {}
+        if fc.get("status") == "ok":
+            when = f" at {fc['peak_at']}" if fc.get("peak_at") else ""
+            start = f" from {fc['more_replicas_from']}" if fc.get("more_replicas_from") else ""
+            text += (f"; next hour: ~{fc.get('load_vs_now')}x load{when}, {fc.get('p50_replicas')} replicas"
+                     f"{start} (p90 {fc.get('p90_replicas')})")
+        elif fc.get("status") == "insufficient_history":
+            text += "; next hour: too little history to forecast"
+        return text
 
     def facts(self) -> dict[str, Any]:
         return self.to_data()

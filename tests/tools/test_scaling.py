@@ -146,3 +146,15 @@ def test_safety_floor_of_a_floored_policy_bounds_the_recommendation(tmp_path: Pa
     d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim).with_deps(
         scaling=PolicyAdvisor(path))).data
     assert d["safety_floor"]["replicas"] >= 1 and d["recommended_replicas"] >= d["safety_floor"]["replicas"]
+
+
+def test_observation_states_the_forecast_or_its_absence() -> None:
+    from tools.results import ScalingRecommendation
+
+    base = {"current_replicas": 3, "recommended_replicas": 4}
+    assert ScalingRecommendation(**base).observation() == "3->4 replicas"
+    ok = ScalingRecommendation(**base, forecast={"status": "ok", "load_vs_now": 2.3, "peak_at": "18:00",
+                                                 "p50_replicas": 4, "p90_replicas": 5, "more_replicas_from": "17:45"})
+    assert ok.observation() == "3->4 replicas; next hour: ~2.3x load at 18:00, 4 replicas from 17:45 (p90 5)"
+    short = ScalingRecommendation(**base, forecast={"status": "insufficient_history", "reason": "x"})
+    assert "too little history" in short.observation()
