@@ -205,8 +205,12 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
                          f"{h.get('replica_hours', 0):.1f} / {h.get('slo_violation_min', 0):.0f} | "
                          f"{'yes' if ok else 'no'} |")
     if ppo_meta:
-        lines += ["", f"PPO baseline (`scaling_policy_ppo.pt`): same features, network, warm start, reward and "
-                  f"selection; GAE, separate value network; {ppo_meta['iterations']} iterations, "
+        same = ppo_meta.get("features") == meta.get("features")
+        lines += ["", "PPO baseline (`scaling_policy_ppo.pt`): " + (
+                  "same features, network, warm start, reward and selection" if same else
+                  f"an earlier run on {len(ppo_meta.get('features', []))} features (no forecast features, no safety "
+                  "floor, NASA training weeks only, selected by the `hpa` rule); the eval runs it as it was")
+                  + "; GAE, separate value network; {ppo_meta['iterations']} iterations, "
                   f"{ppo_meta['sim_steps']:,} simulated minutes (the same budget: both stop at the first whole "
                   "iteration past it), "
                   f"{ppo_meta['train_wall_s'] / 60:.1f} min, selected iteration "
