@@ -210,10 +210,10 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
                   "same features, network, warm start, reward and selection" if same else
                   f"an earlier run on {len(ppo_meta.get('features', []))} features (no forecast features, no safety "
                   "floor, NASA training weeks only, selected by the `hpa` rule); the eval runs it as it was")
-                  + "; GAE, separate value network; {ppo_meta['iterations']} iterations, "
-                  f"{ppo_meta['sim_steps']:,} simulated minutes (the same budget: both stop at the first whole "
-                  "iteration past it), "
-                  f"{ppo_meta['train_wall_s'] / 60:.1f} min, selected iteration "
+                  + f"; GAE, separate value network; {ppo_meta['iterations']} iterations, "
+                  f"{ppo_meta['sim_steps']:,} simulated minutes"
+                  + (" (the same budget: both stop at the first whole iteration past it), " if same else ", ")
+                  + f"{ppo_meta['train_wall_s'] / 60:.1f} min, selected iteration "
                   f"{ppo_meta.get('selected_iteration', ppo_meta['iterations'])}; "
                   f"config {json.dumps(ppo_meta['config']['ppo'])}."]
     lines += ["", "## Evaluation", ""]
