@@ -259,7 +259,6 @@ class ScalingRecommendation(ResultData):
     note: str | None = None
     forecast: dict[str, Any] | None = None  # next hour: p50/p90 replicas, peak time; or why there is none
     safety_floor: dict[str, Any] | None = None  # the decision-time floor from the short-term forecast
-    controller: str | None = None  # which controller's decision is proposed (policy | hpa) under a gradual rollout
 
     def observation(self) -> str:
         text = f"{self.current_replicas}->{self.recommended_replicas} replicas"
