@@ -129,13 +129,14 @@ class GradualRollout:
         hpa_n = self.hpa.decide(env)
         pol_n = self._policy_decide(env)
         use_policy = bool(self._rng.random() < self.share)
-        record = {"minute": env.minute, "controller": "policy" if use_policy else "hpa",
-                  "policy_rollout": self.share, "replicas": pol_n if use_policy else hpa_n,
-                  "policy_replicas": pol_n, "hpa_replicas": hpa_n, "shadow": shadow}
+        chosen = int(pol_n if use_policy else hpa_n)
+        record: dict[str, Any] = {"minute": env.minute, "controller": "policy" if use_policy else "hpa",
+                                  "policy_rollout": self.share, "replicas": chosen,
+                                  "policy_replicas": pol_n, "hpa_replicas": hpa_n, "shadow": shadow}
         self.records.append(record)
         if self.on_record:
             self.on_record(record)
-        return int(record["replicas"])
+        return chosen
 
 
 @dataclass
