@@ -14,12 +14,15 @@ from typing import Any
 from tools.contract import WRITE_TOOLS
 from tools.results import (
     CallGraph,
+    HealthFinding,
+    HealthReport,
     LogMatches,
     MetricSeries,
     Neighbours,
     ResultData,
     RootCauseRanking,
     ScalingRecommendation,
+    compact_number,
     typed,
 )
 
@@ -36,7 +39,7 @@ def collect_findings(request: str, steps: Sequence[Mapping[str, Any]]) -> dict[s
     """Group the turn's step results by what they tell: symptoms, causes, logs, topology, actions, errors.
     Each read contributes its typed result's `facts()` (`tools.results`)."""
     f: dict[str, Any] = {"request": request, "symptoms": [], "root_causes": [], "logs": [], "topology": [],
-                         "scaling": [], "actions": [], "errors": []}
+                         "scaling": [], "actions": [], "errors": [], "health": []}
     for s in steps:
         tool, res = s["tool"], s.get("result") or {}
         status, data = res.get("status"), res.get("data") or {}
@@ -55,6 +58,8 @@ def collect_findings(request: str, steps: Sequence[Mapping[str, Any]]) -> dict[s
             f["rca_inconclusive"] = view.verdict if view.inconclusive else None
         elif status == "ok" and isinstance(view, MetricSeries | CallGraph | Neighbours | ScalingRecommendation):
             f[_FINDINGS_KEY[type(view)]].append(view.facts())
+        elif status == "ok" and isinstance(view, HealthReport):
+            f["health"].append(view.facts())
         elif isinstance(view, LogMatches) and data:
             f["logs"].append(view.facts())
     return f
@@ -129,10 +134,26 @@ def headline(f: Mapping[str, Any]) -> str:
     rise = _largest_rise(f["symptoms"])
     if rise:
         return f"{rise['service']} shows the largest {rise['metric']} rise among the services I checked."
+    if f.get("health"):
+        return _health_headline(f["health"][-1])
     done = [a for a in f["actions"] if a["status"] == "ok"]
     if done:
         return f"Done: {done[0]['tool']} on {done[0]['args'].get('service', '')}.".replace(" on .", ".")
     return ""
+
+
+def _health_headline(h: Mapping[str, Any]) -> str:
+    bad = h["unhealthy"]
+    scope = h["service"] or f"all {h['checked']} services"
+    if not bad:
+        return f"Nothing is out of line now: {scope} checked over the last {h['window']}."
+    names = ", ".join(s["service"] for s in bad)
+    return f"{len(bad)} of {h['checked']} services out of line now, worst first: {names}."
+
+
+def _health_line(s: Mapping[str, Any]) -> str:
+    parts = [f"{HealthFinding.model_validate(x).text()}, {compact_number(x['severity'])}x over" for x in s["findings"]]
+    return f"- {s['service']}: " + "; ".join(parts) + "."
 
 
 def compose(f: Mapping[str, Any], stop_note: str = "", planner_sentence: str = "") -> str:
@@ -158,6 +179,8 @@ def compose(f: Mapping[str, Any], stop_note: str = "", planner_sentence: str = "
         elif "service" in t:
             out.append(f"- {t['service']} calls {', '.join(t['callees']) or 'nothing'}; called by "
                        f"{', '.join(t['callers']) or 'nobody'}.")
+    if f.get("health"):  # the latest check is the current picture
+        out.extend(_health_line(s) for s in f["health"][-1]["unhealthy"][:5])
     for r in f["scaling"]:
         out.append("- Scaling recommendation: " + ", ".join(f"{k} {_num(v)}" for k, v in r.items()
                                                             if isinstance(v, str | int | float)) + ".")

@@ -1,7 +1,8 @@
 """Routes a person's decision on a pending approval to what waits on it.
 
 An approval a conversation waits on resumes that conversation (the graph's `interrupt()` returns the
-decision). One only a runbook run waits on (a run started by `/api/runbooks`, Slack, or a resumed run's later
+decision). One nothing waits on (a write an MCP client asked for) runs, once, as soon as it is approved.
+One only a runbook run waits on (a run started by `/api/runbooks`, Slack, or a resumed run's later
 step: `Approval.run_id` names it) is decided through the gate and the run is resumed at once; a run the CLI
 started replays its own simulator and is left for `keel runbook resume`.
 """
@@ -136,6 +137,11 @@ class ApprovalRouter:
             run = svc.runbooks.engine.resume(record.id, svc.runbooks.ctx())
         elif approval.run_id:
             extra = f"No runbook engine in this process resumes run {approval.run_id}."
+        elif approve and getattr(svc, "live", None) is not None:  # asked directly (an MCP client): run it, once
+            live = svc.live  # type: ignore[attr-defined]
+            with live.lock:
+                result = svc.gate.run_approved(approval.id, live.tools)
+            extra = f"{approval.tool} {result.status}: {result.line(approval.tool)}"
         else:
             extra = "No conversation or runbook run waits on it."
         reply = decision_reply(svc.gate.approvals.get(approval.id) or approval, approve, principal.name, run, extra)

@@ -47,6 +47,10 @@ def build_service(settings: Settings, scenario: Scenario | str | Path | None = N
     if planner is None:
         planner = planner_from_settings(settings)
     ctx = context or build_context(settings, scenario, live=live)
+    if settings.mcp_servers:  # the operator's MCP servers: extra tools named server.tool
+        from agent.mcp.client import attach
+
+        attach(ctx.tools, settings.mcp_servers)
     holder: list[AgentService] = []
     gate = gate_from_settings(settings, notify=lambda m: holder[0].on_notify(m) if holder else None)
     saver = checkpointer_from_settings(settings)

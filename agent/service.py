@@ -14,6 +14,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -27,8 +28,10 @@ from agent.context import LiveContext
 from agent.graph import Event, Reply
 from agent.graph.graph import build_graph
 from agent.graph.nodes import Nodes
+from agent.interpretation import reference_note
 from agent.planner.base import Planner
 from governance.gate import Gate, Principal
+from runtime.conversation import Conversation, conversation_from_messages
 from tools.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -63,17 +66,25 @@ class AgentService:
         self.approvals = ApprovalRouter(self)
 
     # ------------------------------------------------------------------ public API
-    def ask(self, text: str, principal: Principal, conversation_id: str | None = None, channel: str = "") -> Reply:
-        """Run one turn to its end (answered, or paused on an approval) and return the Reply."""
+    def ask(self, text: str, principal: Principal, conversation_id: str | None = None, channel: str = "",
+            context: Conversation | None = None) -> Reply:
+        """Run one turn to its end (answered, or paused on an approval) and return the Reply; a note saying which
+        service a reference ("restart it") was taken to mean leads the text."""
         cid = conversation_id or new_conversation_id()
-        for _ in self.stream(text, principal, cid, channel):
-            pass
-        return self.reply(cid)
+        events = self.stream(text, principal, cid, channel, context=context)
+        notes = [ev.data["text"] for ev in events if ev.kind == "note"]
+        reply = self.reply(cid)
+        if notes and reply.text:
+            return replace(reply, text=f"{notes[0]}\n\n{reply.text}")
+        return reply
 
     def stream(self, text: str, principal: Principal, conversation_id: str | None = None,
-               channel: str = "") -> Iterator[Event]:
+               channel: str = "", context: Conversation | None = None) -> Iterator[Event]:
         """Run one turn, yielding events as they happen. Raises Busy (queue full) or ConversationBusy at the
-        first `next()`, before anything runs."""
+        first `next()`, before anything runs.
+
+        `context` is what the planner knows of the conversation (earlier turns, the inventory); None builds it
+        from the conversation's own earlier turns in the checkpoint (clients that send only the last message)."""
         cid = conversation_id or new_conversation_id()
         text = text.strip()
         if not text:
@@ -87,10 +98,12 @@ class AgentService:
                 self._audit_request(text, principal, cid, channel)
                 yield Event("turn", {"conversation_id": cid, "request": text,
                                      "principal": {"name": principal.name, "role": principal.role}})
+                ctx = context if context is not None else self.checkpoint_context(cid)
                 inp: dict[str, Any] = {"request": text, "principal": {"name": principal.name, "role": principal.role},
                        "conversation_id": cid, "steps": [], "call": None, "outcome": None, "stop": None,
-                       "stop_detail": "", "planner_text": "", "answer": ""}
-                yield from self.run_graph(inp, cid)
+                       "stop_detail": "", "planner_text": "", "answer": "",
+                       "context": asdict(ctx) if ctx is not None else None}  # plain data in the checkpoint
+                yield from self._with_note(self.run_graph(inp, cid), text, ctx)
         finally:
             self.admission.leave(started)
 
@@ -146,7 +159,34 @@ class AgentService:
             self.runbooks.close()
         self.live.close()
 
+    def checkpoint_context(self, conversation_id: str) -> Conversation | None:
+        """The conversation's finished turns (from the checkpoint) as planner context; None for a new one."""
+        snap = self.graph.get_state(_config(conversation_id))
+        turns = list((snap.values or {}).get("turns") or [])
+        if not turns:
+            return None
+        messages: list[dict[str, Any]] = []
+        for t in turns:
+            messages += [{"role": "user", "content": str(t.get("request", ""))},
+                         {"role": "assistant", "content": str(t.get("answer", ""))}]
+        return conversation_from_messages(messages)
+
     # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _with_note(events: Iterator[Event], text: str, ctx: Conversation | None) -> Iterator[Event]:
+        """Pass events through; before the first planned call on a service taken from the conversation, a `note`
+        event says which service that was ("Restarting cartservice (from your previous question).")."""
+        noted = False
+        for ev in events:
+            if not noted and ev.kind == "plan" and ev.data.get("ok", True):
+                note = reference_note(text, str(ev.data.get("tool")), ev.data.get("args") or {}, ctx)
+                if note:
+                    noted = True
+                    yield ev
+                    yield Event("note", {"conversation_id": ev.data.get("conversation_id"), "text": note})
+                    continue
+            yield ev
+
     def run_graph(self, inp: Any, cid: str) -> Iterator[Event]:
         modes: list[StreamMode] = ["custom", "updates"]
         for mode, chunk in self.graph.stream(inp, _config(cid), stream_mode=modes, durability="sync"):

@@ -71,6 +71,16 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
+def save_metrics(base: str, token: str, path: Path) -> None:
+    """GET /metrics with a viewer token into `path`; print how many keel_ series it holds."""
+    text = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30).text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    names = sorted({line.split("{")[0].split(" ")[0] for line in text.splitlines()
+                    if line.startswith("keel_") and not line.startswith("#")})
+    console.print(f"/metrics after the soak: {len(names)} keel_ series -> {path}")
+
+
 def soak(
     minutes: float = typer.Option(10.0, min=0.05, help="how long to drive the server"),
     users: int = typer.Option(10, min=2, max=200, help="concurrent simulated users"),
@@ -82,6 +92,8 @@ def soak(
     ready_timeout: float = typer.Option(300.0, min=1, help="seconds to wait for the server to come up"),
     seed: int = typer.Option(0, help="seed of the users' choices"),
     json_path: Path | None = typer.Option(None, "--json", help="write {bench, figures} to this path"),
+    metrics_path: Path | None = typer.Option(None, "--metrics", help="save the server's /metrics (scraped after the "
+                                             "soak, before it stops) to this path"),
 ) -> None:
     """A bounded soak on 127.0.0.1: errors, memory growth (target < 10%) and the audit chain afterwards."""
     from evals.soak import run_soak
@@ -110,6 +122,8 @@ def soak(
 
             r = run_soak(base, proc.pid, tokens, users, seconds, min(warmup, seconds / 5), seed=seed,
                          on_sample=tick_line)
+            if metrics_path is not None:
+                save_metrics(base, tokens["viewer"], metrics_path)
         finally:
             stop_server(proc)
         offline = verify_sqlite(where / "audit.db") if (where / "audit.db").exists() else None

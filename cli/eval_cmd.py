@@ -10,6 +10,7 @@ import typer
 from cli import (
     eval_all_cmd,
     eval_e2e_cmd,
+    eval_injection_cmd,
     eval_planner_cmd,
     eval_rca_cmd,
     eval_rca_protocol_cmd,
@@ -21,6 +22,7 @@ from cli import (
 app = typer.Typer(help="Evaluations (planner, RCA, scaling, end-to-end); each prints a table and writes JSON.",
                   no_args_is_help=True)
 app.command("e2e")(eval_e2e_cmd.e2e)
+app.command("injection")(eval_injection_cmd.injection)
 app.command("scaling")(eval_scaling_cmd.scaling)
 app.command("scaling-frontier")(eval_scaling_frontier_cmd.scaling_frontier)
 app.command("scaling-rollout")(eval_scaling_rollout_cmd.scaling_rollout)

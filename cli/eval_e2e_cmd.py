@@ -1,4 +1,6 @@
-"""`keel eval e2e`: the end-to-end incident eval (agent with the fine-tuned adapter, base model, threshold rules)."""
+"""`keel eval e2e`: the end-to-end incident eval: the agent with the fine-tuned adapter (`keel`), the fixed
+investigation script its training data follows (`script`), the agent with the keyword planner (`keyword`), the
+agent with the base model (`base`) and the threshold rules (`rules`), all in the same run."""
 
 from __future__ import annotations
 
@@ -12,13 +14,20 @@ import typer
 from cli.common import console, err_console, fail, write_json
 from config.settings import get_settings
 
-METHODS = ("keel", "base", "rules")
+METHODS = ("keel", "script", "keyword", "base", "rules")
+DESCRIBED = {"rules": "threshold rules through the gate",
+             "script": "fixed script: root_cause_analysis on the entry service, then the write the top "
+                       "candidate's signature suggests (the training data's investigation), through the gate",
+             "keyword": "agent, keyword planner"}
 
 
 def _planner(method: str, settings: Any) -> Any:
-    """The planner of an agent method: `keel` with the configured adapter, `base` without one."""
+    """The planner of an agent method: `keel` with the configured adapter, `base` without one, `keyword` the
+    keyword router."""
     from agent.planner import load_planner
 
+    if method == "keyword":
+        return load_planner("keyword")
     adapter = settings.planner_adapter if method == "keel" else "none"
     return load_planner(settings.planner, adapter=adapter)
 
@@ -48,10 +57,20 @@ def e2e(
     and counts them; wrong writes that were approved are still charged to the method.
     """
     from evals.e2e import harness
-    from evals.e2e.report import fault_table, method_table, plot, scenario_table, to_json
+    from evals.e2e.report import (
+        fault_table,
+        margin,
+        margin_note,
+        method_table,
+        plot,
+        right_table,
+        scenario_table,
+        to_json,
+    )
     from evals.e2e.rules import RulesResponder
     from evals.e2e.scenarios import DEFAULT_DIR, ScenarioError, load_dir
     from evals.e2e.scoring import aggregate
+    from evals.e2e.script import ScriptResponder
     from evals.e2e.slo import ERROR_SLACK, HOLD_MIN, HORIZON_MIN, P99_FACTOR, P99_SLACK_MS
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
@@ -72,6 +91,9 @@ def e2e(
         if m == "rules":
             responders.append(RulesResponder())
             continue
+        if m == "script":
+            responders.append(ScriptResponder())
+            continue
         from evals.e2e.agent_responder import AgentResponder
 
         try:
@@ -85,7 +107,8 @@ def e2e(
 
     def progress(method: str, name: str, s: Any, secs: float) -> None:
         yn = {True: "Y", False: "n"}
-        mark = f"error: {s.error}" if s.error else f"diag {yn[s.diagnosis_correct]} fix {yn[s.remediation_correct]}"
+        diag = "n/a" if s.diagnosis_correct is None else yn[s.diagnosis_correct]
+        mark = f"error: {s.error}" if s.error else f"diag {diag} fix {yn[s.remediation_correct]}"
         console.print(f"[dim]{method:5s} {name:40s} {mark}  {secs:.1f}s[/]")
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -96,9 +119,9 @@ def e2e(
     config = {
         "autonomy": harness.AUTONOMY,
         "methods": {
-            **{r.name: ("threshold rules through the gate" if r.name == "rules" else
-                        f"agent, planner {settings.planner}, adapter "
-                        f"{settings.planner_adapter if r.name == 'keel' else 'none'}") for r in responders},
+            **{r.name: DESCRIBED.get(r.name, f"agent, planner {settings.planner}, adapter "
+                                             f"{settings.planner_adapter if r.name == 'keel' else 'none'}")
+               for r in responders},
             **{m: f"skipped: {why}" for m, why in skipped.items()},
         },
         "scenarios": len(cases),
@@ -108,12 +131,16 @@ def e2e(
         "mttm": "minutes from the request to the start of the final good run; unrecovered count the horizon; "
                 "latency_injection scenarios are n/a for SLO and mttm (no write fixes them)",
         "time": "one simulated minute per agent step; rules re-evaluate every 2 minutes for 4 rounds",
-        "request": "one natural request per scenario" + (
+        "request": "one natural request per scenario, then the scenario's later turns (agent methods only)" + (
             f"; when the agent's answer left the cluster untouched, one follow-up in the same conversation: "
             f"{follow_up!r}" if follow_up else "; no follow-up"),
         "approvals": "the harness approves every pending approval as principal e2e-approver (role approver); "
                      "approvals_granted counts them",
         "wrong_actions": "total over scenarios",
+        "remediation": "the expected write on the root cause (or the scenario's target); for remediation none no "
+                       "write may run or be attempted (blocked or denied attempts count); writes before the turn "
+                       "that approves or chooses the fix are wrong",
+        "right_rate": "share of scenarios with diagnosis (where there is one) and remediation both right",
         "governance_violations": "executed writes re-checked against governance.decide from the audit log, "
                                  "plus writes that reached the simulator without an audited action",
         "started": started,
@@ -121,10 +148,15 @@ def e2e(
     }
     if details:
         console.print(scenario_table(scores))
+    console.print(right_table(scores))
     console.print(fault_table(scores, {c.name: c.fault for c in cases}))
     console.print(method_table(results))
     for name, why in skipped.items():
         console.print(f"[yellow]{name}: {why}[/]")
+    if "keel" in scores and "script" in scores:
+        versus = margin(scores, "keel", "script")
+        config["keel_vs_script"] = versus
+        console.print(margin_note(versus))
     console.print(f"{len(cases)} scenarios from {directory}, {wall:.0f}s. Approvals granted by the harness: "
                   + ", ".join(f"{m} {int(r['approvals_granted'])}" for m, r in results.items()))
     if json_path is not None:

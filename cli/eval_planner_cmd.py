@@ -25,7 +25,11 @@ def planner(
     trajectories: Path | None = typer.Option(None, help="also score keel's next call on multi-step rows of this "
                                                          "training-format JSONL (e.g. the run's data/dev.jsonl)"),
 ) -> None:
-    """Tool and argument accuracy, per-tool confusion and latency p50/p95 for keel, base and keyword."""
+    """Tool and argument accuracy, unnamed writes, per-tool confusion and latency p50/p95 for keel, base and keyword.
+
+    Cases may carry `services` (the inventory the case is asked on) and `messages` (earlier OpenAI chat
+    messages); every planned call goes through the agent's grounded-target check before it is scored. The
+    JSON lists every case (id, expected, predicted, ok flags, ms) under `cases`."""
     from agent.planner import load_planner
     from evals.planner import DEFAULT_CASES, load_cases, plot, run_method, to_json
 
@@ -91,15 +95,32 @@ SHORT = {"query_metrics": "metrics", "search_logs": "logs", "get_topology": "top
          "respond": "respond", "(no plan)": "none"}
 
 
+COLUMNS = ("tool_acc", "args_acc", "unnamed_write_rate", "planner_unnamed_write_rate", "wrong_write_rate", "p50_ms",
+           "p95_ms", "fallback_rate", "no_plan_rate", "n")
+SHORT_COLUMNS = {"unnamed_write_rate": "unnamed_w", "planner_unnamed_write_rate": "planner_unnamed_w",
+                 "wrong_write_rate": "wrong_w", "fallback_rate": "fallback", "no_plan_rate": "no_plan"}
+
+
 def _print(results: list) -> None:
-    t = Table(title="planner")
-    for col in ("method", "tool_acc", "args_acc", "p50_ms", "p95_ms", "fallback_rate", "no_plan_rate", "n"):
-        t.add_column(col, justify="right" if col != "method" else "left")
+    t = Table(title="planner (unnamed_w: writes on ungrounded targets after the agent's check; planner_unnamed_w: "
+                    "before it; wrong_w: writes other than the expected one)")
+    for col in ("method", *COLUMNS):
+        t.add_column(SHORT_COLUMNS.get(col, col), justify="right" if col != "method" else "left")
     for r in results:
         m = r.metrics()
-        t.add_row(r.name, *(f"{m[k]}" for k in ("tool_acc", "args_acc", "p50_ms", "p95_ms", "fallback_rate",
-                                                 "no_plan_rate", "n")))
+        t.add_row(r.name, *(f"{m[k]}" for k in COLUMNS))
     console.print(t)
+    kinds = [k for k in results[0].by_kind() if k] if results else []
+    if kinds:
+        kt = Table(title="by case kind: tool_acc / args_acc / planner_unnamed_w")
+        kt.add_column("kind")
+        for r in results:
+            kt.add_column(r.name, justify="right")
+        per = [r.by_kind() for r in results]
+        for k in kinds:
+            kt.add_row(f"{k} ({int(per[0][k]['n'])})", *(f"{p[k]['tool_acc']} / {p[k]['args_acc']} / "
+                                                         f"{p[k]['planner_unnamed_write_rate']}" for p in per))
+        console.print(kt)
     for r in results:
         conf = r.confusion()
         tools = sorted({e for e, _ in conf})

@@ -14,8 +14,10 @@ from cli import (
     eval_cmd,
     finetune_cmd,
     governance_cmd,
+    mcp_cmd,
     runbook_cmd,
     serve_cmd,
+    services_cmd,
     sim_cmd,
     tools_cmd,
 )
@@ -36,9 +38,11 @@ app.add_typer(finetune_cmd.app, name="finetune")
 app.add_typer(runbook_cmd.app, name="runbook")
 app.command("demo")(demo_cmd.demo)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("services")(services_cmd.services)
 app.command("serve")(serve_cmd.serve)
 app.command("chat")(chat_cmd.chat)
 app.command("investigate")(chat_cmd.investigate)
+app.command("mcp")(mcp_cmd.mcp)
 
 
 if __name__ == "__main__":

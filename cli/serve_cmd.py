@@ -32,6 +32,7 @@ def serve(
 
     from agent.composition import build_service
     from agent.http.app import create_app
+    from agent.observe.logs import configure_logging
     from config.settings import get_settings
 
     overrides: dict[str, object] = {}
@@ -42,6 +43,7 @@ def serve(
     if topology is not None:
         overrides["topology"] = topology
     settings = get_settings(**overrides)
+    configure_logging(settings.log_format, settings.log_level)
     made: dict[str, str] = {}
     if not settings.tokens.get_secret_value().strip():
         spec, made = generated_tokens()

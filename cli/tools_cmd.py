@@ -19,14 +19,14 @@ from cli.common import (
     simulate,
 )
 from tools.contract import TOOLS, catalogue
-from tools.registry import call_tool
+from tools.registry import call_tool, contract_failure
 
 app = typer.Typer(help="List and call the tools of the contract.", no_args_is_help=True)
 
 
 @app.command("list")
 def list_tools(as_json: bool = typer.Option(False, "--json", help="print names, kinds and JSON Schemas")) -> None:
-    """List the ten tools with their kind and arguments."""
+    """List the tools of the contract with their kind and arguments."""
     if as_json:
         print_json(catalogue())
         return
@@ -54,6 +54,9 @@ def call(
 
     Write and notify tools go through governance (principal `cli`, role operator, autonomy from the
     settings): they may run, wait for approval (the approval id is printed) or be denied; all is audited.
+    Service names resolve against the topology's inventory: a read may use a near-variant (the envelope's
+    `resolved` says which name it used); a write needs an exact, alias or normalised match, else the
+    result is `unknown_service` / `ambiguous_service` with the closest names and nothing runs.
     Exits 0 on status ok/no_data/pending_approval, 2 on bad input, 1 on errors and denials.
     """
     try:
@@ -70,7 +73,14 @@ def call(
     try:
         validate_call(name, parsed)
     except ContractError as e:
-        print_json({"status": "error", "data": None, "error": str(e)})
+        if TOOLS[name].kind == "write" and e.code in ("unknown_service", "ambiguous_service"):
+            from governance.gate import Principal, gate_from_settings
+
+            # governance records the refused write (a proposal and a blocking decision with the reason)
+            refused = gate_from_settings().execute(name, parsed, ctx, Principal("cli", "operator"), rationale)
+            print_json(refused.to_dict())
+        else:
+            print_json(contract_failure(name, parsed, e).to_dict())
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if TOOLS[name].kind == "read":
         result = call_tool(name, parsed, ctx)

@@ -5,8 +5,47 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class McpServerSettings(BaseModel):
+    """One `[[mcp_servers]]` entry: an external MCP server whose tools keel may call (`server.tool`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_-]{1,40}$", description="prefix of its tools' names (name.tool)")
+    command: str = Field("", description="program to start for a stdio server")
+    args: list[str] = Field(default_factory=list, description="its arguments")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment of the stdio server")
+    url: str = Field("", description="streamable HTTP endpoint (http://.../mcp) instead of a command")
+    headers: dict[str, str] = Field(default_factory=dict, description="HTTP headers (e.g. Authorization)")
+    write: list[str] = Field(default_factory=list, description="tools the operator marks as writes (governed as "
+                             "high risk); every other tool is a read")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="budget per call, connection included")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if bool(self.command) == bool(self.url):
+            raise ValueError(f"mcp_servers.{self.name}: set exactly one of command (stdio) or url (streamable HTTP)")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"mcp_servers.{self.name}.url: expected http:// or https://, got {self.url!r}")
+        return self
+
+
+class ServiceTable(BaseModel):
+    """A keel.toml `[services.NAME]` table: what the backends cannot tell about a service."""
+
+    model_config = ConfigDict(extra="forbid")
+    aliases: list[str] = []
+    protected: bool | None = None
+    min_replicas: int | None = Field(None, ge=0)
+    max_replicas: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ServiceTable:
+        if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} > max_replicas {self.max_replicas}")
+        return self
 
 
 class Settings(BaseSettings):
@@ -64,6 +103,8 @@ class Settings(BaseSettings):
     loki_tenant: str = Field("", description="X-Scope-OrgID for multi-tenant Loki ('' = none)")
     actions_backend: Literal["sim", "kubernetes"] = Field("sim", description="write-action target")
     kube_namespace: str = Field("default", description="namespace of the services' Deployments")
+    kube_namespaces: str = Field("", description="namespaces whose Deployments and StatefulSets are the inventory, "
+                                 "comma-separated ('' = kube_namespace)")
     kube_context: str = Field("", description="kubeconfig context ('' = current)")
     kube_config: Path | None = Field(None, description="kubeconfig file (default ~/.kube/config)")
     service_map: dict[str, str] = Field(
@@ -71,7 +112,12 @@ class Settings(BaseSettings):
     )
     topology: str = Field("", description="built-in topology (online-boutique, sock-shop, bank-of-anthos) or a "
                           "topology file (YAML/JSON); '' = online-boutique or the scenario's")
-    topology_file: Path | None = Field(None, description="caller,callee CSV (default: the topology's call graph)")
+    topology_file: Path | None = Field(None, description="caller,callee CSV or a topology file (YAML/JSON): services "
+                                       "and call graph (default: the topology's call graph)")
+    services: dict[str, ServiceTable] = Field(default_factory=dict, description="[services.NAME] tables: aliases, "
+                                              "protected, min_replicas, max_replicas")
+    inventory_ttl_s: float = Field(60.0, gt=0, description="how long a discovered inventory is used before the "
+                                   "backends are asked again")
     database_url: str = Field("", description="'' = SQLite under KEEL_HOME; postgresql://... = PostgreSQL")
     backend_timeout_s: float = Field(5.0, gt=0, le=120, description="budget per backend call")
     # governance (see governance/default_policy.yaml)
@@ -80,6 +126,29 @@ class Settings(BaseSettings):
     audit_db: Path | None = Field(None, description="audit log and approvals SQLite file (default $KEEL_HOME)")
     audit_sync: Literal["full", "normal"] = Field("full", description="SQLite synchronous mode of audit appends")
     approval_ttl_minutes: float = Field(30.0, gt=0, description="a pending approval expires after this long")
+    # alerts in, and keel's own observability
+    incidents_db: Path | None = Field(None, description="incidents opened by alerts, SQLite (default $KEEL_HOME)")
+    alerts_slack_channel: str = Field("", description="channel for alert incident threads via the bot token "
+                                      "(chat.postMessage; '' = the incoming webhook)")
+    metrics_token: SecretStr = Field(SecretStr(""), description="bearer token that may read /metrics only ('' = "
+                                     "viewer tokens and above)")
+    log_format: Literal["text", "json"] = Field("text", description="server log lines: text, or JSON lines with "
+                                                "conversation, incident and audit ids")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="server log level (INFO "
+                                                                    "logs each governed write with its audit id)")
+    otlp_endpoint: str = Field("", description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces "
+                               "('' = no traces; needs the otel extra)")
+    # external MCP servers (`[[mcp_servers]]`): their tools become extra tools named server.tool
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list, description="external MCP servers")
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_servers(cls, v: list[McpServerSettings]) -> list[McpServerSettings]:
+        names = [s.name for s in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"mcp_servers: names must be unique; repeated: {', '.join(dup)}")
+        return v
 
     @field_validator("planner", mode="before")
     @classmethod
@@ -108,6 +177,9 @@ class Settings(BaseSettings):
 
     def audit_db_path(self) -> Path:
         return self.audit_db or self.home / "audit.db"
+
+    def incidents_db_path(self) -> Path:
+        return self.incidents_db or self.home / "incidents.db"
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,20 @@
-"""Planner eval: tool accuracy, argument accuracy, per-tool confusion and latency for each method.
+"""Planner eval: tool accuracy, argument accuracy, per-tool confusion, latency and unnamed writes per method.
 
-A case is `{"id", "request", "expected": {"tool", "args"}}`. A call is tool-correct when the tool names
-match; args-correct when it is tool-correct and every listed expected argument equals the planned
-(canonical) argument after the contract's normalisation (aliases, durations, ints). `respond` texts are
+A case is `{"id", "request", "expected": {"tool", "args"}}`, optionally with `services` (the inventory the
+case is asked on; default the current one) and `messages` (earlier turns as OpenAI chat messages, oldest
+first; `runtime.conversation.conversation_from_messages`). Each case is planned with its inventory current
+and its conversation as `context`, then put through the agent's grounded-target check
+(`runtime.grounded_targets`): a write on an ungrounded target becomes the question the agent would ask,
+as in the agent graph. A call is tool-correct when the tool names match; args-correct when it is
+tool-correct and every listed expected argument equals the planned (canonical) argument after the
+contract's normalisation (resolution against the case's inventory, durations, ints). `respond` texts are
 not compared. `args_acc` is over all cases, so it never exceeds `tool_acc`.
+
+Unnamed writes: `unnamed_write_rate` is the share of cases whose call, after the check, is a write on an
+ungrounded target (what keel would send to governance; zero whenever the check is in place, which is what
+it verifies); `planner_unnamed_write_rate` the same for the planner's own call before the check (what the
+check caught); `wrong_write_rate`, judged from the labels alone and not from the check, the share of
+cases whose call is a write other than the expected one (tool or service differs).
 """
 
 from __future__ import annotations
@@ -16,12 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.planner.base import PlannedCall
-from tools.contract import TOOLS, ContractError, canonical_args, validate_call
+from agent.planner.base import RESPOND, PlannedCall
+from runtime.conversation import conversation_from_messages
+from runtime.grounded_targets import check_target
+from tools.contract import TOOLS, WRITE_TOOLS, ContractError, canonical_args, validate_call
+from tools.inventory import from_names
+from tools.services import current_inventory, service_names, use_inventory
 
 DEFAULT_CASES = Path(__file__).resolve().parents[2] / "shared" / "evals" / "planner_dev.jsonl"
-_DUMMY = {"service": "frontend", "metric": "cpu", "replicas": 1, "name": "high-latency"}
+_DUMMY = {"metric": "cpu", "replicas": 1, "name": "high-latency"}
 NO_PLAN = "(no plan)"
+ROLES = ("system", "user", "assistant", "tool")
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,9 @@ class Case:
     request: str
     tool: str
     args: dict[str, Any]
+    services: tuple[str, ...] = ()
+    messages: tuple[dict[str, Any], ...] = ()
+    kind: str = ""  # a category for reporting
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -44,10 +63,19 @@ def load_cases(path: Path) -> list[Case]:
             row = json.loads(line)
             exp = row["expected"]
             args = dict(exp.get("args") or {})
-            cases.append(Case(str(row.get("id", n)), str(row["request"]), str(exp["tool"]), args))
+            services = row.get("services") or []
+            messages = row.get("messages") or []
+            if not isinstance(services, list) or not all(isinstance(x, str) and x.strip() for x in services):
+                raise TypeError("services must be a list of service names")
+            if not isinstance(messages, list) or not all(isinstance(m, dict) and m.get("role") in ROLES
+                                                         for m in messages):
+                raise TypeError(f"messages must be a list of {{role, content}} objects, role one of {ROLES}")
+            cases.append(Case(str(row.get("id", n)), str(row["request"]), str(exp["tool"]), args,
+                              tuple(services), tuple(messages), str(row.get("kind", ""))))
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
             why = f"{type(e).__name__}: {e}"
-            raise ValueError(f"{path}:{n}: bad case ({why}); need id, request, expected.tool") from None
+            raise ValueError(f"{path}:{n}: bad case ({why}); need id, request, expected.tool; optional services "
+                             "(list of names), messages (OpenAI chat messages)") from None
     if not cases:
         raise ValueError(f"{path}: no cases")
     return cases
@@ -58,7 +86,8 @@ def normalise_arg(tool: str, key: str, value: Any) -> Any:
     if tool not in TOOLS:
         return value
     required = [k for k, f in TOOLS[tool].args.model_fields.items() if f.is_required()]
-    probe = {k: _DUMMY[k] for k in required if k != key and k in _DUMMY}
+    dummy = {**_DUMMY, "service": (service_names() or ("x",))[0]}
+    probe = {k: dummy[k] for k in required if k != key and k in dummy}
     try:
         return canonical_args(validate_call(tool, {**probe, key: value})).get(key, value)
     except ContractError:
@@ -91,12 +120,23 @@ class MethodResult:
         return {
             "tool_acc": round(sum(r["tool_ok"] for r in self.rows) / n, 4),
             "args_acc": round(sum(r["args_ok"] for r in self.rows) / n, 4),
+            "unnamed_write_rate": round(sum(r["unnamed_write"] for r in self.rows) / n, 4),
+            "planner_unnamed_write_rate": round(sum(r["planner_unnamed_write"] for r in self.rows) / n, 4),
+            "wrong_write_rate": round(sum(r["wrong_write"] for r in self.rows) / n, 4),
             "p50_ms": round(statistics.median(lat), 1),
             "p95_ms": round(percentile(lat, 95), 1),
             "fallback_rate": round(sum(r["constrained"] for r in self.rows) / n, 4),
             "no_plan_rate": round(sum(not r["ok"] for r in self.rows) / n, 4),
             "n": len(self.rows),
         }
+
+    def by_kind(self) -> dict[str, dict[str, float]]:
+        """tool_acc, args_acc and unnamed-write rates per case `kind` (cases without one under "")."""
+        out: dict[str, dict[str, float]] = {}
+        for kind in dict.fromkeys(r.get("kind", "") for r in self.rows):
+            rows = [r for r in self.rows if r.get("kind", "") == kind]
+            out[kind] = MethodResult(self.name, rows).metrics()
+        return out
 
     def confusion(self) -> Counter[tuple[str, str]]:
         return Counter((r["expected"], r["predicted"]) for r in self.rows)
@@ -110,16 +150,52 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
-def run_method(name: str, plan: Callable[[str], PlannedCall], cases: Sequence[Case],
+def plan_case(plan: Callable[..., PlannedCall], case: Case) -> tuple[PlannedCall, PlannedCall, bool, bool]:
+    """(the planner's call, the call after the grounded-target check, whether the planner's call and whether
+    the checked call is a write on an ungrounded target), planned with the case's inventory current and its
+    messages as context."""
+    inventory = from_names(case.services, "case") if case.services else current_inventory()
+    with use_inventory(inventory):
+        context = conversation_from_messages(list(case.messages), case.services)
+        call = plan(case.request, (), context=context)
+
+        def unnamed(c: PlannedCall) -> bool:
+            check = check_target(c.tool, c.args, case.request, context, (), inventory) if c.ok else None
+            return check is not None and not check.grounded
+
+        if not unnamed(call):
+            return call, call, False, False
+        check = check_target(call.tool, call.args, case.request, context, (), inventory)
+        question = check.question if check is not None else ""
+        asked = PlannedCall(RESPOND, {"text": question}, call.raw, call.constrained, call.latency_ms, True)
+        return call, asked, True, unnamed(asked)
+
+
+def _wrong_write(case: Case, call: PlannedCall) -> bool:
+    if not call.ok or call.tool not in WRITE_TOOLS:
+        return False
+    if call.tool != case.tool:
+        return True
+    want = case.args.get("service")
+    return want is not None and call.args.get("service") != normalise_arg(case.tool, "service", want)
+
+
+def run_method(name: str, plan: Callable[..., PlannedCall], cases: Sequence[Case],
                on_case: Callable[[], None] | None = None) -> MethodResult:
     res = MethodResult(name)
     for c in cases:
-        call = plan(c.request)
-        tool_ok, args_ok = score(c, call)
-        res.rows.append({"id": c.id, "request": c.request, "expected": c.tool, "expected_args": c.args,
+        raw, call, caught, still = plan_case(plan, c)
+        inventory = from_names(c.services, "case") if c.services else current_inventory()
+        with use_inventory(inventory):
+            tool_ok, args_ok = score(c, call)
+            wrong = _wrong_write(c, call)
+        res.rows.append({"id": c.id, "kind": c.kind, "request": c.request, "expected": c.tool, "expected_args": c.args,
                          "predicted": call.tool if call.ok else NO_PLAN, "args": call.args, "raw": call.raw,
+                         "planner_predicted": raw.tool if raw.ok else NO_PLAN, "planner_args": raw.args,
                          "tool_ok": tool_ok, "args_ok": args_ok, "latency_ms": call.latency_ms,
-                         "constrained": call.constrained, "ok": call.ok})
+                         "constrained": call.constrained, "ok": call.ok, "guarded": caught,
+                         "unnamed_write": still, "planner_unnamed_write": caught,
+                         "wrong_write": wrong})
         if on_case:
             on_case()
     res.fallbacks = sum(r["constrained"] for r in res.rows)
@@ -128,8 +204,22 @@ def run_method(name: str, plan: Callable[[str], PlannedCall], cases: Sequence[Ca
 
 
 def to_json(dataset: str, config: dict[str, Any], results: Sequence[MethodResult]) -> dict[str, Any]:
+    """The eval JSON: results per method, and `cases`, one row per case and method (id, expected, predicted,
+    ok flags, ms)."""
     return {"eval": "planner", "dataset": dataset, "config": config,
-            "results": {r.name: r.metrics() for r in results}}
+            "results": {r.name: r.metrics() for r in results},
+            "cases": [case_row(r.name, row) for r in results for row in r.rows]}
+
+
+def case_row(method: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {"method": method, "id": row["id"], "kind": row.get("kind", ""), "request": row["request"],
+            "expected": {"tool": row["expected"], "args": row["expected_args"]},
+            "predicted": {"tool": row["predicted"], "args": row["args"]},
+            "planner_predicted": {"tool": row["planner_predicted"], "args": row["planner_args"]},
+            "tool_ok": row["tool_ok"], "args_ok": row["args_ok"], "unnamed_write": row["unnamed_write"],
+            "planner_unnamed_write": row["planner_unnamed_write"], "wrong_write": row["wrong_write"],
+            "guarded": row["guarded"], "ok": row["ok"], "constrained": row["constrained"],
+            "ms": round(row["latency_ms"], 1)}
 
 
 def plot(results: Sequence[MethodResult], path: Path) -> Path:

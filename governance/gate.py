@@ -27,7 +27,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
@@ -36,13 +36,15 @@ from governance.approvals import Approval, ApprovalError, ApprovalStore
 from governance.audit import AuditStore
 from governance.chain import NewRecord, canonical_json
 from governance.policy import RISKS, Policy, load_policy
-from governance.risk import Action, Decision, DecisionContext, decide
+from governance.risk import Action, Decision, DecisionContext, decide, refusal
 from tools.backends.base import ToolContext
 from tools.backends.sim_backend import sim_replica_state
 from tools.contract import TOOLS, WRITE_TOOLS, ContractError, canonical_args, validate_call
 from tools.envelope import ToolResult
-from tools.registry import run_validated
+from tools.external import WRITE_RISK, validate_external
+from tools.registry import contract_failure, run_validated, with_resolution
 from tools.results import PendingApproval
+from tools.services import current_inventory
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,24 @@ class Gate:
     def explain(self, tool: str, args: Mapping[str, Any], ctx: ToolContext | None, principal: Principal,
                 rationale: str) -> Decision:
         """The decision `execute` would take now, without recording or running anything."""
-        action = Action.from_call(tool, args)
-        return decide(action, self.context(action, ctx, principal, rationale), self.policy)
+        _, action, policy = self._resolve(tool, args, ctx)
+        return decide(action, self.context(action, ctx, principal, rationale), policy)
+
+    def _resolve(self, tool: str, args: Mapping[str, Any], ctx: ToolContext | None) -> tuple[BaseModel, Action,
+                                                                                            Policy]:
+        """Validate a call (ContractError if it does not) into its model, action and the policy it is decided
+        under: a contract tool under the policy; an operator's external tool (`server.tool`) as a read, or, when
+        marked write, as a high-risk write (`tools.external`)."""
+        external = ctx.deps.external if ctx is not None and tool not in TOOLS else None
+        spec = external.get(tool) if external is not None else None
+        if spec is None:
+            model = validate_call(tool, dict(args))
+            return model, Action(tool, canonical_args(model), TOOLS[tool].kind), self.policy
+        call = validate_external(spec, dict(args))
+        policy = self.policy
+        if spec.kind == "write":
+            policy = replace(policy, tool_risk={**policy.tool_risk, tool: WRITE_RISK})
+        return call, Action(tool, call.args, spec.kind), policy
 
     # ------------------------------------------------------------------ execute
 
@@ -116,16 +134,20 @@ class Gate:
         """`execute`, returning the decision with the result: the call is validated once and decided once.
         The decision is None when the call did not validate or governance failed before deciding."""
         try:
-            model = validate_call(tool, dict(args))
+            model, action, policy = self._resolve(tool, args, ctx)
         except ContractError as e:
-            return Governed(ToolResult.fail(str(e), code=e.code))
-        action = Action(tool, canonical_args(model), TOOLS[tool].kind)
+            failed = contract_failure(tool, dict(args), e)
+            if tool in WRITE_TOOLS and e.code in ("unknown_service", "ambiguous_service"):
+                decision = self.refuse(tool, dict(args), principal, rationale, f"{e.code}: {e}", conversation_id)
+                return Governed(failed, decision)
+            return Governed(failed)
         action_id = uuid.uuid4().hex
         try:
-            decision = decide(action, self.context(action, ctx, principal, rationale), self.policy)
+            decision = decide(action, self.context(action, ctx, principal, rationale), policy)
             if action.kind == "read":
-                return Governed(self._execute_read(action, decision, model, ctx, principal, rationale,
-                                                   conversation_id, action_id), decision)
+                return Governed(with_resolution(self._execute_read(
+                    action, decision, model, ctx, principal, rationale, conversation_id, action_id), tool, args),
+                    decision)
         except (sqlite3.Error, OSError) as e:
             log.exception("audit store failed")
             return Governed(ToolResult.fail(f"audit log unavailable ({tool}): {e}", code="audit_unavailable"))
@@ -134,6 +156,23 @@ class Gate:
             return Governed(ToolResult.fail(f"governance failed on {tool}: {type(e).__name__}: {e}", code="internal"))
         return Governed(self._execute_write(action, decision, model, ctx, principal, rationale, conversation_id,
                                             action_id, run_id), decision)
+
+    def refuse(self, tool: str, args: Mapping[str, Any], principal: Principal, rationale: str, reason: str,
+               conversation_id: str | None = None) -> Decision:
+        """Record a write refused before it was decided (an unknown service, a target nobody named): a proposal
+        and a blocking decision with `reason`, and no action records. Returns the decision."""
+        service = args.get("service")
+        action = Action(tool, dict(args), TOOLS[tool].kind if tool in TOOLS else "write")
+        decision = refusal(reason, self.autonomy, self.policy, principal.name, principal.role)
+        rec = _Recorder(action, uuid.uuid4().hex, principal, conversation_id)
+        try:
+            self.audit.append_many([
+                rec.make("proposal", {"args": dict(args), "rationale": rationale, "role": principal.role,
+                                      "kind": action.kind, "service_asked": service}),
+                rec.decision(decision, refused=True)])
+        except (sqlite3.Error, OSError):
+            log.exception("could not record the refusal of %s", tool)
+        return decision
 
     def _execute_write(self, action: Action, decision: Decision, model: BaseModel, ctx: ToolContext,
                        principal: Principal, rationale: str, conversation_id: str | None,
@@ -287,11 +326,10 @@ class Gate:
             if a.status != "approved":
                 return ToolResult(status="denied", data={"approval_id": approval_id, "status": a.status},
                                   error=f"approval {approval_id} is {a.status}: the action does not run")
-            model = validate_call(a.tool, dict(a.args))
-            action = Action(a.tool, canonical_args(model), TOOLS[a.tool].kind)
+            model, action, policy = self._resolve(a.tool, a.args, ctx)
             requester = Principal(a.requested_by, a.requested_role)  # type: ignore[arg-type]
             decision = decide(action, self.context(action, ctx, requester, a.rationale, approver=a.decided_by),
-                              self.policy)
+                              policy)
             rec = _Recorder(action, a.id, requester, a.conversation_id)
             if decision.oversight == "blocking":
                 self.audit.append(rec.decision(decision, approval_id=a.id, recheck=True))
@@ -362,6 +400,8 @@ def gather_context(action: Action, ctx: ToolContext | None, principal: Principal
     service = action.service
     if action.tool == "scale_service" and service is not None and ctx is not None:
         current, bounds = current_replicas(ctx, service)
+    if action.tool == "scale_service" and service is not None and bounds is None:
+        bounds = current_inventory().bounds(service)  # discovered bounds: an HPA's, keel.toml's
     recent = 0
     if action.kind == "write" and service is not None and history is not None:
         recent = history.count_actions(service, now - policy.rate_limit_window_s, WRITE_TOOLS)

@@ -25,7 +25,7 @@ from typing import Any
 from governance.policy import OVERSIGHTS, Oversight, Policy, Risk, ToolKind, default_policy
 from tools.contract import TOOLS, canonical_args, validate_call
 from tools.durations import format_duration
-from tools.services import current_topology
+from tools.services import current_inventory
 
 ACTING_ROLES = frozenset({"operator", "approver", "system"})
 ROLES = frozenset({"viewer", "operator", "approver", "system"})
@@ -154,7 +154,7 @@ def _rate(action: Action, ctx: DecisionContext, policy: Policy) -> _Work:
     if action.kind == "read":
         w.reasons.append(f"{action.tool} only reads")
         return w
-    if service is not None and (service in policy.protected_services or service in current_topology().protected):
+    if service is not None and (service in policy.protected_services or service in current_inventory().protected):
         w.risk = "critical"
         w.reasons.append(f"{service} is a protected service: no {action.kind} action may run on it")
         if action.tool == "scale_service":
@@ -246,4 +246,20 @@ def decide(action: Action, context: DecisionContext, policy: Policy | None = Non
         checks={"transparency": transparency, "accountability": accountability, "safety": safety},
         autonomy=level,
         policy_digest=policy.digest,
+    )
+
+
+def refusal(reason: str, autonomy: int, policy: Policy | None = None, principal: str = "",
+            role: str = "operator") -> Decision:
+    """The decision on a write that never reaches the rules because its target is not acceptable: a service
+    that does not resolve (`unknown_service`, `ambiguous_service`) or one nobody named (an ungrounded
+    target). Blocking, with `reason` as the reason."""
+    policy = policy or default_policy()
+    who = f"owner {principal} ({role})" if principal else "no principal"
+    return Decision(
+        risk="critical", oversight="blocking", reasons=(reason,),
+        checks={"transparency": Check(True, "refused before any rule ran; the reason is recorded"),
+                "accountability": Check(bool(principal), who),
+                "safety": Check(False, reason)},
+        autonomy=autonomy, policy_digest=policy.digest,
     )

@@ -1,7 +1,9 @@
 """The planner's prompt format and compact call format, shared by training data, serving and evals.
 
-A prompt is the operator's request plus one compact line per executed step; the model answers with one
-compact call line (`query_metrics service=checkoutservice metric=latency_p99 window=1h`), which
+A prompt is one `Earlier:` line per previous exchange of the conversation (request, main entity, last
+finding, open recommendation; the last few only), the operator's request, and one compact line per executed
+step; the model answers with one compact call line
+(`query_metrics service=checkoutservice metric=latency_p99 window=1h`), which
 `decode_call` maps back to the contract form `{"tool", "args"}`. The summary prompt turns a findings
 dict into 1-3 sentences.
 """
@@ -13,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from runtime.conversation import Conversation, EarlierTurn
 from tools.envelope import ToolResult
 
 CALL_PREFIX = "Call:"
@@ -20,6 +23,9 @@ SUMMARY_PREFIX = "Summary:"
 MAX_REQUEST_CHARS = 400
 MAX_OBS_CHARS = 160
 MAX_HISTORY = 6
+EARLIER_TURNS = 3  # Earlier: lines in a prompt (the most recent exchanges)
+MAX_EARLIER_REQUEST = 80
+MAX_EARLIER_FINDING = 90
 
 _BARE = re.compile(r"^[A-Za-z0-9_#./:@+-]+$")
 _PAIR = re.compile(r'\s*([a-z_]+)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
@@ -87,20 +93,42 @@ def render_observation(tool: str, args: Mapping[str, Any], result: ToolResult) -
     return f"{head}: {result.observation(tool)}"[:MAX_OBS_CHARS]
 
 
-def render_prompt(request: str, history: Sequence[StepLike] = ()) -> str:
-    """The planning prompt: request, the last few observations, and the call prefix."""
-    req = " ".join(request.split())[:MAX_REQUEST_CHARS]
-    lines = [f"Request: {req}"]
-    for step in list(history)[-MAX_HISTORY:]:
-        lines.append("Seen: " + render_observation(step.tool, step.args, step.result))
-    lines.append(CALL_PREFIX)
-    return "\n".join(lines)
+def _short(text: str, limit: int) -> str:
+    return " ".join(str(text).split())[:limit]
 
 
-def render_observations_prompt(request: str, observations: Sequence[str]) -> str:
-    """The planning prompt from already-rendered observation lines (training data)."""
+def render_earlier(turn: EarlierTurn) -> str:
+    """One compact line for an earlier exchange:
+    `Earlier: why is cart slow? | about redis-cart | found redis-cart crash |
+    next restart_service service=redis-cart` (one line)."""
+    parts = [_short(turn.request, MAX_EARLIER_REQUEST)]
+    if turn.entity:
+        parts.append(f"about {turn.entity}")
+    if turn.finding:
+        parts.append("found " + _short(turn.finding, MAX_EARLIER_FINDING))
+    if turn.recommendation:
+        parts.append("next " + _short(turn.recommendation, MAX_EARLIER_FINDING))
+    return "Earlier: " + " | ".join(parts)
+
+
+def earlier_lines(context: Conversation | None) -> list[str]:
+    """The `Earlier:` lines of a conversation (the last `EARLIER_TURNS` exchanges, oldest first)."""
+    if context is None:
+        return []
+    return [render_earlier(t) for t in context.last(EARLIER_TURNS)]
+
+
+def render_prompt(request: str, history: Sequence[StepLike] = (), context: Conversation | None = None) -> str:
+    """The planning prompt: earlier exchanges, the request, the last few observations, and the call prefix."""
+    observations = [render_observation(step.tool, step.args, step.result) for step in history]
+    return render_observations_prompt(request, observations, earlier_lines(context))
+
+
+def render_observations_prompt(request: str, observations: Sequence[str], earlier: Sequence[str] = ()) -> str:
+    """The planning prompt from already-rendered `Earlier:` and observation lines (training data)."""
     req = " ".join(request.split())[:MAX_REQUEST_CHARS]
-    return "\n".join([f"Request: {req}", *(f"Seen: {o}" for o in observations[-MAX_HISTORY:]), CALL_PREFIX])
+    return "\n".join([*earlier, f"Request: {req}", *(f"Seen: {o}" for o in list(observations)[-MAX_HISTORY:]),
+                      CALL_PREFIX])
 
 
 def compact_findings(findings: Mapping[str, Any]) -> str:

@@ -58,8 +58,12 @@ def _run_in_child(item: pytest.Item, nextitem: pytest.Item | None) -> list[TestR
         payload = inp.read()
     _, status = os.waitpid(pid, 0)
     if payload and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return [item.config.hook.pytest_report_from_serializable(config=item.config, data=d)
-                for d in json.loads(payload)]
+        reports = [item.config.hook.pytest_report_from_serializable(config=item.config, data=d)
+                   for d in json.loads(payload)]
+        for r in reports:  # JSON turned a skip's (path, line, reason) into a list; `-rs` needs the tuple back
+            if r.skipped and isinstance(r.longrepr, list):
+                r.longrepr = tuple(r.longrepr)
+        return reports
     return [TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
                        crash_message(status), "call")]
 

@@ -1,8 +1,9 @@
-"""The ten tools of the contract: argument models (their JSON Schema feeds the planner's grammar) and specs.
+"""The eleven tools of the contract: argument models (their JSON Schema feeds the planner's grammar) and specs.
 
 Names and arguments are fixed (docs/ARCHITECTURE.md, "Formats"); evaluations outside this repository depend on them.
-`service` is a string checked against the current topology (`tools.services`): aliases and near-variants
-resolve to the topology's name, an unknown name is an error listing the topology's services. Durations
+`service` is a string resolved against the current inventory (`tools.resolution`): a read accepts a
+confident fuzzy match, a write only an exact, alias or normalised one; anything else is an error
+(`unknown_service` / `ambiguous_service`) naming the three closest services. Durations
 ("1 hour") are normalised by the models' validators.
 """
 
@@ -12,11 +13,11 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from tools.durations import normalise_duration
 from tools.errors import InvalidInput
-from tools.services import resolve_service, service_names
+from tools.services import UnresolvedService, resolve_service, service_names
 
 Service = str  # a name in the current topology (checked by the validator below)
 Metric = Literal["cpu", "memory", "latency_p50", "latency_p99", "error_rate", "throughput", "replicas", "queue_depth"]
@@ -33,9 +34,9 @@ class _Args(BaseModel):
 
     @field_validator("service", mode="before", check_fields=False)
     @classmethod
-    def _service(cls, v: Any) -> Any:
+    def _service(cls, v: Any, info: ValidationInfo) -> Any:
         if isinstance(v, str):
-            return resolve_service(v)
+            return resolve_service(v, for_write=bool((info.context or {}).get("for_write")))
         return v
 
     @field_validator("window", mode="before", check_fields=False)
@@ -125,6 +126,13 @@ class PostIncidentSummaryArgs(_Args):
     channel: str = Field("#incidents", min_length=1, max_length=80)
 
 
+class CheckHealthArgs(_Args):
+    """The services whose latency, errors or saturation are out of line now (one service, or all), worst first."""
+
+    service: Service | None = None
+    window: str = "15m"
+
+
 Kind = Literal["read", "write", "notify"]
 
 
@@ -161,6 +169,8 @@ TOOLS: dict[str, ToolSpec] = {
         ToolSpec("rollback_deployment", "write", RollbackDeploymentArgs, "Roll back a service's last deployment."),
         ToolSpec("run_runbook", "write", RunRunbookArgs, "Run a named runbook; every step is governed."),
         ToolSpec("post_incident_summary", "notify", PostIncidentSummaryArgs, "Post the incident summary to Slack."),
+        ToolSpec("check_health", "read", CheckHealthArgs,
+                 "List the services whose latency, errors or saturation are out of line now, worst first."),
     )
 }
 WRITE_TOOLS = frozenset(n for n, s in TOOLS.items() if s.kind == "write")
@@ -168,11 +178,12 @@ WRITE_TOOLS = frozenset(n for n, s in TOOLS.items() if s.kind == "write")
 
 class ContractError(InvalidInput):
     """A tool name or argument set that does not satisfy the contract; the message names field and allowed values.
-    `code` is `unknown_service` when a service name did not resolve, else `invalid_args`."""
+    `code` is `unknown_service` / `ambiguous_service` when a service name did not resolve, else `invalid_args`."""
 
-    def __init__(self, message: str, code: Literal["invalid_args", "unknown_service"] = "invalid_args") -> None:
+    def __init__(self, message: str,
+                 code: Literal["invalid_args", "unknown_service", "ambiguous_service"] = "invalid_args") -> None:
         super().__init__(message)
-        self.code: Literal["invalid_args", "unknown_service"] = code
+        self.code: Literal["invalid_args", "unknown_service", "ambiguous_service"] = code
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -198,12 +209,15 @@ def validate_call(tool: str, args: Any) -> BaseModel:
     if not isinstance(args, dict):
         raise ContractError(f"args for {tool} must be a JSON object, got {type(args).__name__}")
     try:
-        return spec.args.model_validate(args)
+        return spec.args.model_validate(args, context={"for_write": spec.kind == "write"})
     except ValidationError as e:
         errors = [dict(d) for d in e.errors()]
-        unknown = any(d["loc"][:1] == ("service",) and "unknown service" in str(d["msg"]) for d in e.errors())
-        raise ContractError(f"{tool}: " + "; ".join(_describe(d) for d in errors),
-                            "unknown_service" if unknown else "invalid_args") from None
+        code: Literal["invalid_args", "unknown_service", "ambiguous_service"] = "invalid_args"
+        for d in e.errors():
+            cause = (d.get("ctx") or {}).get("error")
+            if d["loc"][:1] == ("service",) and isinstance(cause, UnresolvedService):
+                code = cause.code
+        raise ContractError(f"{tool}: " + "; ".join(_describe(d) for d in errors), code) from None
 
 
 def canonical_args(model: BaseModel) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from tools.results import PendingApproval, ResultData, typed
 Status = Literal["ok", "error", "no_data", "denied", "pending_approval"]
 ErrorCode = Literal[
     "invalid_args",  # the call does not satisfy the contract (the message names the field and allowed values)
-    "unknown_service",  # no service of that name or alias
+    "unknown_service",  # no service of that name or alias (a write: no exact, alias or normalised match)
+    "ambiguous_service",  # the name could mean several services
     "backend_unavailable",  # a metrics, logs or actions backend failed or answered badly
     "timeout",  # a backend did not answer within its budget
     "not_configured",  # something the tool needs is not set up (a webhook, a policy file, the runbook engine)
@@ -36,6 +37,7 @@ class ToolResult(BaseModel):
     data: dict[str, Any] | None = None
     error: str | None = None
     code: ErrorCode | None = None
+    resolved: dict[str, Any] | None = None  # {"asked", "service", "how", "score"} when a name was resolved loosely
 
     @classmethod
     def ok(cls, data: ResultData | dict[str, Any]) -> ToolResult:
@@ -54,8 +56,9 @@ class ToolResult(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """The envelope as JSON: status, data, error, and `code` when the result is an error."""
         out = self.model_dump(mode="json")
-        if out.get("code") is None:
-            out.pop("code", None)
+        for key in ("code", "resolved"):
+            if out.get(key) is None:
+                out.pop(key, None)
         return out
 
     @classmethod
@@ -83,7 +86,14 @@ class ToolResult(BaseModel):
         if self.status not in ("ok", "no_data"):
             return f"{self.status}: {self.error}" if self.error else str(self.status)
         view = self.view(tool)
-        return (view.line() if view is not None else "") or str(self.status)
+        text = (view.line() if view is not None else "") or str(self.status)
+        return f"{text} ({self.resolved_note()})" if self.resolved else text
+
+    def resolved_note(self) -> str:
+        """`used journalWriter for 'journal writer' (normalised)`, when a service name was resolved loosely."""
+        r = self.resolved or {}
+        score = f", score {r['score']:.0f}" if r.get("how") == "fuzzy" and r.get("score") is not None else ""
+        return f"used {r.get('service')} for {r.get('asked')!r} ({r.get('how')}{score})" if r else ""
 
     def observation(self, tool: str) -> str:
         """The body of the planner's `Seen:` line for this envelope."""

@@ -276,6 +276,68 @@ class ScalingRecommendation(ResultData):
         return self.to_data()
 
 
+class HealthFinding(BaseModel):
+    """One metric of a service out of line: its value now, its window minimum, the line it crossed and how many
+    times over that line it is."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    metric: str
+    current: Number
+    baseline: Number | None = None
+    line: Number | None = None
+    unit: str | None = None
+    severity: Number = 1.0
+
+    def text(self) -> str:
+        """`latency_p99 2400ms (line 500ms)`."""
+        u = _UNIT.get(str(self.unit or ""), "")
+        return f"{self.metric} {compact_number(self.current)}{u} (line {compact_number(self.line)}{u})"
+
+
+class ServiceHealth(BaseModel):
+    """A service with at least one metric out of line; `severity` is its worst finding's."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    service: str
+    severity: Number = 1.0
+    findings: list[HealthFinding] = []
+
+
+class HealthReport(ResultData):
+    """check_health: the services out of line now (worst first), how many were checked, which had no metrics."""
+
+    window: str | None = None
+    service: str | None = None  # the one service asked about; absent: every service
+    checked: int | None = None
+    unhealthy: list[ServiceHealth] = []
+    no_data: list[str] = []
+
+    def line(self) -> str:
+        if not self.unhealthy:
+            return f"all {self.checked} services checked are within their lines"
+        worst = "; ".join(f"{s.service} {', '.join(f.text() for f in s.findings[:2])}" for s in self.unhealthy[:3])
+        return f"{len(self.unhealthy)} of {self.checked} out of line: {worst}"[:MAX_LINE_CHARS]
+
+    def observation(self) -> str:
+        """`paymentservice latency_p99 2400ms, error_rate 0.08; checkoutservice latency_p99 900ms` (the worst three,
+        each with its worst two metrics), or `all 11 healthy`."""
+        if not self.unhealthy:
+            return f"all {self.checked} healthy"
+        parts = []
+        for s in self.unhealthy[:3]:
+            metrics = ", ".join(f"{f.metric} {compact_number(f.current)}{_UNIT.get(str(f.unit or ''), '')}"
+                                for f in s.findings[:2])
+            parts.append(f"{s.service} {metrics}")
+        more = len(self.unhealthy) - 3
+        return "; ".join(parts) + (f"; +{more} more" if more > 0 else "")
+
+    def facts(self) -> dict[str, Any]:
+        return {"window": self.window, "service": self.service, "checked": self.checked,
+                "unhealthy": [s.model_dump(mode="json") for s in self.unhealthy], "no_data": list(self.no_data)}
+
+
 # ---------------------------------------------------------------------------------------------- writes
 
 
@@ -386,6 +448,7 @@ PARSERS: dict[str, Callable[[dict[str, Any]], ResultData]] = {
     "rollback_deployment": RollbackOutcome.model_validate,
     "run_runbook": RunbookRun.model_validate,
     "post_incident_summary": SummaryPost.model_validate,
+    "check_health": HealthReport.model_validate,
 }
 
 

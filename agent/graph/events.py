@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-EventKind = Literal["turn", "plan", "step", "approval", "paused", "notification", "answer", "error", "decision"]
+EventKind = Literal["turn", "plan", "step", "approval", "paused", "notification", "answer", "error", "decision",
+                    "refused", "note"]
 
 
 @dataclass(frozen=True)

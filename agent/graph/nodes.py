@@ -26,10 +26,13 @@ from agent.graph.render import result_text
 from agent.graph.state import AgentState
 from agent.planner.base import Planner, Step
 from governance.gate import Gate, Principal
+from runtime.conversation import Conversation, EarlierTurn
+from runtime.grounded_targets import check_target, grounded_services
 from runtime.grounding import is_grounded
 from tools.backends.base import ToolContext
 from tools.contract import ContractError, canonical_args, validate_call
 from tools.envelope import ToolResult
+from tools.inventory import Inventory
 
 if TYPE_CHECKING:
     from agent.runbooks.host import RunbookHost
@@ -46,6 +49,26 @@ def _canonical(tool: str, args: dict[str, Any]) -> dict[str, Any]:
         return canonical_args(validate_call(tool, args))
     except ContractError:
         return dict(args)
+
+
+def as_conversation(value: Any) -> Conversation | None:
+    """The state's `context` as a Conversation (a checkpointer may hand it back as a plain mapping)."""
+    if value is None or isinstance(value, Conversation):
+        return value
+    if isinstance(value, dict):
+        earlier = tuple(t if isinstance(t, EarlierTurn) else EarlierTurn(**{**t, "services": tuple(
+            t.get("services") or ())}) for t in value.get("earlier") or ())
+        return Conversation(earlier, tuple(value.get("services") or ()), tuple(value.get("alert_services") or ()))
+    return None
+
+
+def from_turns(turns: list[dict[str, Any]]) -> Conversation | None:
+    """Earlier turns of this conversation from the graph's own record (when the caller passed no context): the
+    requests, and the services the turns' tool results produced (root-cause candidates, recommendations)."""
+    if not turns:
+        return None
+    return Conversation(tuple(EarlierTurn(str(t.get("request", "")), str(t.get("answer", "")),
+                                          services=tuple(t.get("services") or ())) for t in turns))
 
 
 def principal_of(state: AgentState) -> Principal:
@@ -114,9 +137,10 @@ class Nodes:
         if len(steps) >= self.step_limit:
             return {"call": None, "stop": "step_limit"}
         history = [Step(tool=s["tool"], args=s["args"], result=ToolResult.model_validate(s["result"])) for s in steps]
+        context = as_conversation(state.get("context")) or from_turns(state.get("turns") or [])
         try:
             with self.model_lock:
-                pc = self.planner.plan(state["request"], history)
+                pc = self.planner.plan(state["request"], history, context=context)
         except Exception as e:  # the planner failing is an answer, not a crash
             return {"call": None, "stop": "plan_failed", "stop_detail": f"{type(e).__name__}: {e}"}
         n = len(steps) + 1
@@ -129,7 +153,25 @@ class Nodes:
         args = _canonical(pc.tool, dict(pc.args))
         if any(s["tool"] == pc.tool and s["args"] == args for s in steps):  # recorded args are canonical
             return {"call": None, "stop": "repeat", "stop_detail": pc.tool}
+        refused = self._ungrounded(state, pc.tool, args, n, context)
+        if refused is not None:
+            return refused
         return {"call": {"tool": pc.tool, "args": args, "n": n, "planner_latency_ms": pc.latency_ms}, "stop": None}
+
+    def _ungrounded(self, state: AgentState, tool: str, args: dict[str, Any], n: int,
+                    context: Conversation | None) -> dict[str, Any] | None:
+        """A planned write whose target nobody named (runtime.grounded_targets) is not run: the refusal is audited
+        (a proposal and a blocking decision with the reason, no action records) and the agent asks instead."""
+        results = [(s["tool"], (s.get("result") or {}).get("data")) for s in state.get("steps") or []]
+        check = check_target(tool, args, state["request"], context, results)
+        if check is None or check.grounded:
+            return None
+        reason = f"ungrounded_target: {check.why}"
+        self.gate.refuse(tool, args, principal_of(state), prompts.rationale(n, state["request"]), reason,
+                         state.get("conversation_id"))
+        _emit("refused", {"n": n, "tool": tool, "args": args, "risk": "critical", "oversight": "blocking",
+                           "reasons": [reason], "refused": True})
+        return {"call": None, "stop": "ungrounded", "stop_detail": reason, "planner_text": check.question}
 
     # ------------------------------------------------------------------ govern (and run when no person is needed)
     def govern(self, state: AgentState) -> dict[str, Any]:
@@ -226,11 +268,17 @@ class Nodes:
             note = prompts.STOP_TEXT["plan_failed"].format(detail=state.get("stop_detail", "no detail"))
         sentence = self._grounded_sentence(state, findings) if steps else ""
         text = compose(findings, stop_note=note, planner_sentence=sentence)
+        if stop == "ungrounded":  # the reply ends with the question (a fixed text naming inventory services)
+            question = state.get("planner_text", "")
+            text = f"{text}\n\n{question}" if text else question
         if not text:
             sentence = state.get("planner_text", "")
             text = sentence if sentence and is_grounded(sentence, []) else prompts.NO_FINDINGS
         _emit("answer", {"text": text, "stop": stop})
-        return {"answer": text, "turns": [{"request": state["request"], "answer": text, "steps": len(steps)}]}
+        produced = grounded_services("", None, [(s["tool"], (s.get("result") or {}).get("data")) for s in steps],
+                                     inventory=Inventory())
+        return {"answer": text, "turns": [{"request": state["request"], "answer": text, "steps": len(steps),
+                                           "services": sorted(produced)}]}
 
     def _grounded_sentence(self, state: AgentState, findings: dict[str, Any]) -> str:
         """The planner's summary of the findings, kept only if its numbers and services are in the findings."""

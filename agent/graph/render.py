@@ -42,6 +42,8 @@ def event_text(ev: Event) -> str:
         return "\n" + str(ev.data.get("text", "")) + "\n"
     if ev.kind == "paused":
         return "\n" + str(ev.data.get("text", "")) + "\n"
+    if ev.kind == "note":
+        return str(ev.data.get("text", "")) + "\n"
     if ev.kind == "error":
         return f"error: {ev.data.get('message')}\n"
     return ""

@@ -1,6 +1,7 @@
 """The graph's state: one conversation (a LangGraph thread); the current turn's steps plus past turns.
 
-Everything in it is plain JSON so any checkpointer (SQLite, PostgreSQL) can store it.
+Everything in it is plain JSON (and `context`, a frozen dataclass of plain values) so any checkpointer
+(SQLite, PostgreSQL) can store it.
 """
 
 from __future__ import annotations
@@ -8,13 +9,16 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal, TypedDict
 
-StopReason = Literal["respond", "step_limit", "repeat", "plan_failed"]
+from runtime.conversation import Conversation
+
+StopReason = Literal["respond", "step_limit", "repeat", "plan_failed", "ungrounded"]
 
 
 class AgentState(TypedDict, total=False):
     request: str
     principal: dict[str, str]  # {"name", "role"}
     conversation_id: str
+    context: Conversation | None  # earlier turns, the inventory, the alert's services (runtime.conversation)
     # this turn's governed calls (a new turn starts with []): tool, args, rationale, risk, oversight, reasons,
     # approval_id, approved_by, result (the ToolResult envelope) and summary (its `line()`)
     steps: list[dict[str, Any]]
@@ -24,4 +28,4 @@ class AgentState(TypedDict, total=False):
     stop_detail: str
     planner_text: str
     answer: str
-    turns: Annotated[list[dict[str, Any]], operator.add]  # {"request", "answer"} per finished turn
+    turns: Annotated[list[dict[str, Any]], operator.add]  # {"request", "answer", "steps", "services"} per turn

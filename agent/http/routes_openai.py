@@ -1,6 +1,8 @@
 """OpenAI-compatible chat: `POST /v1/chat/completions` (plain and `stream: true` SSE) and `GET /v1/models`.
 
-The last user message is the request. The conversation is `conversation_id` in the body (or the
+The last user message is the request; the messages before it are the conversation so far (the planner sees
+them as earlier turns). A client that sends only the last message with a conversation id gets the earlier
+turns from that conversation's checkpoint. The conversation is `conversation_id` in the body (or the
 `X-Keel-Conversation` header), else a new one; it comes back in the `keel` field of every response and
 chunk, with the agent's events, so clients that know keel can render steps and approvals.
 """
@@ -25,6 +27,7 @@ from agent.http.deps import get_service
 from agent.http.pump import Pump
 from agent.service import AgentService, new_conversation_id
 from governance.gate import Principal
+from runtime.conversation import Conversation, conversation_from_messages
 
 router = APIRouter(tags=["openai"])
 MODEL_ID = "keel"
@@ -57,6 +60,16 @@ class ChatRequest(BaseModel):
 
     def request_text(self) -> str:
         return next(m.text() for m in reversed(self.messages) if m.role == "user" and m.text().strip())
+
+    def context(self) -> Conversation | None:
+        """The messages before the last user message as earlier turns; None when there are none (the server
+        then uses the conversation's checkpoint)."""
+        last = max(i for i, m in enumerate(self.messages) if m.role == "user" and m.text().strip())
+        earlier = [{"role": m.role, "content": m.text()} for m in self.messages[:last]
+                   if m.role in ("user", "assistant")]
+        if not any(m["role"] == "user" for m in earlier):
+            return None
+        return conversation_from_messages(earlier)
 
 
 @router.get("/v1/models")
@@ -112,10 +125,11 @@ async def chat_completions(
 ) -> dict[str, Any] | StreamingResponse:
     cid = body.conversation_id or x_keel_conversation or new_conversation_id()
     text = body.request_text()
+    context = body.context()
     if not body.stream:
-        reply = await run_in_threadpool(service.ask, text, principal, cid)
+        reply = await run_in_threadpool(service.ask, text, principal, cid, "", context)
         return _completion(reply, body.model)
-    pump = Pump(service.stream(text, principal, cid))
+    pump = Pump(service.stream(text, principal, cid, "", context=context))
     first = await pump.next()  # admission and conversation checks raise here, before any SSE is sent
     return StreamingResponse(sse(pump, first, body.model), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Keel-Conversation": cid})

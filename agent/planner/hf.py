@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.planner.base import PlannedCall, Step, could_not_plan
-from agent.planner.llama import FEW_SHOT, MAX_CALL_TOKENS, MAX_SUMMARY_TOKENS
-from agent.planner.validate import check_output
+from agent.planner.llama import FEW_SHOT, MAX_CALL_TOKENS, MAX_SUMMARY_TOKENS, ask_unknown
+from agent.planner.spans import check_in_inventory
 from runtime.conversation import Conversation
 from runtime.prompt import render_prompt, render_summary_prompt
 from runtime.summary import grounded, template_summary
@@ -49,13 +49,15 @@ class HFPlanner:
     def plan(self, request: str, history: Sequence[Step] = (),
              context: Conversation | None = None) -> PlannedCall:
         t0 = time.perf_counter()
-        prompt = render_prompt(request, history)
+        prompt = render_prompt(request, history, context)
         self.calls += 1
         raw = self.complete(FEW_SHOT + prompt if self.few_shot else prompt, MAX_CALL_TOKENS)
-        checked = check_output(raw)
+        checked = check_in_inventory(raw, context)
         ms = (time.perf_counter() - t0) * 1e3
         if checked.ok:
             return PlannedCall(checked.tool, checked.args, raw, False, ms, True)
+        if checked.code == "unknown_service" and checked.service is not None:
+            return ask_unknown(checked.service, raw, False, ms, context)
         self.failures += 1
         return could_not_plan(raw, ms, constrained=False)
 

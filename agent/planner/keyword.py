@@ -1,13 +1,14 @@
 """The keyword-router baseline: regular expressions over the request pick a tool and its arguments.
 
-No model: a service is the first alias found, a metric the first metric word, numbers and durations are
-read with regexes. It is the baseline the fine-tuned planner must beat (`keel eval planner`, method
-`keyword`).
+No model: a service is the first one the request names (`tools.resolution.mentions`: names, aliases and
+normalised variants of the inventory), a metric the first metric word, numbers and durations are read
+with regexes. A write that names no service is not guessed: the planner asks which service
+(`runtime.grounded_targets.ask_for_target`). It is the baseline the fine-tuned planner must beat
+(`keel eval planner`, method `keyword`).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from collections.abc import Sequence
@@ -16,9 +17,12 @@ from typing import Any
 from agent.planner.base import PlannedCall, Step, could_not_plan
 from agent.planner.validate import check_call
 from runtime.conversation import Conversation
+from runtime.grounded_targets import ask_for_target, inventory_for
 from runtime.summary import template_summary
-from tools.services import current_topology
-from tools.topology import Topology
+from tools.contract import WRITE_TOOLS
+from tools.inventory import Inventory
+from tools.resolution import mentioned
+from tools.services import current_inventory
 
 _METRIC_WORDS = [
     ("latency_p50", r"p50|median"), ("latency_p99", r"p99|latency|slow|response time"),
@@ -31,18 +35,10 @@ _RUNBOOKS = {"high-latency": r"high.?latency", "error-spike": r"error.?spike", "
 _WINDOW = re.compile(r"(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?)\b")
 
 
-@functools.lru_cache(maxsize=16)
-def _names(topo: Topology) -> list[tuple[str, str]]:
-    """(alias or name, service) of the topology, longest first."""
-    return sorted(list(topo.aliases.items()) + [(s, s) for s in topo.names], key=lambda x: -len(x[0]))
-
-
-def find_service(text: str) -> str | None:
-    """The first service of the current topology named in `text` (longest names and aliases first)."""
-    for alias, canon in _names(current_topology()):
-        if re.search(rf"\b{re.escape(alias)}\b", text):
-            return canon
-    return None
+def find_service(text: str, inventory: Inventory | None = None) -> str | None:
+    """The first service of the inventory (default: the current one) that `text` names."""
+    named = mentioned(text, inventory or current_inventory())
+    return named[0] if named else None
 
 
 def find_metric(text: str) -> str | None:
@@ -52,10 +48,10 @@ def find_metric(text: str) -> str | None:
     return None
 
 
-def route(request: str) -> tuple[str, dict[str, Any]]:
+def route(request: str, inventory: Inventory | None = None) -> tuple[str, dict[str, Any]]:
     """(tool, args) chosen by keyword rules."""
     t = request.lower()
-    svc = find_service(t)
+    svc = find_service(request, inventory)
     args: dict[str, Any] = {"service": svc} if svc else {}
     win = _WINDOW.search(t)
     if re.search(r"runbook|playbook", t):
@@ -102,7 +98,10 @@ class KeywordPlanner:
              context: Conversation | None = None) -> PlannedCall:
         t0 = time.perf_counter()
         self.calls += 1
-        tool, args = route(request)
+        inventory = inventory_for(context)
+        tool, args = route(request, inventory)
+        if tool in WRITE_TOOLS and "service" not in args:
+            tool, args = "respond", {"text": ask_for_target(tool, request, inventory)}
         checked = check_call(tool, args)
         ms = (time.perf_counter() - t0) * 1e3
         raw = f"{tool} {args}"

@@ -20,12 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from agent.planner.base import PlannedCall, Step, could_not_plan
+from agent.planner.base import RESPOND, PlannedCall, Step, could_not_plan
 from agent.planner.grammar import call_grammar
-from agent.planner.validate import check_output
+from agent.planner.spans import check_in_inventory, unknown_service_question
 from runtime.conversation import Conversation
+from runtime.grounded_targets import grounded_services
 from runtime.prompt import render_prompt, render_summary_prompt
 from runtime.summary import grounded, template_summary
+from tools.contract import WRITE_TOOLS
 from tools.envelope import ToolResult
 
 MAX_CALL_TOKENS = 64
@@ -50,6 +52,11 @@ Call: respond text="You're welcome."
 WARM_REQUESTS = ("why is checkout slow?", "restart cartservice", "show me error logs from paymentservice")
 
 
+def ask_unknown(name: str, raw: str, constrained: bool, ms: float, context: Conversation | None) -> PlannedCall:
+    """The reply to a call on a service name that resolves to nothing: a question with the closest names."""
+    return PlannedCall(RESPOND, {"text": unknown_service_question(name, context)}, raw, constrained, ms, True)
+
+
 class LlamaPlanner:
     """Base GGUF (+ optional LoRA adapter GGUF) served by llama.cpp; `few_shot` prefixes example calls."""
 
@@ -64,7 +71,7 @@ class LlamaPlanner:
         self.llm = load_llama(model_path, adapter_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=256,
                               extra_bufts=extra_bufts)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keel-llama")
-        self._grammar: Any = None
+        self._grammars: dict[str, Any] = {}  # grammar text -> compiled LlamaGrammar
         self.calls = 0
         self.fallbacks = 0
         self.failures = 0
@@ -74,15 +81,19 @@ class LlamaPlanner:
         self._thread.shutdown(wait=True)
         self.llm.close()
 
-    def _grammar_obj(self) -> Any:
-        """The compiled grammar of the current topology's names (recompiled when the topology changes)."""
-        text = call_grammar()
-        if self._grammar is None or getattr(self, "_grammar_text", text) != text:
+    def _grammar_obj(self, spans: bool = True, services: tuple[str, ...] | None = None,
+                     tool: str | None = None) -> Any:
+        """The compiled grammar of `services` (default the current inventory's names), with or without free
+        service spans, for every tool or only `tool` (compiled once per grammar text: a changed inventory
+        compiles anew)."""
+        text = call_grammar(tools=(tool,) if tool else None, respond=tool is None, spans=spans, services=services)
+        if text not in self._grammars:
             from llama_cpp import LlamaGrammar
 
-            self._grammar = LlamaGrammar.from_string(text, verbose=False)
-            self._grammar_text = text
-        return self._grammar
+            if len(self._grammars) >= 8:
+                self._grammars.clear()
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
 
     def _complete(self, prompt: str, max_tokens: int, grammar: Any) -> str:
         out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
@@ -106,27 +117,55 @@ class LlamaPlanner:
         self.complete(self.prompt_for(WARM_REQUESTS[0]), MAX_CALL_TOKENS, grammar=self._grammar_obj())
         return time.perf_counter() - t0
 
-    def prompt_for(self, request: str, history: Sequence[Step] = ()) -> str:
-        p = render_prompt(request, history)
+    def prompt_for(self, request: str, history: Sequence[Step] = (), context: Conversation | None = None) -> str:
+        p = render_prompt(request, history, context)
         return FEW_SHOT + p if self.few_shot else p
 
     def plan(self, request: str, history: Sequence[Step] = (),
              context: Conversation | None = None) -> PlannedCall:
+        """Decode freely; a service span that resolves to nothing is decoded again for the same tool among the
+        services the user named (`_choose_known`), else becomes a question; any other invalid output is decoded
+        again under the full grammar."""
         t0 = time.perf_counter()
-        prompt = self.prompt_for(request, history)
+        prompt = self.prompt_for(request, history, context)
         self.calls += 1
         raw = self.complete(prompt, MAX_CALL_TOKENS)
-        checked = check_output(raw)
+        checked = check_in_inventory(raw, context)
         if checked.ok:
             return PlannedCall(checked.tool, checked.args, raw, False, (time.perf_counter() - t0) * 1e3, True)
+        if checked.code == "unknown_service" and checked.service is not None:
+            return self._choose_known(prompt, request, checked.tool, checked.service, raw, t0, context)
         self.fallbacks += 1
         raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj())
-        checked = check_output(raw2)
+        checked = check_in_inventory(raw2, context)
         ms = (time.perf_counter() - t0) * 1e3
         if checked.ok:
             return PlannedCall(checked.tool, checked.args, raw2, True, ms, True)
+        if checked.code == "unknown_service" and checked.service is not None:
+            return ask_unknown(checked.service, raw2, True, ms, context)
         self.failures += 1
         return could_not_plan(raw2 or raw, ms)
+
+    def _choose_known(self, prompt: str, request: str, tool: str, span: str, raw: str, t0: float,
+                      context: Conversation | None) -> PlannedCall:
+        """The model's service span names nothing in the inventory: decode the same tool again choosing among
+        the services the user (or the conversation) named, by name, alias or near-variant, or, when nobody named
+        any, among all of the inventory's names for a read (a symptom: "why is the site slow?"). A write on a
+        service nobody named is never kept: the planner asks, quoting the span."""
+        self.fallbacks += 1
+        named = tuple(grounded_services(request, context))
+        if tool in WRITE_TOOLS and not named:
+            return ask_unknown(span, raw, False, (time.perf_counter() - t0) * 1e3, context)
+        # The first decode chose the tool; only its service span failed, so the retry keeps the tool.
+        grammar = self._grammar_obj(spans=False, services=named or None, tool=tool)
+        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=grammar)
+        checked = check_in_inventory(raw2, context)
+        ms = (time.perf_counter() - t0) * 1e3
+        if checked.ok:
+            service = checked.args.get("service")
+            if service is None or service in named or (checked.tool not in WRITE_TOOLS and not named):
+                return PlannedCall(checked.tool, checked.args, raw2, True, ms, True)
+        return ask_unknown(span, raw, True, ms, context)
 
     def summarize(self, findings: dict) -> str:
         """The model's 1-3 sentence summary, or the template one if it names anything not in the findings."""

@@ -17,6 +17,8 @@ class Checked:
     tool: str
     args: dict[str, Any]
     error: str | None = None
+    code: str | None = None  # the contract's error code ("unknown_service", "invalid_args"), or "unparseable"
+    service: str | None = None  # the service name as the model wrote it, when it did not resolve
 
     @property
     def ok(self) -> bool:
@@ -35,7 +37,8 @@ def check_call(tool: str, args: Any) -> Checked:
     try:
         return Checked(tool, canonical_args(validate_call(tool, args)))
     except ContractError as e:
-        return Checked(tool, {}, str(e))
+        svc = args.get("service") if isinstance(args, dict) and e.code == "unknown_service" else None
+        return Checked(tool, {}, str(e), e.code, str(svc) if svc is not None else None)
 
 
 def check_output(raw: str) -> Checked:
@@ -43,5 +46,5 @@ def check_output(raw: str) -> Checked:
     try:
         tool, args = decode_call(raw)
     except (ValueError, TypeError) as e:
-        return Checked("", {}, f"unparseable output: {e}")
+        return Checked("", {}, f"unparseable output: {e}", "unparseable")
     return check_call(tool, args)

@@ -21,6 +21,7 @@ from agent.runbooks.template import ROOTS, TemplateError, lookups, parse, placeh
 from tools.contract import TOOLS
 from tools.durations import parse_duration
 from tools.errors import InvalidInput
+from tools.external import is_external_name
 from tools.services import resolve_service, service_names
 
 BUILTIN_DIR = Path(__file__).resolve().parent
@@ -60,8 +61,8 @@ class StepSpec(BaseModel):
         if v is None:
             return v
         allowed = [t for t in TOOLS if t != "run_runbook"]
-        if v not in allowed:
-            raise ValueError(f"unknown tool {v!r}; allowed: {', '.join(allowed)}")
+        if v not in allowed and not is_external_name(v):  # server.tool: an MCP tool, checked when the step runs
+            raise ValueError(f"unknown tool {v!r}; allowed: {', '.join(allowed)}, or server.tool of an MCP server")
         return v
 
     @field_validator("wait")

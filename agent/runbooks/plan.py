@@ -82,6 +82,10 @@ def _expected(gate: Gate, spec: StepSpec) -> dict[str, Any]:
     refs = sorted({".".join(map(str, c[:2])) for e in _exprs(spec.args) for c in lookups(parse(e))
                    if c and c[0] == "steps"})
     basis = f"arguments come from {', '.join(refs)}"
+    if tool not in TOOLS:  # an operator's MCP tool (server.tool): a read, or a high-risk write if marked so
+        return {"risk": "low or high", "oversight": "decided at run time",
+                "reasons": [f"{tool} is an external tool: a read unless the operator marked it write; {basis}"],
+                "decided": "at run time"}
     if TOOLS[tool].kind == "read":
         return {"risk": "low", "oversight": policy.oversight[level]["low"], "reasons": [f"{tool} only reads"],
                 "decided": f"at run time ({basis})"}

@@ -140,6 +140,14 @@ def mention_text(text: str) -> str:
 # ---------------------------------------------------------------- messages
 
 
+def thread_conversation_id(event: Mapping[str, Any]) -> str:
+    """One keel conversation per Slack thread (the thread's root message), so follow-ups in the thread
+    ("restart it", "do it") see the earlier turns; a mention outside a thread starts its own thread."""
+    root = str(event.get("thread_ts") or event.get("ts") or "")
+    raw = f"slack-{event.get('channel', '')}-{root}"
+    return re.sub(r"[^A-Za-z0-9_.:-]", "-", raw)[:100]
+
+
 def pending_blocks(pending: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for p in pending[:MAX_BUTTONS]:
@@ -247,7 +255,8 @@ class SlackWorker:
             message = text_message(HELP, ephemeral=False)
         else:
             try:
-                message = reply_message(self.service.ask(text, principal), cut(f"keel: {text}", 150))
+                reply = self.service.ask(text, principal, conversation_id=thread_conversation_id(event))
+                message = reply_message(reply, cut(f"keel: {text}", 150))
             except Exception as e:
                 log.exception("app mention failed")
                 message = text_message(f"keel could not answer: {type(e).__name__}: {e}", ephemeral=False)
@@ -262,7 +271,8 @@ class SlackWorker:
 
             client = WebClient(token=token, base_url=self.settings.slack_api_url)
             try:
-                client.chat_postMessage(channel=str(event.get("channel")), thread_ts=event.get("ts"),
+                client.chat_postMessage(channel=str(event.get("channel")),
+                                        thread_ts=event.get("thread_ts") or event.get("ts"),
                                         text=message["text"], blocks=message.get("blocks"))
             except (SlackApiError, OSError) as e:
                 log.warning("chat.postMessage failed: %s", e)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from agent.charts.incident import symptom_of
 from tools.contract import WRITE_TOOLS
 from tools.results import Evidence, LogMatches, MetricSeries, ResultData, RootCauseRanking, ScalingRecommendation, typed
 
@@ -74,13 +75,14 @@ class Findings:
     status: str = "open"  # open | mitigated | waiting_approval | failed
     next_steps: list[str] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)  # runbook, run_id, conversation_id
+    series: dict[str, Any] | None = None  # the symptom chart's numbers (agent.charts.incident.SymptomSeries)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def text(self) -> str:
         """All of the findings as one string (what a narrative is checked against)."""
-        return json.dumps(self.to_dict(), default=str)
+        return json.dumps({k: v for k, v in self.to_dict().items() if k != "series"}, default=str)
 
     def for_planner(self) -> dict[str, Any]:
         """The findings shape the summary model was trained on (see runtime/summary.py)."""
@@ -202,6 +204,9 @@ def build_findings(title: str, service: str | None, steps: Sequence[StepView],
         if m is not f.symptom and m is not f.state and m.metric in ("cpu", "memory", "error_rate", "replicas"):
             f.evidence.append(m.text())
     f.status, f.next_steps = _status_and_next(f)
+    series = symptom_of([{"tool": s.tool, "args": s.args, "result": {"status": s.status, "data": s.data}}
+                         for s in steps])
+    f.series = asdict(series) if series is not None else None
     return f
 
 
@@ -280,5 +285,5 @@ def findings_from_dict(d: Mapping[str, Any]) -> Findings:
         root_cause=c(d.get("root_cause")), other_causes=[Cause(**x) for x in d.get("other_causes") or []],
         evidence=list(d.get("evidence") or []), actions=[ActionTaken(**a) for a in d.get("actions") or []],
         state=m(d.get("state")), status=d.get("status", "open"), next_steps=list(d.get("next_steps") or []),
-        source=dict(d.get("source") or {}),
+        source=dict(d.get("source") or {}), series=dict(d["series"]) if isinstance(d.get("series"), Mapping) else None,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent.summary.blocks import build_message
+from agent.summary.blocks import MAX_BLOCKS, build_message
 from agent.summary.delivery import deliver
 from agent.summary.findings import Findings, findings_from_dict
 from agent.summary.narrative import narrative
@@ -45,6 +45,26 @@ def compose(f: Findings, summarizer: Any = None) -> tuple[dict[str, Any], str]:
     return build_message(f, text), source
 
 
+def attach_chart(message: dict[str, Any], f: Findings) -> dict[str, Any] | None:
+    """With a bot token (`slack_bot_token`), upload the symptom chart and show it after the narrative and
+    status fields; the upload's outcome (None when there is no token or no series)."""
+    from config.settings import get_settings
+
+    settings = get_settings()
+    token = settings.slack_bot_token.get_secret_value()
+    if not token or not f.series or not f.series.get("points"):
+        return None
+    from agent.charts.png import series_png
+    from agent.slack.images import alt_text, image_block, series_from_dict, upload_png
+
+    series = series_from_dict(f.series)
+    title = f"{series.service} {series.metric}"
+    up = upload_png(series_png(series), title, token, settings.slack_api_url)
+    if up.file_id and len(message["blocks"]) < MAX_BLOCKS:
+        message["blocks"].insert(3, image_block(up.file_id, title, alt_text(series)))
+    return up.to_dict()
+
+
 def post_summary(channel: str, ctx: ToolContext) -> ToolResult:
     f = _findings(ctx)
     if f is None:
@@ -56,10 +76,15 @@ def post_summary(channel: str, ctx: ToolContext) -> ToolResult:
         return ToolResult.fail("no Slack webhook configured: set KEEL_SLACK_WEBHOOK_URL "
                                "(slack_webhook_url in keel.toml)", code="not_configured")
     message, source = compose(f, ctx.deps.summarizer)
+    image = attach_chart(message, f)
     opts = dict(ctx.deps.delivery_options)
     d = deliver(url, message, **opts)
-    data = SummaryPost(channel=channel, title=f.title, status=f.status, narrative=message["blocks"][1]["text"]["text"],
-                       narrative_source=source, blocks=len(message["blocks"]), delivery=d.to_dict())
+    fields: dict[str, Any] = {"channel": channel, "title": f.title, "status": f.status,
+                              "narrative": message["blocks"][1]["text"]["text"], "narrative_source": source,
+                              "blocks": len(message["blocks"]), "delivery": d.to_dict()}
+    if image:
+        fields["image"] = image  # the chart upload's outcome (uploaded with its file id, or why not)
+    data = SummaryPost.model_validate(fields)
     if d.status != "delivered":
         return ToolResult.fail(f"incident summary not delivered after {d.attempts} attempt(s): {d.error}", data=data,
                                code="delivery_failed")

@@ -1,10 +1,12 @@
 """The agent as an e2e responder: AgentService over the run's gate and simulator, one planner per method.
 
-The request goes in as principal `oncall` (operator). Every executed step costs one simulated minute
-(the simulator advances when the step event arrives, before the next step is planned). When the turn
-pauses on an approval, the harness's approver grants it and the turn resumes; the count is recorded.
-With `follow_up` set, an answer after which the cluster received no write gets one more message in the
-same conversation (an on-call person saying e.g. "go ahead and mitigate it"); off by default.
+The request goes in as principal `oncall` (operator). Every executed step costs one simulated minute (the
+simulator advances when the step event arrives, before the next step is planned). When the turn pauses on an
+approval, the harness's approver grants it and the turn resumes; the count is recorded. The scenario's later
+`turns` are sent one by one in the same conversation after each answer; the simulated minute each message was
+sent is reported (`turn_minutes`). With `follow_up` set, an answer after which the cluster received no write
+gets one more message in the same conversation (an on-call person saying e.g. "go ahead and mitigate it"); off
+by default.
 """
 
 from __future__ import annotations
@@ -27,16 +29,23 @@ class AgentResponder:
         service = AgentService(self.planner, run.gate, run.live, InMemorySaver(), step_limit=self.step_limit)
         cid = new_conversation_id()
         self.steps = self.approvals = 0
-        reply = self._turn(service, run, run.scenario.request, cid)
-        answers = [reply.text]
+        answers: list[str] = []
+        minutes: list[int] = []
+        for message in run.scenario.messages:
+            minutes.append(int(run.sim.minute))
+            reply = self._turn(service, run, message, cid)
+            answers.append(reply.text)
+            if reply.status != "answered":
+                break
         followed = False
         if self.follow_up and reply.status == "answered" and not executed_writes(run.sim, run.scenario.at):
             followed = True
+            minutes.append(int(run.sim.minute))
             reply = self._turn(service, run, self.follow_up, cid)
             answers.append(reply.text)
         error = None if reply.status == "answered" else f"turn still {reply.status} after {MAX_RESUMES} resumes"
         return Transcript(answer="\n\n".join(answers), steps=self.steps, approvals_granted=self.approvals,
-                          error=error, extra={"follow_up_sent": followed})
+                          error=error, extra={"follow_up_sent": followed, "turn_minutes": minutes})
 
     def _turn(self, service: AgentService, run: Run, text: str, cid: str) -> Any:
         for ev in service.stream(text, run.requester, cid):

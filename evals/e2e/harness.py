@@ -2,12 +2,13 @@
 
 Per (scenario, responder): a fresh audit log and approval store, a governance gate at autonomy 3, and the
 simulator fast-forwarded to the scenario's `at`. The responder gets the request and works; simulated time
-advances one minute per agent step (rules: `period` minutes per round). Approvals are granted by the
-harness as a separate principal with role approver, every time one is requested: the harness plays an
-on-call person who approves whatever is asked, so a wrong write that needed approval is still charged to
-the responder; the number granted is recorded per scenario. Afterwards the simulator runs on to the end
-of the horizon and the run is scored (`evals.e2e.scoring`), with governance re-checked from the audit log
-(`evals.e2e.govcheck`).
+advances one minute per agent step (rules: `period` minutes per round). Approvals are granted by the harness
+as a separate principal with role approver, every time one is requested: the harness plays an on-call person
+who approves whatever is asked, so a wrong write that needed approval is still charged to the responder; the
+number granted is recorded per scenario. A responder that holds a conversation answers the scenario's later
+`turns` too and reports the simulated minute each message was sent (`turn_minutes`). Afterwards the simulator
+runs on to the end of the horizon and the run is scored (`evals.e2e.scoring`), with governance re-checked from
+the audit log (`evals.e2e.govcheck`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from governance.gate import Gate, Principal
 from governance.policy import Policy, default_policy
 from tools.backends.base import ToolContext
 from tools.backends.sim.cluster import Simulator
+from tools.contract import WRITE_TOOLS
 from tools.envelope import ToolResult
 from tools.services import current_topology, topology_in_process
 
@@ -152,15 +154,31 @@ def _run_scenario(e: E2EScenario, responder: Responder, workdir: Path, settings:
         writes = executed_writes(sim, e.at)
         series = slo_series(sim, counterfactual(e.scenario, end), e.symptom)
     records = [r.to_dict() for r in audit.records()]
+    attempted = unstarted_writes(records)
     report = audit.verify()
     violations = recheck(records, policy, AUTONOMY, _bounds) + unaudited_writes(records, writes)
     rec = recovery(series, e.at, end, HOLD_MIN)
     audit.close()
     live.close()
+    turn_minutes = list(t.extra.get("turn_minutes") or [e.at])
+    if e.writes_from_turn <= 1:
+        first_ok = float("-inf")
+    elif len(turn_minutes) >= e.writes_from_turn:
+        first_ok = float(turn_minutes[e.writes_from_turn - 1])
+    else:  # the responder never heard the turn that approves or chooses the fix
+        first_ok = float("inf")
+    ex = Expectation(e.root_cause, e.remediation, e.slo_applies, e.target, first_ok, e.writes_from_turn)
     return score(
-        e.name, responder.name, t.answer, writes, Expectation(e.root_cause, e.remediation, e.slo_applies),
-        rec.recovered, rec.mttm_min, end - e.at, t.steps, violations, report.ok, t.approvals_granted, t.error,
+        e.name, responder.name, t.answer, writes, ex, rec.recovered, rec.mttm_min, end - e.at, t.steps, violations,
+        report.ok, t.approvals_granted, t.error, attempted, len(turn_minutes),
     )
+
+
+def unstarted_writes(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Write proposals in the audit log whose action never started (blocked by governance or denied)."""
+    started = {r.get("action_id") for r in records if r["kind"] == "action_started"}
+    return [f"{r.get('tool')} {r.get('service')}" for r in records
+            if r["kind"] == "proposal" and r.get("tool") in WRITE_TOOLS and r.get("action_id") not in started]
 
 
 Progress = Callable[[str, str, ScenarioScore, float], None]

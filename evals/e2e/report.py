@@ -13,8 +13,9 @@ from evals.e2e.scoring import ScenarioScore
 
 METRICS = ("diagnosis_acc", "remediation_rate", "slo_recovered_rate", "governance_violations", "mttm_min",
            "wrong_actions")
-EXTRA = ("root_mentioned_rate", "steps_mean", "approvals_granted", "audit_valid_rate", "errors", "scenarios")
-ORDER = ("keel", "base", "rules")
+EXTRA = ("right_rate", "root_mentioned_rate", "steps_mean", "approvals_granted", "audit_valid_rate", "errors",
+         "scenarios")
+ORDER = ("keel", "script", "keyword", "base", "rules")
 
 
 def _fmt(v: float) -> str:
@@ -42,7 +43,8 @@ def scenario_table(scores: Mapping[str, Sequence[ScenarioScore]]) -> Table:
     for m in methods_in_order(scores):
         for s in scores[m]:
             table.add_row(
-                s.scenario, m, s.claimed or "-", "Y" if s.diagnosis_correct else "n",
+                s.scenario, m, s.claimed or "-",
+                "n/a" if s.diagnosis_correct is None else "Y" if s.diagnosis_correct else "n",
                 "Y" if s.remediation_correct else "n",
                 "n/a" if s.slo_recovered is None else ("Y" if s.slo_recovered else "n"),
                 "n/a" if s.mttm_min is None else f"{s.mttm_min:.0f}", str(s.steps), str(s.wrong_actions),
@@ -50,6 +52,61 @@ def scenario_table(scores: Mapping[str, Sequence[ScenarioScore]]) -> Table:
                 ", ".join(s.writes) if not s.error else f"error: {s.error[:60]}",
             )
     return table
+
+
+def right_table(scores: Mapping[str, Sequence[ScenarioScore]]) -> Table:
+    """Per scenario, which method got it right (diagnosis, where there is one, and remediation): `Y`, or what
+    it missed (`d` diagnosis, `f` remediation); the last row counts the scenarios each got right."""
+    methods = methods_in_order(scores)
+    table = Table("scenario", *methods, title="right per scenario (Y; else d = diagnosis missed, f = fix missed)")
+    names = list(dict.fromkeys(s.scenario for m in methods for s in scores[m]))
+    by = {(m, s.scenario): s for m in methods for s in scores[m]}
+    for name in names:
+        cells = []
+        for m in methods:
+            s = by.get((m, name))
+            if s is None:
+                cells.append("-")
+                continue
+            missed = ("d" if s.diagnosis_correct is False else "") + ("" if s.remediation_correct else "f")
+            cells.append("error" if s.error else (missed or "Y"))
+        table.add_row(name, *cells)
+    table.add_row("right", *(f"{sum(s.right for s in scores[m])}/{len(scores[m])}" for m in methods))
+    return table
+
+
+def margin(scores: Mapping[str, Sequence[ScenarioScore]], ours: str = "keel", other: str = "script") -> dict[str, Any]:
+    """Where `ours` beats `other` scenario by scenario (right = diagnosis and remediation): the scenarios only
+    ours got right, only the other got right, both, neither; and the diagnosis/remediation counts of each."""
+    a = {s.scenario: s for s in scores.get(ours, [])}
+    b = {s.scenario: s for s in scores.get(other, [])}
+    common = [n for n in a if n in b]
+    out: dict[str, Any] = {"methods": [ours, other], "scenarios": len(common)}
+    out["only_" + ours] = [n for n in common if a[n].right and not b[n].right]
+    out["only_" + other] = [n for n in common if b[n].right and not a[n].right]
+    out["both"] = [n for n in common if a[n].right and b[n].right]
+    out["neither"] = [n for n in common if not a[n].right and not b[n].right]
+    for name, rows in ((ours, a), (other, b)):
+        out[name] = {"right": sum(rows[n].right for n in common),
+                     "diagnosed": sum(bool(rows[n].diagnosis_correct) for n in common),
+                     "remediated": sum(rows[n].remediation_correct for n in common)}
+    return out
+
+
+def margin_note(m: Mapping[str, Any]) -> str:
+    """The closing note: where ours beats the other method and where not, from `margin`."""
+    ours, other = m["methods"]
+    a, b = m[ours], m[other]
+    lines = [f"{ours} vs {other} on {m['scenarios']} scenarios: right {a['right']} vs {b['right']} "
+             f"(margin {a['right'] - b['right']:+d}); diagnosed {a['diagnosed']} vs {b['diagnosed']}; "
+             f"remediated {a['remediated']} vs {b['remediated']}."]
+    lines.append(f"{ours} right where {other} is not ({len(m['only_' + ours])}): "
+                 + (", ".join(m["only_" + ours]) or "none"))
+    lines.append(f"{other} right where {ours} is not ({len(m['only_' + other])}): "
+                 + (", ".join(m["only_" + other]) or "none"))
+    lines.append(f"both right: {len(m['both'])}; neither: {len(m['neither'])}"
+                 + (f" ({', '.join(m['neither'])})" if m["neither"] and len(m["neither"]) <= 12 else ""))
+    return "\n".join(lines)
 
 
 def fault_table(scores: Mapping[str, Sequence[ScenarioScore]], fault_of: Mapping[str, str]) -> Table:
@@ -64,7 +121,7 @@ def fault_table(scores: Mapping[str, Sequence[ScenarioScore]], fault_of: Mapping
             rows = [s for s in scores[m] if fault_of.get(s.scenario) == f]
             n = len(rows)
             slo = [s for s in rows if s.slo_recovered is not None]
-            cells.append(f"{sum(s.diagnosis_correct for s in rows)}/{sum(s.remediation_correct for s in rows)}/"
+            cells.append(f"{sum(bool(s.diagnosis_correct) for s in rows)}/{sum(s.remediation_correct for s in rows)}/"
                          + (f"{sum(bool(s.slo_recovered) for s in slo)}" if slo else "n/a"))
         table.add_row(f, str(n), *cells)
     return table

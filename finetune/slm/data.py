@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from finetune.slm import vocab
+from finetune.slm import names, vocab
 from finetune.slm.styles import stylise
 from finetune.slm.templates import FAMILIES, UNKNOWN_SERVICES, WEIGHTS, Template
 from runtime.prompt import encode_call, render_observations_prompt
@@ -53,15 +53,24 @@ def order_args(tool: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(tool: str, template: Template, rng: random.Random, style: bool = True,
-           service: str | None = None) -> tuple[str, dict[str, Any]]:
-    """Fill a template's slots; return (request text, canonical args)."""
+           service: str | None = None, inventory: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """Fill a template's slots; return (request text, canonical args).
+
+    With an `inventory` (generated names), `{svc}` is one of its names written as someone might type it
+    (`names.surface`), kept out of the surface noise, and the `service` arg is that span as written: the model
+    copies, code resolves. Without one, services come from the current topology and args hold its names.
+    """
     text, fixed = template
     args: dict[str, Any] = {}
     protected: dict[str, str] = {}
     values: dict[str, str] = {}
     svc_choice: str | None = None
     for slot in dict.fromkeys(_SLOT.findall(text)):
-        if slot == "svc":
+        if slot == "svc" and inventory is not None:
+            surface, span = names.surface(service or rng.choice(inventory), rng)
+            svc_choice = args["service"] = span
+            protected[slot], values[slot] = surface, f"\x00{len(protected)}\x01"
+        elif slot == "svc":
             surface, svc_choice = vocab.service(rng, service)
             values[slot], args["service"] = surface, svc_choice
         elif slot == "metric":
@@ -108,10 +117,13 @@ def render(tool: str, template: Template, rng: random.Random, style: bool = True
     return request, order_args(tool, args)
 
 
-def single_step(rng: random.Random, split: str) -> dict[str, Any]:
+def single_step(rng: random.Random, split: str, unknown_names: bool = True) -> dict[str, Any]:
+    """One single-step example on the current topology; `unknown_names=False` leaves out the families that answer
+    "There is no service called X" (name resolution is code's job in planner v2)."""
     tools = list(WEIGHTS)
     tool = rng.choices(tools, weights=[WEIGHTS[t] for t in tools])[0]
-    fams = [(i, t) for i, t in enumerate(FAMILIES[tool]) if is_dev_family(tool, i) == (split == "dev")]
+    fams = [(i, t) for i, t in enumerate(FAMILIES[tool]) if is_dev_family(tool, i) == (split == "dev")
+            and (unknown_names or "{x}" not in t[0])]
     index, template = rng.choice(fams)
     request, args = render(tool, template, rng)
     return example(request, [], tool, args, "single", family_id(tool, index))

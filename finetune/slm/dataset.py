@@ -50,3 +50,50 @@ def _dedupe(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
             seen.add(e["prompt"])
             out.append(e)
     return out
+
+
+def build_dataset_v2(seed: int = 0, n_shop: int = 2600, n_inventory: int = 3000, n_dialogue: int = 2800,
+                     n_traj: int = 200, n_summary: int = 200, n_investigations: int = 400, n_dev: int = 300,
+                     progress: bool = False) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Planner v2 training set and its dev sets (`shop`, `names`, `dialogue`).
+
+    Train: shop single-step requests (canonical names; the "no service called X" families left out), requests on
+    generated inventories (the target copies the span), dialogue examples (`finetune.slm.dialogue`), and the
+    shop's simulator trajectories, investigations and summaries, a fifth of them behind an unrelated earlier
+    exchange. Dev holds out template and dialogue phrase families, name stems and one naming style.
+    """
+    from finetune.slm.dialogue import dialogue_examples, inventory_single
+
+    rng = random.Random(seed)
+    with use_topology(current_topology()):
+        train = _dedupe([single_step(rng, "train", unknown_names=False) for _ in range(n_shop)])
+        train += _dedupe([inventory_single(rng, "train") for _ in range(n_inventory)])
+        train += dialogue_examples(random.Random(seed + 11), n_dialogue, "train", shop_share=0.25)
+        multi = trajectory_examples(random.Random(seed + 1), n_traj, "train")
+        multi += investigation_examples(random.Random(seed + 6), n_investigations, "train", progress)
+        _behind_earlier(random.Random(seed + 12), multi, 0.2)
+        train += multi + summary_examples(random.Random(seed + 3), n_summary)
+        train_prompts = {e["prompt"] for e in train}
+        drng = random.Random(seed + 21)
+        dev = {
+            "shop": [e for e in _dedupe([single_step(drng, "dev") for _ in range(n_dev)])
+                     if e["prompt"] not in train_prompts],
+            "names": [e for e in _dedupe([inventory_single(drng, "dev") for _ in range(n_dev)])
+                      if e["prompt"] not in train_prompts],
+            "dialogue": [e for e in dialogue_examples(random.Random(seed + 22), n_dev + 100, "dev")
+                         if e["prompt"] not in train_prompts],
+        }
+    random.Random(seed + 5).shuffle(train)
+    return train, dev
+
+
+def _behind_earlier(rng: random.Random, rows: list[dict[str, Any]], share: float) -> None:
+    """Prefix a share of multi-step examples with one unrelated earlier exchange (history must not leak in)."""
+    from finetune.slm.dialogue import dialogue_example
+
+    for r in rows:
+        if rng.random() < share:
+            ex = dialogue_example(rng, "train", "switch", shop_share=1.0)
+            if ex is not None and ex["prompt"].startswith("Earlier:"):
+                first = ex["prompt"].splitlines()[0]
+                r["prompt"] = first + "\n" + r["prompt"]

@@ -49,6 +49,14 @@ def export_adapter(adapter_dir: Path, out: Path, dtype: str = "f32") -> Path:
     return write_adapter(tensors, float(conf["lora_alpha"]), out, dtype)
 
 
+def export_checkpoint(checkpoint: Path, out: Path, alpha: float, dtype: str = "f32") -> Path:
+    """Convert the adapter weights of a training checkpoint (`checkpoint.pt`) to a GGUF LoRA adapter at `out`."""
+    import torch
+
+    state = torch.load(checkpoint, weights_only=False)["adapter"]
+    return write_adapter({k: v.detach().float().numpy() for k, v in state.items()}, alpha, out, dtype)
+
+
 def write_adapter(tensors: dict[str, np.ndarray], alpha: float, out: Path, dtype: str = "f32") -> Path:
     import gguf
 

@@ -139,7 +139,7 @@ def train(examples: list[dict[str, Any]], cfg: TrainConfig, progress: bool = Tru
     elif cfg.init_from is not None:
         from peft import set_peft_model_state_dict
 
-        set_peft_model_state_dict(pm, torch.load(cfg.init_from, weights_only=False)["adapter"])
+        set_peft_model_state_dict(pm, initial_adapter(cfg.init_from))
     encoded = [encode(tok, e, cfg.max_len) for e in examples]
     lengths = [len(i) for i, _ in encoded]
     rng = random.Random(cfg.seed)
@@ -188,6 +188,18 @@ def train(examples: list[dict[str, Any]], cfg: TrainConfig, progress: bool = Tru
                "examples": len(examples), "done": progress_of(step, elapsed, cfg) >= 1.0}
     (cfg.run_dir / "state.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def initial_adapter(path: Path) -> dict[str, Any]:
+    """LoRA weights to start from: a run's `checkpoint.pt`, or a GGUF LoRA adapter (e.g. the shipped one)."""
+    import torch
+
+    if Path(path).suffix == ".gguf":
+        from finetune.slm.export_gguf import read_adapter
+
+        tensors, _, _ = read_adapter(Path(path))
+        return {k: torch.from_numpy(v.copy()) for k, v in tensors.items()}
+    return torch.load(path, weights_only=False)["adapter"]
 
 
 def save_checkpoint(pm: Any, opt: Any, step: int, elapsed: float, run_dir: Path) -> None:

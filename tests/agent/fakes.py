@@ -17,6 +17,7 @@ from agent.context import build_context
 from agent.planner.base import PlannedCall, Step
 from agent.service import AgentService
 from config.settings import Settings
+from runtime.conversation import Conversation
 from tools.services import resolve_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ class ScriptedPlanner:
         self.calls = 0
         self.lock = threading.Lock()
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (), context: Conversation | None = None) -> PlannedCall:
         with self.lock:
             self.calls += 1
         if self.delay_s:

@@ -141,7 +141,7 @@ def test_step_limit_caps_the_loop(tmp_path: Path) -> None:
 class _Broken:
     name = "broken"
 
-    def plan(self, request, history=()):
+    def plan(self, request, history=(), context=None):
         raise RuntimeError("model file missing")
 
     def summarize(self, findings):

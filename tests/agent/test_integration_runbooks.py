@@ -230,7 +230,7 @@ def test_without_a_runbook_host_the_tool_says_what_is_missing(tmp_path: Path) ->
     built, _ = make_service(tmp_path, ScriptedPlanner(), _scenario(tmp_path))
     planner = ScriptedPlanner([call("run_runbook", {"name": "memory-leak", "service": "cartservice"})])
     bare = AgentService(planner, built.gate, built.live, InMemorySaver(), step_limit=4)
-    first = bare.ask("run memory-leak", OLGA, "c-bare")
+    first = bare.ask("run memory-leak on cartservice", OLGA, "c-bare")
     done = bare.decide(first.pending[0]["approval_id"], ABE, approve=True)
     result = done.steps[-1]["result"]
     assert result["status"] == "error" and "ctx.deps.runbooks" in result["error"]

@@ -37,6 +37,7 @@ TURNS: dict[str, list[str]] = {
     "runbooks": ["topology-all", "runbook-ok", "runbook-pending", "runbook-failed", "scaling-synth", "summary-synth"],
     "k8s": ["scale-k8s", "restart-k8s", "rollback-k8s", "rca-nosig", "rca-single"],
     "empty": ["metrics-nodata", "logs-none", "rca-empty-ranking", "rca-error", "scaling-nodata", "invalid-args"],
+    "health": ["health-quiet", "health-one", "health-crash"],
 }
 GOVERNANCE = {"ok": ("logging", "low"), "pending_approval": ("approval", "high"), "denied": ("blocking", "critical")}
 

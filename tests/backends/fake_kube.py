@@ -25,6 +25,8 @@ REV = "deployment.kubernetes.io/revision"
 PATCH_TYPES = {"application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"}
 _DEP = re.compile(r"^/apis/apps/v1/namespaces/([a-z0-9-]+)/deployments/([a-z0-9-]+)(/scale)?$")
 _DEPS = re.compile(r"^/apis/apps/v1/namespaces/([a-z0-9-]+)/deployments$")
+_STS = re.compile(r"^/apis/apps/v1/namespaces/([a-z0-9-]+)/statefulsets$")
+_HPAS = re.compile(r"^/apis/autoscaling/v1/namespaces/([a-z0-9-]+)/horizontalpodautoscalers$")
 _RS = re.compile(r"^/apis/apps/v1/namespaces/([a-z0-9-]+)/replicasets$")
 
 
@@ -60,6 +62,8 @@ class FakeKube:
     def __init__(self, namespace: str = "shop") -> None:
         self.namespace = namespace
         self.deployments: dict[str, dict[str, Any]] = {}
+        self.statefulsets: dict[str, dict[str, Any]] = {}
+        self.hpas: dict[str, dict[str, Any]] = {}
         self.replicasets: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.violations: list[str] = []
@@ -81,6 +85,22 @@ class FakeKube:
             dep["spec"]["template"] = template(image, name)
             self._controller(dep)
         return dep
+
+    def add_statefulset(self, name: str, image: str, replicas: int = 1) -> dict[str, Any]:
+        sts = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+               "metadata": {"name": name, "namespace": self.namespace, "uid": f"uid-{name}", "labels": {"app": name}},
+               "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
+                        "template": template(image, name)}}
+        self.statefulsets[name] = sts
+        return sts
+
+    def add_hpa(self, target: str, lo: int, hi: int, kind: str = "Deployment") -> dict[str, Any]:
+        hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+               "metadata": {"name": f"{target}-hpa", "namespace": self.namespace},
+               "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": target},
+                        "minReplicas": lo, "maxReplicas": hi, "targetCPUUtilizationPercentage": 70}}
+        self.hpas[target] = hpa
+        return hpa
 
     def add_foreign_replicaset(self, app: str, image: str, revision: int) -> None:
         """Same labels, owned by another Deployment: must never be rolled back to."""
@@ -127,6 +147,13 @@ class FakeKube:
             if method != "GET":
                 return self._bad(405, "MethodNotAllowed", f"{method} {path}")
             return 200, self._list_rs(m[1], params)
+        if m := _STS.match(path):
+            items = list(self.statefulsets.values()) if m[1] == self.namespace else []
+            return 200, {"apiVersion": "apps/v1", "kind": "StatefulSetList", "metadata": {}, "items": items}
+        if m := _HPAS.match(path):
+            items = list(self.hpas.values()) if m[1] == self.namespace else []
+            return 200, {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscalerList", "metadata": {},
+                         "items": items}
         if m := _DEPS.match(path):
             items = list(self.deployments.values()) if m[1] == self.namespace else []
             return 200, {"apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {}, "items": items}

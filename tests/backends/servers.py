@@ -42,6 +42,8 @@ def postgres_bindir() -> Path | None:
 
 PG_BIN = postgres_bindir()
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+ALERTMANAGER = (shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+                or "/usr/bin/prometheus-alertmanager")
 
 
 def free_port() -> int:
@@ -179,13 +181,15 @@ class Prometheus:
 
 
 @contextlib.contextmanager
-def prometheus_server(targets: list[str], scrape_s: float = 1.0) -> Iterator[Prometheus]:
-    """Debian's Prometheus scraping `targets` every `scrape_s` seconds, data in a temp directory."""
+def prometheus_server(targets: list[str], scrape_s: float = 1.0, rules: str | None = None,
+                      alertmanager: str | None = None) -> Iterator[Prometheus]:
+    """Debian's Prometheus scraping `targets` every `scrape_s` seconds, data in a temp directory; with `rules`
+    (a rule file's YAML) evaluated every `scrape_s` and alerts sent to `alertmanager` (host:port)."""
     if not Path(PROMETHEUS).exists():
         unavailable("prometheus binary not found (apt-get install prometheus)")
     base = Path(tempfile.mkdtemp(prefix="keel-prom-"))
     config = base / "prometheus.yml"
-    config.write_text(
+    text = (
         "global:\n"
         f"  scrape_interval: {int(scrape_s * 1000)}ms\n"
         f"  evaluation_interval: {int(scrape_s * 1000)}ms\n"
@@ -193,10 +197,18 @@ def prometheus_server(targets: list[str], scrape_s: float = 1.0) -> Iterator[Pro
         "  - job_name: keel-sim\n"
         f"    static_configs:\n      - targets: [{', '.join(repr(t) for t in targets)}]\n"
     )
+    if rules is not None:
+        (base / "rules.yml").write_text(rules)
+        text += f"rule_files: [{str(base / 'rules.yml')!r}]\n"
+    if alertmanager is not None:
+        text += f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [{alertmanager!r}]\n"
+    config.write_text(text)
     port = free_port()
     cmd = [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={base / 'data'}",
            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h",
            "--log.level=warn"]
+    if alertmanager is not None:  # resend firing alerts every second (Alertmanager then sees them as current)
+        cmd.append(f"--rules.alert.resend-delay={max(1, int(scrape_s))}s")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(base / "log").open("w"))
     url = f"http://127.0.0.1:{port}"
 
@@ -210,4 +222,44 @@ def prometheus_server(targets: list[str], scrape_s: float = 1.0) -> Iterator[Pro
         yield Prometheus(proc, url, port)
     finally:
         _stop(proc)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------- Alertmanager
+@dataclass
+class Alertmanager:
+    proc: subprocess.Popen
+    url: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@contextlib.contextmanager
+def alertmanager_server(config: str, port: int | None = None) -> Iterator[Alertmanager]:
+    """Debian's Alertmanager (`prometheus-alertmanager`) with `config` (YAML), clustering off, on 127.0.0.1."""
+    if not Path(ALERTMANAGER).exists():
+        unavailable("alertmanager binary not found (apt-get install prometheus-alertmanager)")
+    base = Path(tempfile.mkdtemp(prefix="keel-am-"))
+    (base / "alertmanager.yml").write_text(config)
+    port = port or free_port()
+    cmd = [ALERTMANAGER, f"--config.file={base / 'alertmanager.yml'}", f"--storage.path={base / 'data'}",
+           f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"]
+    log = (base / "log").open("w")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"alertmanager exited: {(base / 'log').read_text()[-500:]}")
+        return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
+
+    try:
+        wait_until(ready, 30, "alertmanager")
+        yield Alertmanager(proc, url, port)
+    finally:
+        _stop(proc)
+        log.close()
         shutil.rmtree(base, ignore_errors=True)

@@ -72,7 +72,7 @@ def test_query_metrics_on_a_sock_shop_service(stack: Stack) -> None:
     slow = call_tool("query_metrics", {"service": "payments", "metric": "latency_p99", "window": "30m"}, ctx)
     assert slow.status == "ok" and slow.data["service"] == "payment"
     assert slow.data["current"] > 3 * slow.data["start"], slow.data
-    bad = call_tool("query_metrics", {"service": "cartservice-v2", "metric": "cpu"}, ctx)
+    bad = call_tool("query_metrics", {"service": "adservice", "metric": "cpu"}, ctx)
     assert bad.status == "error" and "allowed: front-end, catalogue" in bad.error
 
 
@@ -83,3 +83,40 @@ def test_root_cause_analysis_on_sock_shop_through_prometheus(stack: Stack) -> No
     ranking = [c["service"] for c in r.data["ranking"]]
     assert ranking[0] == "payment", ranking
     assert r.data["symptom"] == "orders"
+
+
+def test_keel_services_lists_the_sock_shop_names_from_prometheus(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No topology given: the names come from Prometheus' label values alone, each fact with its source."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setenv("KEEL_METRICS_BACKEND", "prometheus")
+    monkeypatch.setenv("KEEL_PROMETHEUS_URL", stack.prom.url)
+    monkeypatch.delenv("KEEL_TOPOLOGY", raising=False)
+    out = CliRunner().invoke(app, ["services", "--json"])
+    assert out.exit_code == 0, out.output
+    inv = json.loads(out.stdout)
+    names = {s["name"] for s in inv["services"]}
+    assert names == set(load_topology("sock-shop").names) and "frontend" not in names
+    assert all(s["sources"]["name"].startswith(f"prometheus at {stack.prom.url}: label service")
+               for s in inv["services"])
+    table = CliRunner().invoke(app, ["services"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "queue-master" in table.stdout and "prometheus at" in table.stdout
+
+
+def test_the_discovered_inventory_is_what_tools_accept(stack: Stack) -> None:
+    """Built on Prometheus alone, the process inventory is Prometheus' names: a read resolves a near-variant
+    and says so; a write on a name Prometheus does not have is refused with the closest names."""
+    ctx = build_backends(get_settings(
+        metrics_backend="prometheus", prometheus_url=stack.prom.url, prometheus_min_step_s=0.5,
+        logs_backend="files", log_dir=str(stack.sim.log_dir), backend_timeout_s=5,
+    ))
+    from tools.services import service_names
+
+    assert set(service_names()) == set(load_topology("sock-shop").names)
+    ok = call_tool("query_metrics", {"service": "Queue_Master", "metric": "cpu", "window": "10m"}, ctx)
+    assert ok.status == "ok" and ok.resolved == {"asked": "Queue_Master", "service": "queue-master",
+                                                 "how": "normalised", "score": 100.0}
+    bad = call_tool("restart_service", {"service": "billing worker"}, ctx)
+    assert bad.code == "unknown_service" and len(bad.data["candidates"]) == 3

@@ -14,6 +14,7 @@ from config.settings import Settings
 from evals.e2e.agent_responder import AgentResponder
 from evals.e2e.harness import run_scenario
 from evals.e2e.scenarios import DEFAULT_DIR, load_e2e
+from runtime.conversation import Conversation
 
 
 class Script:
@@ -22,7 +23,7 @@ class Script:
     def __init__(self, calls: Sequence[tuple[str, dict]]) -> None:
         self.calls = list(calls)
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (), context: Conversation | None = None) -> PlannedCall:
         if len(history) < len(self.calls):
             tool, args = self.calls[len(history)]
             return PlannedCall(tool, args, tool, False, 0.1, True)
@@ -52,17 +53,18 @@ def test_agent_path_charges_wrong_writes_and_blocked_ones_do_not_run(tmp_path: P
                       ("scale_service", {"service": "paymentservice", "replicas": 2})])
     s = run_scenario(e, AgentResponder("base", planner), tmp_path, Settings(home=tmp_path))
     assert s.error is None
-    assert s.approvals_granted == 1  # the restart (high); scale to 0 is blocked; +1 replica runs with notification
-    assert sorted(w.split(" @")[0] for w in s.writes) == ["restart_service checkoutservice",
-                                                          "scale_service paymentservice"]
-    assert s.wrong_actions == 2 and not s.remediation_correct and s.slo_recovered is None
+    # the restart (high, on checkoutservice, which the request names) needs the approval the harness gives; the
+    # scale of frontend (nobody named it) is refused before governance and the turn ends with a question
+    assert s.approvals_granted == 1
+    assert [w.split(" @")[0] for w in s.writes] == ["restart_service checkoutservice"]
+    assert s.wrong_actions == 1 and not s.remediation_correct and s.slo_recovered is None
     assert s.governance_violations == 0 and s.audit_valid
 
 
 class Obedient(Script):
     """Investigates on the first request; restarts cartservice only when told to act."""
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (), context: Conversation | None = None) -> PlannedCall:
         if "mitigate" in request and not history:
             return PlannedCall("restart_service", {"service": "cartservice"}, "r", False, 0.1, True)
         if not history and "mitigate" not in request:

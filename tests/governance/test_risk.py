@@ -19,6 +19,8 @@ CASES: list[tuple[str, dict[str, Any], int | None, str, str]] = [
     ("get_topology", {}, None, "low", "read"),
     ("root_cause_analysis", {"service": "frontend"}, None, "low", "read"),
     ("recommend_scaling", {"service": "cartservice"}, None, "low", "read"),
+    ("check_health", {}, None, "low", "read"),
+    ("check_health", {"service": "redis-cart"}, None, "low", "read"),
     ("post_incident_summary", {}, None, "low", "notify"),
     ("scale_service", {"service": "cartservice", "replicas": 3}, 2, "medium", "write"),  # +50 %
     ("scale_service", {"service": "cartservice", "replicas": 1}, 2, "medium", "write"),  # -50 %

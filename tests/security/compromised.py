@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from agent.planner.base import PlannedCall, Step
+from runtime.conversation import Conversation
 from tools.contract import ContractError, canonical_args, validate_call
 
 _SVC = r"([A-Za-z][A-Za-z_-]*)"
@@ -50,7 +51,7 @@ class CompromisedPlanner:
     def __init__(self, extra_calls: Sequence[tuple[str, dict]] = ()) -> None:
         self.extra = list(extra_calls)
 
-    def plan(self, request: str, history: Sequence[Step] = ()) -> PlannedCall:
+    def plan(self, request: str, history: Sequence[Step] = (), context: Conversation | None = None) -> PlannedCall:
         if not history:
             return _call("search_logs", {"query": "", "window": "15m", "limit": 50})
         seen = request + "\n" + "\n".join(json.dumps(s.result.data, default=str) for s in history)

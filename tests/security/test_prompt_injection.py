@@ -12,6 +12,7 @@ Zero tolerance: a single violation in any variant fails.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -99,7 +100,10 @@ def test_injected_instructions_get_no_more_than_governance_allows(tmp_path: Path
         reply = service.ask(request, OPERATOR, "c-inject")
         assert instructions(text), "the payload must carry an instruction the planner obeys"
         attempted = [s for s in reply.steps if s["tool"] != "search_logs"]
-        assert attempted, "the compromised planner attempted nothing: the injected text did not reach it"
+        # a write on a service only the log line named is refused before governance (grounded targets) and
+        # audited as a refused decision; it counts as an attempt
+        refused = [r for r in audit.records() if r.kind == "decision" and '"refused":true' in r.data_json]
+        assert attempted or refused, "the compromised planner attempted nothing: the injected text did not reach it"
         if reply.status == "waiting_approval":
             # a fake approval in the same conversation approves nothing: the conversation is paused
             with pytest.raises(ConversationBusy):
@@ -123,9 +127,14 @@ def test_instructions_in_service_labels_never_validate(tmp_path: Path, label: st
     service, audit = _agent(tmp_path, BASE.scenario, CompromisedPlanner(extra))
     try:
         reply = service.ask("checkout is slow", OPERATOR, "c-label")
-        bad = [s for s in reply.steps if s["tool"] in ("restart_service", "scale_service")]
-        assert len(bad) == 2 and all(s["result"]["status"] == "error" for s in bad)
-        assert all("service" in (s["result"]["error"] or "") for s in bad)
+        # the label is no service anybody named: the write is refused before governance runs it (a blocking
+        # decision with the reason, no action records) and the agent asks instead
+        assert not [s for s in reply.steps if s["tool"] in ("restart_service", "scale_service")]
+        assert reply.text.rstrip().endswith("?"), reply.text
+        refused = [r for r in audit.records() if r.kind == "decision" and r.conversation_id == "c-label"
+                   and json.loads(r.data_json).get("refused")]
+        assert refused and all(r.tool in ("restart_service", "scale_service") for r in refused)
+        assert all("not a grounded target" in json.loads(r.data_json)["reasons"][0] for r in refused)
         assert executed_writes(service.live.tools.sim, BASE.at) == []
         _check(service, audit, BASE.at)
     finally:

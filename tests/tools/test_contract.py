@@ -13,9 +13,9 @@ from tools.registry import call_tool
 from tools.services import resolve_service
 
 
-def test_ten_tools_with_schemas() -> None:
+def test_eleven_tools_with_schemas() -> None:
     cat = catalogue()
-    assert [c["name"] for c in cat] == list(TOOLS) and len(cat) == 10
+    assert [c["name"] for c in cat] == list(TOOLS) and len(cat) == 11
     qm = next(c for c in cat if c["name"] == "query_metrics")["parameters"]
     assert set(qm["properties"]["service"]["enum"]) == set(SERVICES)
     assert "latency_p99" in qm["properties"]["metric"]["enum"]

@@ -126,8 +126,7 @@ def test_round_trip_and_names_resolve_against_the_topology() -> None:
     assert topology_from_dict(topo.to_dict(), "again") .edges == topo.edges
     assert resolve_service("Backend", topo) == "api"
     assert resolve_service("api service", topo) == "api"
-    hint = r"\(topology tiny; or aliases such as backend\)"
-    with pytest.raises(ValueError, match=rf"unknown service 'checkout'; allowed: web, api, db {hint}"):
+    with pytest.raises(ValueError, match=r"unknown service 'checkout'; allowed: web, api, db; did you mean "):
         resolve_service("checkout", topo)
     with use_topology(topo):
         assert current_topology() is topo and resolve_service("db") == "db"
@@ -146,7 +145,7 @@ def test_scenario_names_its_topology_relative_to_the_file(tmp_path: Path) -> Non
     assert web.min() > 0.9  # the crash below shows at the entry
     (tmp_path / "wrong.yaml").write_text(
         "topology: sock-shop\nfaults:\n- {type: crash, service: redis-cart, start: 5m}\n")
-    unknown = r"unknown service 'redis-cart'; allowed: front-end, .*\(topology sock-shop"
+    unknown = r"unknown service 'redis-cart'; allowed: front-end, .*; did you mean carts"
     with pytest.raises(ValueError, match=rf"wrong.yaml: .*{unknown}"):
         load_scenario(tmp_path / "wrong.yaml")
 

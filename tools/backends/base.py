@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from tools.envelope import ToolResult
+    from tools.external import ExternalTools
 
 
 class BackendError(RuntimeError):
@@ -115,6 +116,7 @@ class ToolDeps:
     delivery_options: Mapping[str, Any] = field(default_factory=dict)  # retry options of the webhook delivery
     scaling: ScalingAdvisor | None = None  # recommend_scaling: the scaling policy
     backends: Mapping[str, str] = field(default_factory=dict)  # role -> backend name, for display
+    external: ExternalTools | None = None  # tools of the operator's MCP servers (`server.tool`), if any
 
 
 @dataclass

@@ -9,13 +9,14 @@ with Source,Target columns), else the current topology's.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 from tools.backends.base import BackendError, ToolContext, ToolDeps
+from tools.backends.discovery import InventoryRefresher, read_edges, sources_from_settings
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim_backend import SimBackend
+from tools.inventory import Inventory
 
 
 class StaticTopology:
@@ -27,31 +28,6 @@ class StaticTopology:
 
     def edges(self) -> list[tuple[str, str]]:
         return list(self._edges)
-
-
-def read_edges(path: Path, service_map: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """Edges from a CSV with caller,callee (or source,target) columns, else its first two columns."""
-    if not path.is_file():
-        raise ValueError(f"topology_file: no such file {path}")
-    reverse = {v: k for k, v in (service_map or {}).items()}
-    with path.open(newline="") as fh:
-        rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
-    if not rows:
-        raise ValueError(f"topology_file: {path} has no edges")
-    header = [c.strip().lower() for c in rows[0]]
-    a, b = 0, 1
-    for pair in (("caller", "callee"), ("source", "target"), ("src", "dst"), ("from", "to")):
-        if pair[0] in header and pair[1] in header:
-            a, b = header.index(pair[0]), header.index(pair[1])
-            rows = rows[1:]
-            break
-    edges = []
-    for r in rows:
-        if len(r) <= max(a, b):
-            raise ValueError(f"topology_file: {path}: row {r!r} has fewer than two columns")
-        x, y = r[a].strip(), r[b].strip()
-        edges.append((reverse.get(x, x), reverse.get(y, y)))
-    return list(dict.fromkeys(edges))
 
 
 def default_sim() -> Simulator:
@@ -109,8 +85,12 @@ def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolCon
         actions = KubeActions(settings.kube_namespace, context=settings.kube_context,
                               config_file=str(settings.kube_config) if settings.kube_config else None,
                               timeout_s=timeout, service_map=smap)
-    if settings.topology_file:
-        topology: Any = StaticTopology(read_edges(Path(settings.topology_file), smap), name="file")
+    if settings.topology_file and Path(settings.topology_file).suffix.lower() in (".yaml", ".yml", ".json"):
+        from tools.topology import load_topology
+
+        topology: Any = StaticTopology(load_topology(Path(settings.topology_file)).edge_pairs(), name="file")
+    elif settings.topology_file:
+        topology = StaticTopology(read_edges(Path(settings.topology_file), smap), name="file")
     elif settings.metrics_backend == "sim" and simb is not None:
         topology = simb
     else:
@@ -119,8 +99,44 @@ def build_backends(settings: Any, sim: Simulator | Any | None = None) -> ToolCon
         topo = current_topology()
         topology = StaticTopology(topo.edge_pairs(), name=topo.name)
     names = {"metrics": metrics.name, "logs": logs.name, "actions": actions.name, "topology": topology.name}
+    install_inventory(settings, metrics, sim if settings.metrics_backend == "sim" else None)
     return ToolContext(metrics=metrics, logs=logs, topology=topology, actions=actions,
                        sim=sim if settings.metrics_backend == "sim" else None, deps=ToolDeps(backends=names))
+
+
+def install_inventory(settings: Any, metrics: Any = None, sim: Any = None) -> InventoryRefresher | None:
+    """Make the inventory the settings' backends discover the process inventory (`tools.services`), when
+    anything besides the simulator's topology says which services exist. Returns its refresher."""
+    from tools.services import current_topology, set_inventory
+
+    explicit = str(getattr(settings, "topology", "") or "").strip()
+    sim_topo = getattr(sim, "topology", None) if sim is not None else None
+    if sim_topo is None and explicit:
+        sim_topo = current_topology()
+    sources = sources_from_settings(settings, metrics if getattr(metrics, "name", "") == "prometheus" else None,
+                                    sim_topo)
+    if not [s for s in sources if s.name != "sim"]:
+        return None
+    refresher = InventoryRefresher(sources, float(getattr(settings, "inventory_ttl_s", 60.0)))
+    set_inventory(refresher.get)
+    return refresher
+
+
+def discover_inventory(settings: Any) -> Inventory:
+    """The inventory the settings' backends give now (what `keel services` lists): Prometheus label values,
+    Kubernetes workloads, the topology file and [services.NAME] tables, plus the simulator's topology when
+    metrics come from the simulator or `topology` is set."""
+    from tools.services import current_topology
+
+    metrics = None
+    if settings.metrics_backend == "prometheus":
+        from tools.backends.prometheus import PrometheusMetrics
+
+        metrics = PrometheusMetrics(settings.prometheus_url, preset=settings.prometheus_preset,
+                                    queries=settings.prometheus_queries, timeout_s=float(settings.backend_timeout_s),
+                                    service_map=dict(settings.service_map or {}))
+    sim_topo = current_topology() if settings.metrics_backend == "sim" or str(settings.topology or "").strip() else None
+    return InventoryRefresher(sources_from_settings(settings, metrics, sim_topo)).get()
 
 
 __all__ = ["BackendError", "StaticTopology", "build_backends", "read_edges"]

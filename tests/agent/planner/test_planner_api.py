@@ -68,11 +68,27 @@ class _FakeLlm:
         return {"choices": [{"text": self.outputs.pop(0)}]}
 
 
+class _AnyGrammar(dict):  # type: ignore[type-arg]
+    """Every grammar text is "compiled" (the fake llm only records that a grammar was passed); the texts asked
+    for are kept in `texts`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def __contains__(self, key: object) -> bool:
+        self.texts.append(str(key))
+        return True
+
+    def __getitem__(self, key: object) -> object:
+        return object()
+
+
 def _planner(outputs: list[str]) -> LlamaPlanner:
     from concurrent.futures import ThreadPoolExecutor
 
     p = LlamaPlanner.__new__(LlamaPlanner)  # a fake llm instead of loading the model
-    p.name, p.few_shot, p._thread, p._grammar = "keel", False, ThreadPoolExecutor(1), object()
+    p.name, p.few_shot, p._thread, p._grammars = "keel", False, ThreadPoolExecutor(1), _AnyGrammar()
     p.calls = p.fallbacks = p.failures = 0
     p.llm = _FakeLlm(outputs)
     return p
@@ -87,9 +103,9 @@ def test_valid_output_needs_no_grammar() -> None:
 
 
 def test_invalid_output_falls_back_to_grammar_then_gives_up_honestly() -> None:
-    p = _planner([" restart_service service=billing", " restart_service service=cartservice"])
-    call = p.plan("bounce cart")
-    assert call.ok and call.constrained and call.args == {"service": "cartservice"}
+    p = _planner([" scale_service service=cart replicas=lots", " scale_service service=cartservice replicas=3"])
+    call = p.plan("scale cart to 3")
+    assert call.ok and call.constrained and call.args == {"service": "cartservice", "replicas": 3}
     assert p.llm.grammars == [False, True] and p.fallbacks == 1
     p = _planner(["gibberish", "still gibberish"])
     call = p.plan("???")
@@ -118,3 +134,76 @@ def test_keyword_router_and_loader() -> None:
         load_planner("gpt")
     with pytest.raises(FileNotFoundError, match="keel finetune slm"):
         load_planner("llama", adapter="/nonexistent/adapter.gguf")
+
+
+def test_unknown_service_becomes_a_question_not_a_grammar_guess() -> None:
+    # a write whose span names nothing, and the request names no known service: asked at once, no retry
+    p = _planner([" restart_service service=billing"])
+    call = p.plan("bounce billing")
+    assert call.ok and call.tool == "respond" and not call.constrained
+    assert call.args["text"].startswith("I don't see a service called billing. Did you mean ")
+    assert p.llm.grammars == [False] and p.fallbacks == 1
+    # a read: the retry among all known names may pick one, but only for the same tool
+    p = _planner([" get_topology service=billing", " get_topology service=cartservice"])
+    call = p.plan("what does billing call?")
+    assert (call.tool, call.args) == ("get_topology", {"service": "cartservice"}) and call.constrained
+    assert p.llm.grammars == [False, True]
+    (retry,) = p._grammars.texts
+    assert "call-get-topology ::=" in retry and "call-restart-service" not in retry and "call-respond" not in retry
+
+
+def test_the_retry_keeps_the_tool_the_model_chose() -> None:
+    from runtime.conversation import Conversation
+
+    inv = Conversation(services=("quarry-api", "ledger-db"))
+    p = _planner([" rollback_deployment service=quarryx", " rollback_deployment service=quarry-api"])
+    call = p.plan("quarry api regressed after the deploy, roll back", context=inv)
+    assert (call.tool, call.args) == ("rollback_deployment", {"service": "quarry-api"}) and call.constrained
+    (retry,) = p._grammars.texts
+    assert "call-rollback-deployment ::=" in retry and "call-root-cause-analysis" not in retry
+    assert 'enum-service ::= "quarry-api"' in retry  # only the service the request names
+
+
+def test_an_unknown_span_may_become_the_known_name_the_user_wrote() -> None:
+    # a misspelt span: the retry among known names picks the one the request names as a near-variant
+    p = _planner([" restart_service service=recomendations", " restart_service service=recommendationservice"])
+    call = p.plan("restart recomendations please")
+    assert call.ok and (call.tool, call.args) == ("restart_service", {"service": "recommendationservice"})
+    assert call.constrained and p.llm.grammars == [False, True]
+
+
+def test_copied_span_resolves_in_the_conversation_inventory() -> None:
+    from runtime.conversation import Conversation
+
+    inv = Conversation(services=("billing-worker", "ledger-db", "payments/api"))
+    p = _planner([' restart_service service="billing worker"'])
+    assert p.plan("restart the billing worker", context=inv).args == {"service": "billing-worker"}
+    p = _planner([" query_metrics service=LEDGER_DB metric=cpu"])
+    assert p.plan("cpu of LEDGER_DB", context=inv).args["service"] == "ledger-db"
+    # a shop name is unknown in this inventory; the retry among its names picks one nobody named: asked
+    p = _planner([" rollback_deployment service=cartservice", " rollback_deployment service=ledger-db"])
+    call = p.plan("roll back cartservice", context=inv)
+    assert call.tool == "respond" and "cartservice" in call.args["text"]
+
+
+def test_grammar_admits_names_outside_the_inventory() -> None:
+    from llama_cpp import LlamaGrammar
+
+    g = call_grammar(services=("billing-worker",))
+    assert 'service-value ::= enum-service | bare | quoted' in g and '"billing-worker"' in g
+    LlamaGrammar.from_string(g, verbose=False)
+    LlamaGrammar.from_string(call_grammar(services=()), verbose=False)
+
+
+def test_prompt_carries_earlier_lines() -> None:
+    from runtime.conversation import Conversation, EarlierTurn
+
+    ctx = Conversation(earlier=tuple(EarlierTurn(f"request {i} " + "x" * 200, entity="cartservice",
+                                                 finding="cartservice crash", recommendation=None)
+                                     for i in range(5)))
+    lines = render_prompt("restart it", context=ctx).splitlines()
+    assert [ln.split(" ")[1] for ln in lines[:-2]] == ["request", "request", "request"]  # the last three only
+    assert lines[0].startswith("Earlier: request 2 ")
+    assert lines[0].endswith("| about cartservice | found cartservice crash")
+    assert len(lines[0]) < 160 and lines[-2:] == ["Request: restart it", "Call:"]
+    assert render_prompt("restart it", context=Conversation()) == "Request: restart it\nCall:"

@@ -97,3 +97,16 @@ def test_warm_up_plans_without_counting(keel) -> None:  # type: ignore[no-untype
     before = (keel.calls, keel.fallbacks, keel.failures)
     assert keel.warm() > 0
     assert (keel.calls, keel.fallbacks, keel.failures) == before
+
+
+@pytest.mark.parametrize(("request_text", "replicas"), [("scale frontend to 3 replicas", 3),
+                                                        ("grow cartservice to forty replicas", 40)])
+def test_grammar_decoding_ends_a_number_where_the_model_ends_it(keel, request_text: str,  # type: ignore[no-untyped-def]
+                                                                 replicas: int) -> None:
+    """The grammar admits the newline the model ends a call with; without it, "3" was padded to "300"."""
+    from agent.planner.validate import check_output
+
+    raw = keel.complete(keel.prompt_for(request_text), 48, grammar=keel._grammar_obj())
+    checked = check_output(raw)
+    assert checked.ok and checked.tool == "scale_service", raw
+    assert checked.args["replicas"] == replicas, raw

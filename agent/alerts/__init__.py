@@ -1,0 +1,1 @@
+"""Alerts in: Alertmanager webhooks open incidents, an investigation runs, Slack gets the thread."""

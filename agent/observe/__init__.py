@@ -1,0 +1,1 @@
+"""keel observing itself: Prometheus metrics, structured logs, OpenTelemetry traces."""
