@@ -3,6 +3,10 @@
 Each conversation sends one request over the OpenAI-compatible streaming endpoint and reads it to
 `[DONE]`; one that pauses on an approval is approved by a second principal and resumed. Reports
 end-to-end latency percentiles of the turns, errors, and whether the audit chain verifies afterwards.
+
+`run_sweep` runs several concurrency levels, each with the llama planner's batched decoding and with the
+unbatched path (one call at a time) in the same process, and reads the model thread's token counters around
+each run (`batch_decoder.DecodeStats`): tokens generated per second of wall time is what the thread sustained.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from agent.planner.base import Planner
 from config.settings import Settings, get_settings
@@ -132,7 +138,7 @@ def run_bench(conversations: int = 20, *, settings: Settings | None = None, plan
     base = settings or get_settings()
     settings = base.model_copy(update={
         "home": home, "checkpoint_db": None, "audit_db": None, "database_url": "",
-        "tokens": f"{OP_TOKEN}=operator,{APPROVER_TOKEN}=approver",
+        "tokens": SecretStr(f"{OP_TOKEN}=operator,{APPROVER_TOKEN}=approver"),
         "queue_size": max(base.queue_size, conversations),
     })
     service = build_service(settings, scenario, planner=planner, live=True)
@@ -160,3 +166,64 @@ def run_bench(conversations: int = 20, *, settings: Settings | None = None, plan
         thread.join(timeout=15)
         service.close()
     return result
+
+
+@dataclass
+class SweepRow:
+    """One concurrency level on one decoding path: the bench figures and the model thread's work meanwhile."""
+
+    mode: str  # "batched" | "unbatched" | the planner's name when it has no model thread
+    conversations: int
+    result: BenchResult
+    decode: dict[str, float] = field(default_factory=dict)  # DecodeStats delta over the run
+
+    def figures(self) -> dict[str, float]:
+        f = self.result.figures()
+        wall = f["wall_s"] or float("nan")
+        gen = self.decode.get("generated_tokens", 0.0)
+        busy = self.decode.get("decode_s", 0.0) + self.decode.get("call_s", 0.0)
+        f.update({"generated_tokens": gen, "tokens_per_s": gen / wall if self.decode else float("nan"),
+                  "model_busy_frac": busy / wall if self.decode else float("nan"),
+                  "prompt_tokens": self.decode.get("prompt_tokens", 0.0),
+                  "reused_tokens": self.decode.get("reused_tokens", 0.0),
+                  "tokens_per_step": gen / self.decode["steps"] if self.decode.get("steps") else float("nan")})
+        return f
+
+
+def parse_levels(text: str) -> list[int]:
+    """`"1,5,20"` -> [1, 5, 20]; raises ValueError naming the bad item (each 1..200)."""
+    levels = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if not item.isdigit() or not 1 <= int(item) <= 200:
+            raise ValueError(f"--conversations: {item!r} is not a whole number from 1 to 200 (e.g. 1,5,20)")
+        levels.append(int(item))
+    if not levels:
+        raise ValueError("--conversations: give at least one number, e.g. 20 or 1,5,20")
+    return levels
+
+
+def _stats(planner: Planner) -> dict[str, float]:
+    read = getattr(planner, "decode_stats", None)
+    return dict(read()) if callable(read) else {}
+
+
+def run_sweep(levels: Sequence[int], planners: dict[str, Planner], *, settings: Settings | None = None,
+              scenario: Path | str | None = None,
+              on_row: Callable[[SweepRow], None] | None = None) -> list[SweepRow]:
+    """For each level, one `run_bench` per planner (e.g. {"unbatched": p0, "batched": p1}), interleaved so both
+    paths see the same machine; each row carries the model thread's counters over its run."""
+    rows = []
+    for n in levels:
+        for mode, planner in planners.items():
+            before = _stats(planner)
+            res = run_bench(n, settings=settings, planner=planner, scenario=scenario)
+            after = _stats(planner)
+            delta = {k: after[k] - before.get(k, 0.0) for k in after if k != "max_batch_seqs"}
+            row = SweepRow(mode, n, res, delta)
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return rows

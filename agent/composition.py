@@ -27,7 +27,7 @@ def planner_from_settings(settings: Settings) -> Planner:
                 f"{_adapter_path(settings.planner_adapter)}). Train it with `keel finetune slm`, or set "
                 "KEEL_PLANNER_ADAPTER=none to run the base model with few-shot examples "
                 "(planner_adapter = \"none\" in keel.toml).") from None
-    return load_planner(settings.planner, adapter=settings.planner_adapter)
+    return load_planner(settings.planner, adapter=settings.planner_adapter, batching=settings.planner_batching)
 
 
 def _adapter_path(adapter: str | None) -> Path:

@@ -24,6 +24,11 @@ def planner(
     misses: bool = typer.Option(False, help="print the keel method's misses (keep off for held-out sets)"),
     trajectories: Path | None = typer.Option(None, help="also score keel's next call on multi-step rows of this "
                                                          "training-format JSONL (e.g. the run's data/dev.jsonl)"),
+    batching: bool | None = typer.Option(None, "--batching/--no-batching", help="llama: decode concurrent calls "
+                                         "in one batch (default: the planner_batching setting); the predictions "
+                                         "must not change"),
+    concurrency: int = typer.Option(1, min=1, max=64, help="cases planned at once (latencies then include "
+                                                           "waiting; >1 exercises batched decoding)"),
 ) -> None:
     """Tool and argument accuracy, unnamed writes, per-tool confusion and latency p50/p95 for keel, base and keyword.
 
@@ -50,11 +55,11 @@ def planner(
     for m in chosen:
         kind = "keyword" if m == "keyword" else backend
         try:
-            p = load_planner(kind, adapter=adapter if m == "keel" else "none")
+            p = load_planner(kind, adapter=adapter if m == "keel" else "none", batching=batching)
         except FileNotFoundError as e:
             fail(str(e))
         with console.status(f"{m}: planning {len(rows)} cases"):
-            results.append(run_method(m, p.plan, rows))
+            results.append(run_method(m, p.plan, rows, concurrency=concurrency))
     _print(results)
     if misses and results and results[0].name == "keel":
         bad_rows = [r for r in results[0].rows if not r["args_ok"]]
@@ -67,7 +72,7 @@ def planner(
 
         from evals.planner import score_prompts
 
-        keel = load_planner(backend, adapter=adapter)
+        keel = load_planner(backend, adapter=adapter, batching=batching)
         rows_t = [json.loads(x) for x in trajectories.read_text().splitlines() if x.strip()]
         with console.status("keel: multi-step next calls"):
             extra["keel_multistep"] = score_prompts(lambda p: keel.complete(p, 64), rows_t)  # type: ignore[attr-defined]
@@ -75,6 +80,7 @@ def planner(
     settings = get_settings()
     config = {"backend": backend, "adapter": adapter, "cases": len(rows),
               "threads": settings.planner_threads,
+              "batching": settings.planner_batching if batching is None else batching, "concurrency": concurrency,
               "merged": backend == "llama" and settings.planner_merge,
               "base": "no adapter, 6-shot prefix, same validation and grammar fallback"}
     if json_path:

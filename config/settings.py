@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     planner_threads: int = Field(2, ge=1, le=256, description="CPU threads of the llama.cpp planner")
     planner_merge: bool = Field(True, description="merge the adapter into a cached copy of the base GGUF (faster "
                                 "decoding) instead of applying it at run time")
+    planner_batching: bool = Field(True, description="decode concurrent planner calls together in one llama.cpp "
+                                   "batch (same greedy output as one at a time); false: one call at a time")
+    planner_slots: int = Field(8, ge=1, le=64, description="planner calls decoded at once when planner_batching "
+                               "is on (as many again are kept as cached prompt prefixes)")
     model_cache: Path | None = Field(None, description="where the base GGUF and merged models are cached "
                                      "(default: the model package's cache)")
     token: SecretStr = Field(SecretStr(""), description="bearer token `keel chat` and `keel investigate --url` send")

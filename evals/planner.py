@@ -181,10 +181,18 @@ def _wrong_write(case: Case, call: PlannedCall) -> bool:
 
 
 def run_method(name: str, plan: Callable[..., PlannedCall], cases: Sequence[Case],
-               on_case: Callable[[], None] | None = None) -> MethodResult:
+               on_case: Callable[[], None] | None = None, concurrency: int = 1) -> MethodResult:
+    """Plan and score every case; `concurrency` > 1 plans that many cases at once (a batching planner then
+    decodes them together; each case's latency includes its wait)."""
     res = MethodResult(name)
-    for c in cases:
-        raw, call, caught, still = plan_case(plan, c)
+    planned: Sequence[tuple[PlannedCall, PlannedCall, bool, bool]] | None = None
+    if concurrency > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            planned = list(pool.map(lambda c: plan_case(plan, c), cases))
+    for i, c in enumerate(cases):
+        raw, call, caught, still = planned[i] if planned is not None else plan_case(plan, c)
         inventory = from_names(c.services, "case") if c.services else current_inventory()
         with use_inventory(inventory):
             tool_ok, args_ok = score(c, call)

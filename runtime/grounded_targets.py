@@ -8,11 +8,14 @@ eval and its `unnamed_write_rate`, and by the keyword planner. A write's target 
 (c) a tool result in this conversation produced it: a root-cause candidate, a scaling recommendation, a
     runbook step's target, a health finding (this turn's results), or an earlier turn's `services` and
     open `recommendation` (in planner eval cases: services named in earlier assistant messages).
-Log lines and other free text in tool results never ground a target. Pure functions, no I/O.
+Log lines and other free text in tool results never ground a target. Neither does the free text of an alert an
+operator pastes into the chat (`operator_words`): its description or summary, and anything in a label value
+after the label's first word, are the alert's words, not the operator's. Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +84,28 @@ def near_variants(text: str, inventory: Inventory, max_words: int = 3) -> list[s
     return out
 
 
+_PASTED_ALERT = re.compile(r"^\s*(?:\[?FIRING\b|ALERT\b)|\balertname\s*[:=]", re.I)
+_ALERT_TEXT = re.compile(r"\b(?:description|summary|message|annotations?)\s*[:=]", re.I)
+_LABELS = re.compile(r"\blabels\s*[:=]\s*\{([^}]*)\}", re.I)
+_LABEL_PAIR = re.compile(r'([A-Za-z_]\w*)\s*=\s*"([^"]*)"')
+
+
+def operator_words(text: str) -> str:
+    """What in a chat message the operator said themselves. In a pasted alert (a message starting `ALERT` or
+    `[FIRING`, or carrying `alertname=`), the description, summary and annotations are cut, and each label keeps
+    only its value's first word (a label names a service; a sentence in a label is not the operator's)."""
+    if not _PASTED_ALERT.search(text):
+        return text
+
+    def _first_words(m: re.Match[str]) -> str:
+        kept = [f'{k}="{v.split()[0]}"' for k, v in _LABEL_PAIR.findall(m.group(1)) if v.split()]
+        return "labels: {" + ", ".join(kept) + "}"
+
+    text = _LABELS.sub(_first_words, text)
+    cut = _ALERT_TEXT.search(text)
+    return text[:cut.start()] if cut else text
+
+
 def _recommended(line: str | None) -> list[str]:
     if not line:
         return []
@@ -109,13 +134,15 @@ def grounded_services(request: str, context: Conversation | None = None,
     for turn in ctx.earlier:
         for s in list(turn.services) + _recommended(turn.recommendation):
             why.setdefault(s, "produced by a tool result earlier in the conversation")
-        for s in mentioned(turn.request, inv):
+        said = operator_words(turn.request)
+        for s in mentioned(said, inv):
             why.setdefault(s, "named by the user in an earlier message")
-        for s in near_variants(turn.request, inv):
+        for s in near_variants(said, inv):
             why.setdefault(s, "named by the user in an earlier message (a near-variant)")
-    for s in near_variants(request, inv):
+    said = operator_words(request)
+    for s in near_variants(said, inv):
         why[s] = "named by the user (a near-variant)"
-    for s in mentioned(request, inv):
+    for s in mentioned(said, inv):
         why[s] = "named by the user"
     return why
 

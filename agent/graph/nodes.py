@@ -71,6 +71,14 @@ def from_turns(turns: list[dict[str, Any]]) -> Conversation | None:
                                           services=tuple(t.get("services") or ())) for t in turns))
 
 
+def wants_model_summary(steps: list[dict[str, Any]]) -> bool:
+    """Whether a turn's answer asks the model for a summary sentence: only when two or more different tools
+    ran, so a sentence can connect their findings (a symptom, its cause, the logs, the fix). After one tool the
+    answer's template lines already say everything its one result holds, and the model's sentence (kept only
+    when grounded in that same result) could only repeat them, for up to 96 more decoded tokens."""
+    return len({s.get("tool") for s in steps}) >= 2
+
+
 def principal_of(state: AgentState) -> Principal:
     p = state.get("principal") or {"name": "anonymous", "role": "viewer"}
     return Principal(name=p["name"], role=p["role"])  # type: ignore[arg-type]
@@ -123,8 +131,13 @@ class Nodes:
             incident = findings_from_agent_steps(state["request"], list(state.get("steps") or []),
                                                  state.get("conversation_id"))
             return base.with_deps(incident=incident, summarizer=base.deps.summarizer or LockedSummarizer(
-                self.planner, self.model_lock))
+                self.planner, self.planner_lock()))
         return base
+
+    def planner_lock(self) -> Any:
+        """The lock around a model call: none for a planner that takes concurrent calls (its model thread
+        serialises or batches them), else the agent's model lock."""
+        return contextlib.nullcontext() if getattr(self.planner, "concurrent", False) else self.model_lock
 
     def _lock_for(self, tool: str) -> Any:
         """The context lock around a governed call; a runbook run (which locks per step, and may wait for
@@ -139,7 +152,7 @@ class Nodes:
         history = [Step(tool=s["tool"], args=s["args"], result=ToolResult.model_validate(s["result"])) for s in steps]
         context = as_conversation(state.get("context")) or from_turns(state.get("turns") or [])
         try:
-            with self.model_lock:
+            with self.planner_lock():
                 pc = self.planner.plan(state["request"], history, context=context)
         except Exception as e:  # the planner failing is an answer, not a crash
             return {"call": None, "stop": "plan_failed", "stop_detail": f"{type(e).__name__}: {e}"}
@@ -266,7 +279,7 @@ class Nodes:
             note = prompts.STOP_TEXT["repeat"].format(tool=state.get("stop_detail", ""))
         elif stop == "plan_failed":
             note = prompts.STOP_TEXT["plan_failed"].format(detail=state.get("stop_detail", "no detail"))
-        sentence = self._grounded_sentence(state, findings) if steps else ""
+        sentence = self._grounded_sentence(state, findings, model=wants_model_summary(steps)) if steps else ""
         text = compose(findings, stop_note=note, planner_sentence=sentence)
         if stop == "ungrounded":  # the reply ends with the question (a fixed text naming inventory services)
             question = state.get("planner_text", "")
@@ -280,13 +293,15 @@ class Nodes:
         return {"answer": text, "turns": [{"request": state["request"], "answer": text, "steps": len(steps),
                                            "services": sorted(produced)}]}
 
-    def _grounded_sentence(self, state: AgentState, findings: dict[str, Any]) -> str:
-        """The planner's summary of the findings, kept only if its numbers and services are in the findings."""
+    def _grounded_sentence(self, state: AgentState, findings: dict[str, Any], model: bool = True) -> str:
+        """The planner's summary of the findings (asked for only when `model`), else its reply text; kept only if
+        its numbers and services are in the findings."""
         source = findings_text(findings)
         candidates = [state.get("planner_text", "")]
         try:
-            with self.model_lock:
-                candidates.insert(0, self.planner.summarize(planner_findings(findings)))
+            if model:
+                with self.planner_lock():
+                    candidates.insert(0, self.planner.summarize(planner_findings(findings)))
         except Exception:  # a summary is optional; the template answer stands on its own
             pass
         for c in candidates:

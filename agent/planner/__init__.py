@@ -7,7 +7,8 @@ GGUF LoRA adapter, or None / "none" (the base model with a few-shot prefix).
 The llama backend serves the adapter merged into a copy of the base GGUF (built once, cached next to the
 base model or in `KEEL_MODEL_CACHE`): ~25% faster per token than applying the LoRA at run time.
 `KEEL_PLANNER_MERGE=0` serves base + adapter unmerged; `KEEL_PLANNER_THREADS` sets llama.cpp threads
-(default 2; on an oversubscribed machine 1 is faster).
+(default 2; on an oversubscribed machine 1 is faster). `batching` (default: the `planner_batching` setting)
+decodes concurrent calls together (`batch_decoder`); planners with and without it are cached apart.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["Planner", "PlannedCall", "Step", "load_planner", "default_adapter", 
 KINDS = ("llama", "transformers", "keyword")
 ARTIFACT = Path(__file__).resolve().parents[2] / "finetune" / "artifacts" / "keel-planner-lora.gguf"
 
-_cache: dict[tuple[str, str], Planner] = {}
+_cache: dict[tuple[str, str, bool], Planner] = {}
 _lock = threading.Lock()
 
 
@@ -40,21 +41,26 @@ def resolve_adapter(adapter: str | Path | None) -> Path | None:
     return path
 
 
-def load_planner(kind: str = "llama", adapter: str | None = "default") -> Planner:
-    """A planner of `kind` with `adapter`, loaded once per process and shared (thread-safe)."""
+def load_planner(kind: str = "llama", adapter: str | None = "default", batching: bool | None = None) -> Planner:
+    """A planner of `kind` with `adapter`, loaded once per process and shared (thread-safe); `batching` (llama
+    only) None means the `planner_batching` setting."""
     if kind == "hf":
         kind = "transformers"
     if kind not in KINDS:
         raise ValueError(f"unknown planner kind {kind!r}; allowed: {', '.join(KINDS)}")
     path = None if kind == "keyword" else resolve_adapter(adapter)
-    key = (kind, str(path))
+    if kind == "llama" and batching is None:
+        from config.settings import get_settings
+
+        batching = get_settings().planner_batching
+    key = (kind, str(path), bool(batching) and kind == "llama")
     with _lock:
         if key not in _cache:
-            _cache[key] = _build(kind, path)
+            _cache[key] = _build(kind, path, key[2])
         return _cache[key]
 
 
-def _build(kind: str, adapter: Path | None) -> Planner:
+def _build(kind: str, adapter: Path | None, batching: bool = False) -> Planner:
     if kind == "keyword":
         from agent.planner.keyword import KeywordPlanner
 
@@ -71,10 +77,11 @@ def _build(kind: str, adapter: Path | None) -> Planner:
 
     settings = get_settings()
     threads, extra_bufts = settings.planner_threads, settings.llama_extra_bufts
+    slots = settings.planner_slots
     if adapter is not None and settings.planner_merge:
         from agent.planner.merge import merged_model
 
         return LlamaPlanner(merged_model(base_gguf(), adapter), None, name=name, n_threads=threads,
-                            extra_bufts=extra_bufts)
+                            extra_bufts=extra_bufts, batching=batching, slots=slots)
     return LlamaPlanner(base_gguf(), adapter, name=name, few_shot=adapter is None, n_threads=threads,
-                        extra_bufts=extra_bufts)
+                        extra_bufts=extra_bufts, batching=batching, slots=slots)

@@ -5,7 +5,9 @@ against the contract, and only when it does not validate is it decoded again und
 from the schemas (a grammar on every token costs ~4x). If that still fails, the call is an honest "could
 not plan that". `fallbacks` counts how often the grammar was needed.
 
-Every llama.cpp call runs on one dedicated thread ("keel-llama"), which also serialises them. llama.cpp's
+Every llama.cpp call runs on one dedicated thread ("keel-llama", `batch_decoder.ModelThread`). With
+`batching` on, free greedy completions from many callers decode together in one llama.cpp batch per step,
+reusing cached token prefixes; grammar decoding runs alone on the same thread between steps. llama.cpp's
 per-call native buffers land in the calling thread's malloc arena; called from a server's many request
 threads, each thread's arena grew to hold them (glibc makes up to 8 arenas per core) and resident memory
 kept climbing for the whole of a soak. `warm()` runs a few fixed prompts so the buffers exist before the
@@ -16,11 +18,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from agent.planner.base import RESPOND, PlannedCall, Step, could_not_plan
+from agent.planner.batch_decoder import ModelThread
 from agent.planner.grammar import call_grammar
 from agent.planner.spans import check_in_inventory, unknown_service_question
 from runtime.conversation import Conversation
@@ -60,9 +62,11 @@ def ask_unknown(name: str, raw: str, constrained: bool, ms: float, context: Conv
 class LlamaPlanner:
     """Base GGUF (+ optional LoRA adapter GGUF) served by llama.cpp; `few_shot` prefixes example calls."""
 
+    concurrent = True  # plan() may be called from many threads at once (the model thread serialises or batches)
+
     def __init__(self, model_path: Path, adapter_path: Path | None = None, name: str = "keel",
                  n_threads: int = 2, few_shot: bool = False, n_ctx: int = 1024,
-                 extra_bufts: bool | None = None) -> None:
+                 extra_bufts: bool | None = None, batching: bool = False, slots: int = 8) -> None:
         from finetune.slm.llama_runtime import load_llama
 
         self.name = name
@@ -70,7 +74,8 @@ class LlamaPlanner:
         self.few_shot = few_shot
         self.llm = load_llama(model_path, adapter_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=256,
                               extra_bufts=extra_bufts)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keel-llama")
+        self.batching = batching
+        self._thread = ModelThread(self.llm, batching=batching, slots=slots)
         self._grammars: dict[str, Any] = {}  # grammar text -> compiled LlamaGrammar
         self.calls = 0
         self.fallbacks = 0
@@ -101,8 +106,14 @@ class LlamaPlanner:
         return str(out["choices"][0]["text"])
 
     def complete(self, prompt: str, max_tokens: int, grammar: Any = None) -> str:
-        """Greedy completion up to the end of the line, run on the model thread (one call at a time)."""
+        """Greedy completion up to the end of the line, run on the model thread (batched when free)."""
+        if grammar is None:
+            return self._thread.complete(prompt, max_tokens).result()
         return self._thread.submit(self._complete, prompt, max_tokens, grammar).result()
+
+    def decode_stats(self) -> dict[str, float]:
+        """The model thread's counters (`batch_decoder.DecodeStats`)."""
+        return self._thread.stats().to_dict()
 
     def warm(self) -> float:
         """Plan a few fixed requests (one- and multi-step prompts, and once under the grammar) so llama.cpp's

@@ -111,6 +111,6 @@ def service_host(service: Any, settings: Any) -> RunbookHost:
     engine = RunbookEngine(service.gate, RunStore(settings.ensure_home() / "runbooks.db"))
     live = service.live
     tick = live.info.get("tick_s") if getattr(live, "ticker", None) is not None else None
-    summarizer = LockedSummarizer(service.planner, service.nodes.model_lock)
+    summarizer = LockedSummarizer(service.planner, service.nodes.planner_lock())
     ctx = live.tools.with_deps(summarizer=summarizer, slack_webhook_url=settings.slack_webhook_url.get_secret_value())
     return RunbookHost(engine, ctx, tick_s=tick, poll_s=settings.runbook_resume_poll_s)

@@ -32,7 +32,13 @@ def _eval_table(res: dict[str, Any]) -> list[str]:
 
 def _kind_table(res: dict[str, Any]) -> list[str]:
     """args_acc per case kind (when the cases have kinds), one column per method."""
-    cases: dict[str, list[dict[str, Any]]] = res.get("cases") or {}
+    raw = res.get("cases") or {}
+    if isinstance(raw, list):  # `keel eval planner` JSON: one list of cases, each naming its method
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for r in raw:
+            grouped.setdefault(str(r.get("method", "keel")), []).append(r)
+        raw = grouped
+    cases: dict[str, list[dict[str, Any]]] = raw
     kinds = sorted({str(r["kind"]) for rows in cases.values() for r in rows if r.get("kind")})
     if not kinds:
         return []

@@ -85,12 +85,13 @@ class _AnyGrammar(dict):  # type: ignore[type-arg]
 
 
 def _planner(outputs: list[str]) -> LlamaPlanner:
-    from concurrent.futures import ThreadPoolExecutor
+    from agent.planner.batch_decoder import ModelThread
 
     p = LlamaPlanner.__new__(LlamaPlanner)  # a fake llm instead of loading the model
-    p.name, p.few_shot, p._thread, p._grammars = "keel", False, ThreadPoolExecutor(1), _AnyGrammar()
+    p.name, p.few_shot, p._grammars = "keel", False, _AnyGrammar()
     p.calls = p.fallbacks = p.failures = 0
     p.llm = _FakeLlm(outputs)
+    p._thread = ModelThread(p.llm, batching=False)  # the unbatched path: create_completion on the model thread
     return p
 
 

@@ -72,23 +72,28 @@ def test_summary_is_grounded(keel) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_model_calls_run_on_one_thread_whatever_thread_asks(keel) -> None:  # type: ignore[no-untyped-def]
-    """llama.cpp's buffers stay in one malloc arena: every completion runs on the model thread."""
+    """llama.cpp's buffers stay in one malloc arena: every decode (batched or not) runs on the model thread."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    import llama_cpp
+    import llama_cpp.llama_cpp as native
+
     seen: set[str] = set()
-    real = keel.llm.create_completion
+    real_pkg, real_native = llama_cpp.llama_decode, native.llama_decode
 
-    def spy(*a, **k):  # type: ignore[no-untyped-def]
-        seen.add(threading.current_thread().name)
-        return real(*a, **k)
+    def spy(real):  # type: ignore[no-untyped-def]
+        def wrapped(*a):  # type: ignore[no-untyped-def]
+            seen.add(threading.current_thread().name)
+            return real(*a)
+        return wrapped
 
-    keel.llm.create_completion = spy
+    llama_cpp.llama_decode, native.llama_decode = spy(real_pkg), spy(real_native)
     try:
         with ThreadPoolExecutor(4) as pool:
             calls = list(pool.map(keel.plan, ["restart cartservice", "hi"] * 3))
     finally:
-        del keel.llm.create_completion
+        llama_cpp.llama_decode, native.llama_decode = real_pkg, real_native
     assert all(c.ok for c in calls)
     assert len(seen) == 1 and next(iter(seen)).startswith("keel-llama"), seen
 
