@@ -1,4 +1,5 @@
-"""`keel eval scaling`: GRPO policy vs PPO, Kubernetes HPA (default, tuned) and static allocation on a real trace."""
+"""`keel eval scaling`: GRPO policy vs PPO, Kubernetes HPA (default, tuned), static allocation and forecast sizing,
+on a real trace or a member of a synthetic traffic family."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from config.settings import get_settings
 
 def scaling(
     trace: Path | None = typer.Option(None, "--trace", help="per-minute trace (default: NASA July 1995)"),
+    family: str | None = typer.Option(None, "--family", help="a synthetic traffic family instead of a trace: "
+                                      "double_peak, step_shifts, mmpp_bursts (held out from training) or a "
+                                      "training family (diurnal, weekly, ramps, flash_crowds, on_off, heavy_tail)"),
     column: str | None = typer.Option(None, "--column", help="one function of a one-column-per-function trace"),
     split: str = typer.Option("test", "--split", help="test | all (a trace under 14 days is test data only)"),
     service: str = typer.Option("frontend", "--service", help="the service whose replicas are controlled"),
@@ -26,12 +30,24 @@ def scaling(
     hpa_grid: str | None = typer.Option(None, "--hpa-grid", help="comma-separated CPU targets to tune the HPA over "
                                         "(default 0.30, 0.35, ..., 0.95)"),
 ) -> None:
-    """Run every method on one trace split; print replica-hours, SLO-violation minutes, p99 and actions."""
+    """Run every method on one trace split (or family member); print replica-hours, violation minutes, p99, actions.
+
+    grpo is the shipped policy behind its safety floor; grpo_nofloor the same policy without it (ablation);
+    forecast the floor alone (sized to the short-term forecast). The PNG draws the next-hour forecast band.
+    """
     from evals import scaling as ev
+    from finetune.policy.families import FAMILIES
 
     if split not in ("test", "all"):
         fail(f"--split: got {split!r}; allowed: test, all")
-    service, path = checked_inputs(service, trace)
+    if family is not None and family not in FAMILIES:
+        fail(f"--family: got {family!r}; allowed: {', '.join(FAMILIES)}")
+    if family is not None and trace is not None:
+        fail("--family and --trace: give one of them")
+    if family is not None:
+        service, path = checked_inputs(service, None, need_trace=False)
+    else:
+        service, path = checked_inputs(service, trace)
     grid = ev.HPA_GRID
     if hpa_grid:
         try:
@@ -40,7 +56,8 @@ def scaling(
             fail(f"--hpa-grid: expected comma-separated numbers, got {hpa_grid!r}")
         if not grid or not all(0.0 < g <= 1.5 for g in grid):
             fail(f"--hpa-grid: targets must be in (0, 1.5], got {hpa_grid!r}")
-    spec = ev.EvalSpec(trace=path, grid=grid, column=column, split=split, service=service, seed=seed,
+    spec = ev.EvalSpec(trace=None if family else path, family=family, grid=grid, column=column, split=split,
+                       service=service, seed=seed,
                        policy=policy or ev.DEFAULT_POLICY, ppo_policy=ppo_policy or ev.DEFAULT_PPO,
                        train_trace=train_trace or ev.DEFAULT_TRACE,
                        cache_dir=get_settings().home / "cache" / "scaling")
@@ -54,7 +71,7 @@ def scaling(
                   title=f"keel eval scaling: {p['dataset']}, {service}")
     for m in ev.METHODS:
         r = p["results"][m]
-        name = "grpo (keel)" if m == "grpo" else m
+        name = {"grpo": "grpo (keel)", "forecast": "forecast (reference)"}.get(m, m)
         table.add_row(name, f"{r['replica_hours']:.1f}", str(r["slo_violation_min"]), f"{r['p99_ms']:.0f}",
                       str(r["actions"]), f"{r['mean_reward']:.4f}")
     console.print(table)
@@ -63,15 +80,20 @@ def scaling(
     console.print(f"hpa_tuned: CPU target {cfg['hpa_tuned_target']} by {tuning['criterion']} on {tuning['source']}"
                   + (f" (cached search: {tuning['cached']})" if "cached" in tuning else ""))
     console.print(f"static: {cfg['static_replicas']} replicas ({cfg['static_rule']})")
+    console.print(f"safety floor: {cfg['safety_floor']}")
+    nh = cfg.get("next_hour_forecast")
+    if nh:
+        console.print(f"next-hour forecast: {nh['hours']} hourly forecasts, actual peak under p90 in "
+                      f"{nh['p90_coverage']:.0%}, median |log error| of p50 {nh['median_abs_log_error_p50']}")
     for k, ok in out.checks.items():
         console.print(f"  {'[green]met[/]' if ok else '[red]missed[/]'}  {k}")
     write_json(json_path, p)
-    png_path = plot_path(png, json_path, f"scaling-{path.stem}-{service}.png")
+    png_path = plot_path(png, json_path, f"scaling-{family or path.stem}-{service}.png")
     ev.plot(out, png_path, f"{p['dataset']} - {service}")
     console.print(f"plot: {png_path}" + (f"; json: {json_path}" if json_path else ""))
 
 
-def checked_inputs(service: str, trace: Path | None) -> tuple[str, Path]:
+def checked_inputs(service: str, trace: Path | None, need_trace: bool = True) -> tuple[str, Path]:
     """The canonical service name and the trace path (default: NASA July 1995); exits naming a bad field."""
     from evals import scaling as ev
     from tools.services import resolve_service
@@ -81,7 +103,7 @@ def checked_inputs(service: str, trace: Path | None) -> tuple[str, Path]:
     except ValueError as e:
         fail(f"--service: {e}")
     path = trace or ev.DEFAULT_TRACE
-    if not path.exists():
+    if need_trace and not path.exists():
         fail(f"--trace: file not found: {path}")
     return service, path
 

@@ -24,6 +24,9 @@ def policy(
     budget: int | None = typer.Option(None, "--budget", min=1,
                                       help="simulated minutes each algorithm trains for (default 2,000,000)"),
     seed: int = typer.Option(0, "--seed", help="run seed (episodes, sampling, torch)"),
+    floor_tau: float = typer.Option(0.5, "--floor-tau", min=0.0, max=0.999,
+                                    help="GRPO's safety floor: the short-term forecast quantile it sizes to "
+                                         "(0 = no floor)"),
     trace: list[Path] = typer.Option([], "--trace", help="training trace(s) (default: NASA July 1995)"),
     work_dir: Path | None = typer.Option(None, "--work-dir", help="checkpoints (default $KEEL_HOME/finetune/policy)"),
     out: Path | None = typer.Option(None, "--out", help="policy file (default finetune/artifacts/...)"),
@@ -62,7 +65,8 @@ def policy(
             except RuntimeError as e:
                 fail(str(e))
         try:
-            cfg = TrainConfig.for_algo(algo, seed=seed, iterations=iterations, budget=budget, traces=traces)
+            cfg = TrainConfig.for_algo(algo, seed=seed, iterations=iterations, budget=budget, traces=traces,
+                                       floor_tau=floor_tau or None)
         except ValueError as e:
             fail(str(e))
         wd = work_dir or get_settings().home / "finetune" / "policy"
@@ -99,7 +103,8 @@ def _run(cfg: object, wd: Path, target: Path, resume: bool, progress: bool, roll
 
 
 def write_card(grpo_path: Path, ppo_path: Path, services: tuple[str, ...] = CARD_SERVICES) -> None:
-    """Model card + curve plot next to the GRPO policy; evals on the NASA test week and the Azure day."""
+    """Model card + curve plot next to the GRPO policy; evals on the NASA test week, the Azure day and the
+    held-out synthetic families."""
     from evals import scaling as ev
     from finetune.policy import card
     from finetune.policy.inference import load_policy
@@ -123,6 +128,12 @@ def write_card(grpo_path: Path, ppo_path: Path, services: tuple[str, ...] = CARD
                 cmd = f"keel eval scaling --trace {tr.name} --split test" + (f" --service {svc}" if svc != "frontend"
                                                                               else "")
                 (evals if svc == "frontend" else others).append((cmd, ev.evaluate(spec).payload))
+        from finetune.policy.families import HELDOUT_FAMILIES
+
+        for fam in HELDOUT_FAMILIES:
+            console.print(f"[dim]evaluating frontend on the held-out family {fam}...[/]")
+            spec = ev.EvalSpec(family=fam, service="frontend", cache_dir=cache, policy=grpo_path, ppo_policy=ppo_path)
+            evals.append((f"keel eval scaling --family {fam}", ev.evaluate(spec).payload))
     text = card.render(meta, ppo_meta, evals, curve.name, others)
     path = grpo_path.parent / "SCALING_MODEL_CARD.md"
     path.write_text(text)

@@ -26,9 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from evals.scaling import EvalSpec, _window, tune_hpa
+from evals.scaling import HISTORY, EvalSpec, _window, tune_hpa
 from finetune.policy.env import ScalingEnv
-from finetune.policy.features import HISTORY
 from finetune.policy.rollout import HPAController, run
 from finetune.policy.traffic import DAY, Trace, entry_scale, has_train_split, load_trace, split_bounds
 from tools.services import current_topology
@@ -168,6 +167,8 @@ def frontier(spec: EvalSpec, policies: dict[str, dict[str, float]] | None = None
     target box and the cheapest forecast point within the tuned HPA's violations. The tuned HPA's run is
     taken from `policies` when they hold it (the same run on the same split), else run here.
     """
+    if spec.trace is None:
+        raise ValueError("the frontier needs a trace with a training split (not a synthetic family)")
     tr = load_trace(spec.trace, spec.column)
     if not has_train_split(len(tr)):
         raise ValueError(f"{tr.name} has no training split (needs 14 days) to fit the forecaster on")

@@ -257,9 +257,20 @@ class ScalingRecommendation(ResultData):
     if_unchanged: dict[str, Any] | None = None
     policy: str | None = None
     note: str | None = None
+    forecast: dict[str, Any] | None = None  # next hour: p50/p90 replicas, peak time; or why there is none
+    safety_floor: dict[str, Any] | None = None  # the decision-time floor from the short-term forecast
 
     def observation(self) -> str:
-        return f"{self.current_replicas}->{self.recommended_replicas} replicas"
+        text = f"{self.current_replicas}->{self.recommended_replicas} replicas"
+        fc = self.forecast or {}
+        if fc.get("status") == "ok":
+            when = f" at {fc['peak_at']}" if fc.get("peak_at") else ""
+            start = f" from {fc['more_replicas_from']}" if fc.get("more_replicas_from") else ""
+            text += (f"; next hour: ~{fc.get('load_vs_now')}x load{when}, {fc.get('p50_replicas')} replicas"
+                     f"{start} (p90 {fc.get('p90_replicas')})")
+        elif fc.get("status") == "insufficient_history":
+            text += "; next hour: too little history to forecast"
+        return text
 
     def facts(self) -> dict[str, Any]:
         return self.to_data()

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from finetune.policy.env import ACTION_NAMES
-from finetune.policy.features import FEATURES
+from finetune.policy.families import HELDOUT_FAMILIES, TRAIN_FAMILIES
+from finetune.policy.features import FORECAST_FEATURES, POLICY_FEATURES
 from finetune.policy.reward import SLO_UTILISATION, RewardWeights
 from finetune.policy.traffic import PEAK_FRACTION, REFERENCE_QUANTILE
 
 METRICS = ("replica_hours", "slo_violation_min", "p99_ms", "actions", "mean_reward")
+METHODS = ("grpo", "grpo_nofloor", "forecast", "ppo", "hpa", "hpa_tuned", "static")
 
 
 def plot_curve(meta: dict[str, Any], path: Path) -> Path:
@@ -27,7 +29,7 @@ def plot_curve(meta: dict[str, Any], path: Path) -> Path:
                               ("validation mean reward", "validation replica-hours", "validation SLO-violation min"),
                               strict=True):
         ax.plot(its, [v[key] for v in val], marker="o", ms=3, label=meta["algo"])
-        ref = meta.get("validation_default_hpa", {}).get(key)
+        ref = (meta.get("validation_default_hpa") or {}).get(key)
         if ref is not None:
             ax.axhline(ref, color="tab:blue", ls="--", lw=0.8, label="default HPA")
         ax.set_xlabel("iteration")
@@ -48,6 +50,11 @@ def _length(cfg: dict[str, Any]) -> str:
 
 def _selection(meta: dict[str, Any]) -> str:
     rule = meta.get("select", "best")
+    t = meta.get("validation_tuned_hpa") or {}
+    if rule == "pareto":
+        return (f"the checkpoint no worse than the tuned HPA (target {t.get('target')}) on both replica-hours and "
+                "SLO-violation minutes on the most validation families, then one with no more violation minutes "
+                "than the tuned HPA over all validation days, then the fewest replica-hours")
     if rule == "hpa":
         t = meta.get("validation_tuned_hpa") or {}
         return (f"on the validation days, the fewest replica-hours among the checkpoints with no more SLO-violation "
@@ -55,9 +62,18 @@ def _selection(meta: dict[str, Any]) -> str:
     return "the last checkpoint" if rule == "last" else "best validation reward"
 
 
+def _wins(v: dict[str, Any], tuned: dict[str, Any]) -> str:
+    ref, fams = tuned.get("families") or {}, v.get("families") or {}
+    if not ref or not fams:
+        return "-"
+    n = sum(1 for k, f in fams.items() if k in ref and f["replica_hours"] <= ref[k]["replica_hours"]
+            and f["slo_violation_min"] <= ref[k]["slo_violation_min"])
+    return f"{n} of {len(fams)}"
+
+
 def _table(results: dict[str, dict[str, float]]) -> list[str]:
     lines = ["| method | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
-    for m in ("grpo", "ppo", "hpa", "hpa_tuned", "static"):
+    for m in METHODS:
         if m in results:
             lines.append(f"| {m} | " + " | ".join(str(results[m].get(k)) for k in METRICS) + " |")
     return lines
@@ -66,8 +82,13 @@ def _table(results: dict[str, dict[str, float]]) -> list[str]:
 def _versus(r: dict[str, dict[str, float]]) -> str:
     g, t, d, p = r["grpo"], r["hpa_tuned"], r["hpa"], r["ppo"]
     rh = 100.0 * (g["replica_hours"] / t["replica_hours"] - 1.0)
+    pareto = g["replica_hours"] <= t["replica_hours"] and g["slo_violation_min"] <= t["slo_violation_min"]
+    f = r.get("forecast")
+    head = (f"GRPO Pareto no-worse than the tuned HPA: {'yes' if pareto else 'NO'}"
+            + (f" (forecast-sized reference: {f['replica_hours']} replica-hours / {f['slo_violation_min']} "
+               "violation minutes)" if f else "") + ". ")
     fewer = d["slo_violation_min"] / g["slo_violation_min"] if g["slo_violation_min"] else float("inf")
-    return (f"GRPO vs tuned HPA: replica-hours {rh:+.1f} %, SLO-violation minutes {g['slo_violation_min']} vs "
+    return head + (f"GRPO vs tuned HPA: replica-hours {rh:+.1f} %, SLO-violation minutes {g['slo_violation_min']} vs "
             f"{t['slo_violation_min']}, scaling actions {g['actions']} vs {t['actions']}; "
             f"{fewer:.1f}x fewer violation minutes than the default HPA. GRPO vs PPO: replica-hours "
             f"{g['replica_hours']} vs {p['replica_hours']}, SLO-violation minutes {g['slo_violation_min']} vs "
@@ -85,7 +106,7 @@ def _ppo_verdict(g: dict[str, float], p: dict[str, float]) -> str:
 
 def _compact(evals: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """One row per (trace, service): replica-hours / SLO-violation minutes of each method."""
-    methods = ("grpo", "ppo", "hpa", "hpa_tuned", "static")
+    methods = METHODS
     lines = ["| trace | service | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     for _, p in evals:
         r = p["results"]
@@ -102,9 +123,15 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "# Scaling policy model card",
         "",
         "`scaling_policy.pt` backs the `recommend_scaling` tool: a small MLP (two tanh layers of "
-        f"{meta['hidden']}) mapping {len(FEATURES)} normalised features of one service to a distribution over "
+        f"{meta['hidden']}) mapping {len(POLICY_FEATURES)} normalised features of one service (among them "
+        f"{len(FORECAST_FEATURES)} from the short-term load forecast of `runtime/forecast.py`: its quantiles as "
+        "utilisation of the current replicas and its recent error) to a distribution over "
         f"{len(ACTION_NAMES)} actions ({', '.join(ACTION_NAMES)} replicas, clamped to the service's bounds). "
-        "Trained with GRPO on the simulated cluster; it never acts, it recommends.",
+        + (f"Actions leaving fewer replicas than the forecast's {meta['floor']['tau']:g} quantile of the next 5 "
+           f"minutes' peak demand needs at {meta['floor']['utilisation']:.0%} utilisation are masked at decision "
+           "time (the safety floor, `finetune/policy/safety.py`), in training and in use. "
+           if meta.get("floor") else "")
+        + "Trained with GRPO on the simulated cluster; it never acts, it recommends.",
         "",
         "## Training",
         "",
@@ -116,11 +143,16 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         + (f"; {meta['run_wall_s'] / 60:.1f} min for the whole command" if "run_wall_s" in meta else "")
         + f"). Checkpoints every {cfg['checkpoint_every']} iterations; a resumed run is identical to an "
         "uninterrupted one. The shipped weights are those of iteration "
-        f"{meta.get('selected_iteration', meta['iterations'])} ({_selection(meta)}).",
-        f"- Data: training splits of {', '.join(cfg['traces'])} (NASA July 1995: weeks 1-3; week 4 is never "
-        "seen). Each episode controls a random service (all eleven) on a random segment, with training-only "
-        "augmentation (load level x0.5-1.3, short bursts, flash crowds, scheduled spikes every 15/20/30/60 "
-        "minutes). No Azure data is used.",
+        f"{meta.get('selected_iteration', meta['iterations'])} ({_selection(meta)})."
+        + (f" The run was {meta['stopped_early']}." if meta.get("stopped_early") else ""),
+        f"- Data: {cfg.get('family_share', 0):.0%} of episodes from synthetic traffic families "
+        f"({', '.join(TRAIN_FAMILIES)}; `finetune/policy/families.py`), the rest from the training splits of "
+        f"{', '.join(cfg['traces'])} (NASA July 1995: weeks 1-3; week 4 is never seen); "
+        f"{cfg.get('warp_share', 0):.0%} of segments time-warped (0.7-1.4x speed with a slow bend). Each episode "
+        "controls a random service (all eleven) on a random segment, rescaled, with training-only augmentation "
+        "(load level x0.5-1.3, short bursts, flash crowds, scheduled spikes every 15/20/30/60 minutes). No Azure "
+        f"data is used; the held-out families ({', '.join(HELDOUT_FAMILIES)}) are used neither in training nor "
+        "in checkpoint selection.",
         f"- Rescaling: the trace's p{REFERENCE_QUANTILE:g} minute offers the service {PEAK_FRACTION:.0%} of its "
         "capacity at max replicas; other services are provisioned statically for the peak at 50 %.",
         f"- Warm start: behaviour cloning of a proportional rule (ceil(demand / 0.6), demand = CPU in use "
@@ -141,14 +173,18 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "",
         f"![training curve]({curve_png})",
         "",
-        f"Validation: greedy policy on {cfg['validation_days']} fixed, un-augmented days of the training split "
-        "(frontend, cartservice, checkoutservice, recommendationservice in turn).",
+        f"Validation: greedy policy behind its floor on {cfg['validation_days']} fixed, un-augmented days of the "
+        "training split and one day of each training family drawn with validation seeds (frontend, cartservice, "
+        "checkoutservice, recommendationservice in turn); neither the NASA test week nor the Azure day.",
         "",
-        "| iteration | mean reward | replica-hours | SLO-violation min |",
-        "|---|---|---|---|",
+        "| iteration | mean reward | replica-hours | SLO-violation min | families no worse than tuned HPA |",
+        "|---|---|---|---|---|",
     ]
+    tuned = meta.get("validation_tuned_hpa") or {}
     for v in meta["validation"]:
-        lines.append(f"| {v['iteration']} | {v['mean_reward']} | {v['replica_hours']} | {v['slo_violation_min']} |")
+        wins = _wins(v, tuned)
+        lines.append(f"| {v['iteration']} | {v['mean_reward']} | {v['replica_hours']} | {v['slo_violation_min']} "
+                     f"| {wins} |")
     d = meta.get("validation_default_hpa")
     if d:
         lines.append(f"| default HPA | {d['mean_reward']} | {d['replica_hours']} | {d['slo_violation_min']} |")
@@ -156,12 +192,28 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
     if t:
         lines.append(f"| tuned HPA (target {t['target']}) | - | {t['replica_hours']} | {t['slo_violation_min']} |")
     lines += ["", "Mean reward in this table is the training reward."]
+    sel = next((v for v in meta["validation"] if v["iteration"] == meta.get("selected_iteration")), None)
+    if sel and sel.get("families") and tuned.get("families"):
+        lines += ["", f"Per validation family, shipped iteration {sel['iteration']} against the tuned HPA "
+                  "(replica-hours / SLO-violation minutes):", "", "| family | grpo | tuned HPA | no worse on both |",
+                  "|---|---|---|---|"]
+        for fam, f in sel["families"].items():
+            h = tuned["families"].get(fam, {})
+            ok = f["replica_hours"] <= h.get("replica_hours", -1) and f["slo_violation_min"] <= h.get(
+                "slo_violation_min", -1)
+            lines.append(f"| {fam} | {f['replica_hours']:.1f} / {f['slo_violation_min']:.0f} | "
+                         f"{h.get('replica_hours', 0):.1f} / {h.get('slo_violation_min', 0):.0f} | "
+                         f"{'yes' if ok else 'no'} |")
     if ppo_meta:
-        lines += ["", f"PPO baseline (`scaling_policy_ppo.pt`): same features, network, warm start, reward and "
-                  f"selection; GAE, separate value network; {ppo_meta['iterations']} iterations, "
-                  f"{ppo_meta['sim_steps']:,} simulated minutes (the same budget: both stop at the first whole "
-                  "iteration past it), "
-                  f"{ppo_meta['train_wall_s'] / 60:.1f} min, selected iteration "
+        same = ppo_meta.get("features") == meta.get("features")
+        lines += ["", "PPO baseline (`scaling_policy_ppo.pt`): " + (
+                  "same features, network, warm start, reward and selection" if same else
+                  f"an earlier run on {len(ppo_meta.get('features', []))} features (no forecast features, no safety "
+                  "floor, NASA training weeks only, selected by the `hpa` rule); the eval runs it as it was")
+                  + f"; GAE, separate value network; {ppo_meta['iterations']} iterations, "
+                  f"{ppo_meta['sim_steps']:,} simulated minutes"
+                  + (" (the same budget: both stop at the first whole iteration past it), " if same else ", ")
+                  + f"{ppo_meta['train_wall_s'] / 60:.1f} min, selected iteration "
                   f"{ppo_meta.get('selected_iteration', ppo_meta['iterations'])}; "
                   f"config {json.dumps(ppo_meta['config']['ppo'])}."]
     lines += ["", "## Evaluation", ""]
@@ -203,7 +255,12 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "- The targets pull against each other: the violation budget set by the tuned HPA on the training weeks "
         "fixes how much headroom the policy keeps, and the same headroom is what the bursty trace needs more of. "
         "The shipped trade-off is chosen on training data only, never on the test week or the Azure day.",
-        "- Time-of-day features come from the training trace's clock; traffic with another daily shape relies "
-        "on the load, trend and volatility features.",
+        "- Time-of-day features come from the episode's clock (random for synthetic families, and time-warped "
+        "segments break the daily period), so the policy cannot lean on the clock; it leans on the load, trend, "
+        "volatility and forecast features.",
+        "- The safety floor reads the service's own past demand only. It bounds how low the policy may go, not "
+        "how many violations it takes: a jump larger than the recent history's spread still breaks through it, "
+        "and a floor at a high quantile costs replica-hours (the `forecast` rows above are the floor alone; "
+        "`grpo_nofloor` is the same network without it).",
     ]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,10 @@ p99 still includes its callees' latency). One step is one simulated minute: the 
 count for the coming minute (new replicas serve at once; the simulator has no start-up delay), then the
 minute is simulated and rewarded (`reward`). `clone()` copies the whole state, so several actions can be
 tried from one state under the same future load and the same metric noise.
+
+With a safety floor set (`floor`, see `safety`), every target an action leads to is lifted to the floor
+(`target`), and `action_mask` names the actions that land at or above it, so a policy chooses (and GRPO
+samples) among safe actions only; rollouts on clones keep the floor, as the deployed controller would.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import math
 
 import numpy as np
 
-from finetune.policy.features import HISTORY, ServiceInfo, features
+from finetune.policy.features import HISTORY, ServiceInfo, demand_forecast, observation
 from finetune.policy.reward import RewardWeights, minute_reward
+from finetune.policy.safety import SafetyFloor, mask
+from runtime.forecast import LOOKBACK, ShortForecast
 from tools.backends.sim.cluster import Simulator
 from tools.backends.sim.load import LoadCurve
 from tools.backends.sim.model import M
@@ -76,6 +82,8 @@ class ScalingEnv:
         self.sim = Simulator(LoadCurve(entry_rps, f"{len(entry_rps)} minutes"), seed=seed, replicas=replicas,
                              topology=topo)
         self.horizon = len(entry_rps)
+        self.floor: SafetyFloor | None = None
+        self._fc: tuple[int, ShortForecast | None] = (-1, None)
         if warmup:
             self.sim.step(warmup)
 
@@ -100,13 +108,33 @@ class ScalingEnv:
         """The controlled service's last `n` minutes of metrics [n, 8]."""
         return self.sim.history[-n:, self.idx]
 
+    def forecast(self) -> ShortForecast | None:
+        """The short-term demand forecast at the current minute (computed once per minute)."""
+        if self._fc[0] != self.sim.minute:
+            self._fc = (self.sim.minute, demand_forecast(self.rows(LOOKBACK)))
+        return self._fc[1]
+
     def observe(self) -> np.ndarray:
-        return features(self.rows(), float(self.sim.replicas[self.idx]), self.info, self.clock())
+        return observation(self.rows(LOOKBACK), float(self.sim.replicas[self.idx]), self.info, self.clock(),
+                           self.forecast())
 
     # ------------------------------------------------------------------ acting
-    def target(self, action: int) -> int:
-        """Replica count an action index leads to, clamped to the service's bounds."""
+    def floor_replicas(self) -> int | None:
+        return self.floor.replicas(self.forecast(), self.info) if self.floor is not None else None
+
+    def raw_target(self, action: int) -> int:
+        """Replica count an action index leads to, clamped to the service's bounds (no floor)."""
         return clamp(self.replicas + ACTIONS[action], self.info)
+
+    def target(self, action: int) -> int:
+        """Replica count an action index leads to: clamped to the bounds, lifted to the safety floor if set."""
+        n = self.raw_target(action)
+        f = self.floor_replicas()
+        return max(n, f) if f is not None else n
+
+    def action_mask(self) -> np.ndarray:
+        """Actions allowed by the safety floor (all without one)."""
+        return mask(np.array([self.raw_target(a) for a in range(N_ACTIONS)]), self.floor_replicas())
 
     def run_minute(self, replicas: int) -> float:
         """Set the replica count (clamped) for the next minute, simulate it, return its reward."""

@@ -17,6 +17,11 @@ service in one step. The hour-ago features compare the demand of the minute one 
 one with now and with the minutes that followed it, so load that recurs every hour (or every 30, 20, 15
 minutes: periods dividing the hour), such as scheduled jobs, can be met before it arrives. All of them
 are observed history: nothing looks at future load.
+
+Forecast features (`FORECAST_FEATURES`, appended after `FEATURES` in `POLICY_FEATURES`): the short-term
+forecast of `runtime.forecast` on the demand of the last `LOOKBACK` minutes (the peak demand over the next
+5 minutes at its 50th, 90th and 97th percentiles as utilisation of the replicas about to serve) and its
+recent error (share of recent outcomes above its upper quantile and their mean log excess).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from finetune.policy.reward import slo_ms
+from runtime.forecast import LOOKBACK, ShortForecast, short_term
 from tools.backends.sim.model import METRIC_NAMES, M
 from tools.services import current_topology
 from tools.topology import Topology
@@ -41,7 +47,13 @@ FEATURES: tuple[str, ...] = (
     "peak_utilisation_20m", "load_vs_mean_60m", "peak_utilisation_60m", "max_rise_60m", "load_volatility_60m",
     "demand_utilisation", "peak_demand_utilisation_5m", "hour_ago_vs_now", "hour_ago_step",
 )
-N_FEATURES = len(FEATURES)
+FORECAST_FEATURES: tuple[str, ...] = (
+    "fc_p50_peak_utilisation", "fc_p90_peak_utilisation", "fc_p97_peak_utilisation", "fc_recent_exceed",
+    "fc_recent_log_excess",
+)
+POLICY_FEATURES = FEATURES + FORECAST_FEATURES
+N_FEATURES = len(POLICY_FEATURES)
+N_BASE_FEATURES = len(FEATURES)
 _CPU, _MEM, _P50, _P99 = M["cpu"], M["memory"], M["latency_p50"], M["latency_p99"]
 _ERR, _THR, _Q, _REPLICAS = M["error_rate"], M["throughput"], M["queue_depth"], M["replicas"]
 SATURATED_CPU = 95.0
@@ -104,7 +116,7 @@ def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute:
     prev1_use = max(float(in_use[-2]), 0.05)
     cap_now = max(replicas, 1.0) * info.capacity
     angle = 2.0 * math.pi * (clock_minute % 1440.0) / 1440.0
-    x = np.empty(N_FEATURES, dtype=np.float32)
+    x = np.empty(N_BASE_FEATURES, dtype=np.float32)
     x[0] = min(util[-1], 1.5)
     x[1] = min(ratio[-1], 5.0)
     x[2] = min(last[_P50] / info.slo_ms, 5.0)
@@ -142,3 +154,27 @@ def features(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute:
     x[30] = min(max(float(log_need[0] - log_need[-1]), -2.0), 2.0)  # rows[0] is the coming minute, an hour ago
     x[31] = min(max(float(log_need[0] - log_need[1:4].mean()), -2.0), 2.0)
     return x
+
+
+def demand_forecast(rows: np.ndarray) -> ShortForecast | None:
+    """The short-term forecast of the demand in `rows` (oldest first; up to `LOOKBACK` are read)."""
+    return short_term(demand(rows[-LOOKBACK:]))
+
+
+def forecast_features(fc: ShortForecast | None, replicas: float) -> np.ndarray:
+    """The forecast's quantiles as utilisation of `replicas`, and its recent error (zeros without a forecast)."""
+    x = np.zeros(len(FORECAST_FEATURES), dtype=np.float32)
+    if fc is None:
+        return x
+    r_now = max(replicas, 1.0)
+    for k, ratio in enumerate(fc.ratios[:3]):
+        x[k] = min(fc.level * ratio / r_now, 5.0)
+    x[3] = fc.recent_exceed
+    x[4] = min(fc.recent_excess, 2.0)
+    return x
+
+
+def observation(rows: np.ndarray, replicas: float, info: ServiceInfo, clock_minute: float,
+                fc: ShortForecast | None) -> np.ndarray:
+    """The policy's full input (`POLICY_FEATURES`): `features` of the last HISTORY rows plus the forecast's."""
+    return np.concatenate([features(rows[-HISTORY:], replicas, info, clock_minute), forecast_features(fc, replicas)])

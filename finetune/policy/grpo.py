@@ -9,6 +9,9 @@ policy greedily (`policy`). Advantage = (return - group mean) / group std (zero 
 uniform). The update is PPO's clipped importance ratio on those advantages plus a KL penalty to a
 frozen reference policy; there is no value network. Identical actions in a group share one rollout,
 which is exact because a cloned simulator is deterministic.
+
+With a safety floor on the environments (`ScalingEnv.floor`), actions below it are masked before the group
+is sampled, and the update's probabilities (new, old and reference) are those of the masked distribution.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class GroupBatch:
     actions: np.ndarray  # [B, G]
     advantages: np.ndarray  # [B, G]
     logp_old: np.ndarray  # [B, G]
+    masks: np.ndarray  # [B, A] actions allowed by the safety floor
     mean_return: float
     sim_steps: int
     uniform_groups: int
@@ -80,8 +84,8 @@ def rollout_returns(
     headroom = [c.target(a) / _in_use(c) for c, a in zip(clones, actions, strict=True)]
     ret = np.array([c.step(a) for c, a in zip(clones, actions, strict=True)])
     for _ in range(horizon - 1):
-        if continuation == "hold":
-            ret += np.array([c.step(0) for c in clones])
+        if continuation == "hold":  # the first action's replica count (floor included) is kept as it is
+            ret += np.array([c.run_minute(c.replicas) for c in clones])
             continue
         if continuation == "track":
             ret += np.array([c.run_minute(round(h * _in_use(c))) for c, h in zip(clones, headroom, strict=True)])
@@ -114,11 +118,13 @@ def collect(
     `rollout_fn` (default: in-process `rollout_returns`) lets the rollouts run elsewhere, e.g. on Ray.
     """
     rollouts = rollout_fn or rollout_returns
-    obs, acts, advs, logps, rets = [], [], [], [], []
+    obs, acts, advs, logps, rets, masks = [], [], [], [], [], []
     steps, uniform = 0, 0
     for _ in range(cfg.decisions_per_env):
         x = np.stack([e.observe() for e in envs])
-        probs = policy.probs(x)
+        allowed = np.stack([e.action_mask() for e in envs])
+        probs = policy.probs(x) * allowed
+        probs = probs / probs.sum(axis=1, keepdims=True)
         groups = [rng.choice(probs.shape[1], size=cfg.group_size, p=p) for p in probs]
         starts, firsts, owner = [], [], []
         for e, (env, g) in enumerate(zip(envs, groups, strict=True)):
@@ -139,6 +145,7 @@ def collect(
             adv = group_advantages(r)
             uniform += int(not adv.any())
             obs.append(x[e])
+            masks.append(allowed[e])
             acts.append(g)
             advs.append(adv)
             logps.append(np.log(probs[e][g] + 1e-12))
@@ -147,7 +154,8 @@ def collect(
             env.step(int(g[0]))  # the episode moves on with a sample of the policy
             steps += 1
     return GroupBatch(np.stack(obs).astype(np.float32), np.stack(acts), np.stack(advs).astype(np.float32),
-                      np.stack(logps).astype(np.float32), float(np.mean(rets)) / cfg.horizon, steps, uniform)
+                      np.stack(logps).astype(np.float32), np.stack(masks), float(np.mean(rets)) / cfg.horizon, steps,
+                      uniform)
 
 
 def update(net: MLP, ref: MLP, opt: torch.optim.Optimizer, batch: GroupBatch, cfg: GRPOConfig) -> dict[str, float]:
@@ -156,11 +164,12 @@ def update(net: MLP, ref: MLP, opt: torch.optim.Optimizer, batch: GroupBatch, cf
     a = torch.as_tensor(batch.actions, dtype=torch.long)
     adv = torch.as_tensor(batch.advantages)
     logp_old = torch.as_tensor(batch.logp_old)
+    blocked = ~torch.as_tensor(batch.masks, dtype=torch.bool)
     with torch.no_grad():
-        ref_logp = torch.log_softmax(ref(x), -1)
+        ref_logp = torch.log_softmax(ref(x).masked_fill(blocked, -1e9), -1)
     stats: dict[str, float] = {}
     for _ in range(cfg.epochs):
-        logp_all = torch.log_softmax(net(x), -1)
+        logp_all = torch.log_softmax(net(x).masked_fill(blocked, -1e9), -1)
         logp = logp_all.gather(1, a)
         ratio = torch.exp(logp - logp_old)
         surr = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - cfg.clip, 1 + cfg.clip) * adv)

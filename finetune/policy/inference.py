@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from finetune.policy.env import ACTION_NAMES
-from finetune.policy.features import FEATURES
+from finetune.policy.features import FEATURES, POLICY_FEATURES
 
 
 @dataclass
@@ -35,8 +35,13 @@ class NumpyPolicy:
         return cls(f["body.0.weight"].T, f["body.0.bias"], f["body.2.weight"].T, f["body.2.bias"],
                    f["head.weight"].T, f["head.bias"])
 
+    @property
+    def n_inputs(self) -> int:
+        return int(self.w1.shape[0])
+
     def logits(self, x: np.ndarray) -> np.ndarray:
-        h = np.tanh(x @ self.w1 + self.b1)
+        """Action logits; inputs beyond the ones the policy was trained on (newer features) are ignored."""
+        h = np.tanh(x[..., : self.n_inputs] @ self.w1 + self.b1)
         h = np.tanh(h @ self.w2 + self.b2)
         return h @ self.w3 + self.b3
 
@@ -46,8 +51,12 @@ class NumpyPolicy:
         e = np.exp(z)
         return e / e.sum(axis=-1, keepdims=True)
 
-    def greedy(self, x: np.ndarray) -> np.ndarray | int:
-        a = self.logits(x).argmax(axis=-1)
+    def greedy(self, x: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray | int:
+        """The most likely action, among the `allowed` ones (a boolean mask like the logits) when given."""
+        z = self.logits(x)
+        if allowed is not None:
+            z = np.where(allowed, z, -np.inf)
+        a = z.argmax(axis=-1)
         return int(a) if np.ndim(a) == 0 else a
 
 
@@ -59,7 +68,8 @@ def load_policy(path: Path) -> tuple[NumpyPolicy, dict[str, Any]]:
 
     blob = torch.load(path, map_location="cpu", weights_only=True)
     meta = json.loads(blob["meta"])
-    if meta.get("features") != list(FEATURES) or meta.get("actions") != list(ACTION_NAMES):
+    known = (list(FEATURES), list(POLICY_FEATURES))  # without the forecast features: earlier policies
+    if meta.get("features") not in known or meta.get("actions") != list(ACTION_NAMES):
         raise ValueError(f"{path}: trained for other features/actions than this code; retrain it")
     sd = {k: v.detach().cpu().numpy() for k, v in blob["state_dict"].items()}
     return NumpyPolicy.from_state_dict(sd), meta

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from finetune.policy.env import ACTION_NAMES, N_ACTIONS
-from finetune.policy.features import FEATURES, N_FEATURES
+from finetune.policy.features import N_FEATURES, POLICY_FEATURES
 from finetune.policy.inference import NumpyPolicy
 
 HIDDEN = 64
@@ -45,6 +45,6 @@ def numpy_policy(net: MLP) -> NumpyPolicy:
 
 def save_policy(path: Path, net: MLP, meta: dict[str, Any]) -> None:
     """Weights plus a JSON metadata string (features, actions, config, training figures)."""
-    meta = {**meta, "features": list(FEATURES), "actions": list(ACTION_NAMES), "hidden": net.head.in_features}
+    meta = {**meta, "features": list(POLICY_FEATURES), "actions": list(ACTION_NAMES), "hidden": net.head.in_features}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": net.state_dict(), "meta": json.dumps(meta)}, path)

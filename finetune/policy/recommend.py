@@ -3,6 +3,9 @@
 On the embedded simulator the features come from its history and the expected effect from a short
 look-ahead on a clone (the cluster itself is not touched). On other backends the features come from
 `ctx.metrics.series(...)` and the expected effect is an M/M/1 estimate from the observed figures.
+The policy decides behind the safety floor it was trained with (`safety`), and the result carries the
+next-hour forecast (`runtime.forecast.next_hour`: replicas expected to be needed at the 50th and 90th
+percentile, when the peak comes and from when more replicas than now are needed), or why there is none.
 A policy file is loaded once per process; `PolicyAdvisor(path)` may name another file than the shipped one.
 The composition root puts a `PolicyAdvisor` into the tool context's deps (`ToolDeps.scaling`).
 """
@@ -18,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from finetune.policy.env import ACTION_NAMES, ACTIONS
-from finetune.policy.features import HISTORY, ServiceInfo, features
+from finetune.policy.features import ServiceInfo, demand, demand_forecast, observation
 from finetune.policy.inference import NumpyPolicy, load_policy
+from finetune.policy.safety import SLO_UTILISATION, SafetyFloor, mask
+from runtime.forecast import DAY, NEXT_HOUR, HourForecast, next_hour
 from tools.backends.base import ToolContext
 from tools.backends.sim.model import METRIC_NAMES, M
 from tools.envelope import ToolResult
@@ -28,6 +33,7 @@ from tools.results import ScalingRecommendation
 DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "artifacts" / "scaling_policy.pt"
 LOOKAHEAD_MIN = 5
 MAX_RHO = 0.97
+READ_MIN = DAY + NEXT_HOUR  # history read: a day and an hour, for the next-hour forecast
 
 
 @functools.cache
@@ -40,13 +46,13 @@ def _sim_rows(ctx: ToolContext, service: str) -> tuple[np.ndarray, float, float]
     if sim.minute == 0:
         return None
     i = sim.idx[service]
-    return sim.history[-HISTORY:, i].copy(), float(sim.replicas[i]), float(sim.minute % 1440)
+    return sim.history[-READ_MIN:, i].copy(), float(sim.replicas[i]), float(sim.minute % 1440)
 
 
 def _backend_rows(ctx: ToolContext, service: str) -> tuple[np.ndarray, float, float] | None:
     cols, clock = [], 0.0
     for metric in METRIC_NAMES:
-        points = ctx.metrics.series(service, metric, HISTORY * 60)
+        points = ctx.metrics.series(service, metric, READ_MIN * 60)
         if not points:
             return None
         cols.append([p.value for p in points])
@@ -84,6 +90,37 @@ def _estimate(rows: np.ndarray, current: float, replicas: int) -> dict[str, floa
     }
 
 
+def _clock(minute: float) -> str:
+    m = int(round(minute)) % 1440
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def hour_forecast(rows: np.ndarray, current: int, clock: float, info: ServiceInfo) -> dict[str, Any]:
+    """The next-hour forecast as replicas (see the module docstring), or the reason there is none."""
+    need = demand(rows)
+    fc = next_hour(need)
+    if not isinstance(fc, HourForecast):
+        return {"status": "insufficient_history", "reason": fc.reason, "history_min": fc.history_min}
+
+    def replicas(x: float) -> int:
+        return int(min(max(math.ceil(x / SLO_UTILISATION - 1e-9), info.min_replicas), info.max_replicas))
+
+    out: dict[str, Any] = {
+        "status": "ok", "method": fc.method, "horizon_min": NEXT_HOUR,
+        "p50_replicas": replicas(fc.p50_peak), "p90_replicas": replicas(fc.p90_peak),
+        "load_vs_now": round(fc.ratio_to_now(float(np.median(need[-5:]))), 2),
+        "sizing": f"replicas serving the forecast peak at {SLO_UTILISATION:.0%} utilisation",
+    }
+    if fc.peak_in_min is not None:
+        out["peak_in_min"] = fc.peak_in_min
+        out["peak_at"] = _clock(clock + fc.peak_in_min)
+        above = np.flatnonzero(fc.path / SLO_UTILISATION > current)
+        out["more_replicas_from"] = _clock(clock + int(above[0]) + 1) if len(above) else None
+    else:
+        out["note"] = "less than a day of history: the level and its spread, no peak time"
+    return out
+
+
 @dataclass(frozen=True)
 class PolicyAdvisor:
     """Recommends replica counts with the policy saved at `path` (default: the shipped one)."""
@@ -105,10 +142,15 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
         return ToolResult.empty(f"no metrics for {service} yet; nothing to base a recommendation on")
     rows, current, clock = got
     info = ServiceInfo.of(service, ctx.sim.topology if ctx.sim is not None else None)
-    probs = policy.probs(features(rows, current, info, clock))
-    best = int(np.argmax(probs))
+    short = demand_forecast(rows)
+    probs = policy.probs(observation(rows, current, info, clock, short))
     cur = int(current)
-    rec = int(min(max(cur + ACTIONS[best], info.min_replicas), info.max_replicas))
+    targets = np.array([min(max(cur + a, info.min_replicas), info.max_replicas) for a in ACTIONS])
+    floor_cfg = meta.get("floor")
+    floor = SafetyFloor(float(floor_cfg["tau"])).replicas(short, info) if floor_cfg else None
+    allowed = mask(targets, floor)
+    best = int(np.argmax(np.where(allowed, probs, -1.0)))
+    rec = int(max(targets[best], floor)) if floor is not None else int(targets[best])
     data: dict[str, Any] = {
         "service": service,
         "current_replicas": cur,
@@ -117,6 +159,10 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
         "probabilities": {name: round(float(p), 4) for name, p in zip(ACTION_NAMES, probs, strict=True)},
         "slo_p99_ms": round(info.slo_ms, 1),
         "bounds": {"min": info.min_replicas, "max": info.max_replicas},
+        "safety_floor": None if not floor_cfg else {
+            "replicas": floor, "tau": floor_cfg["tau"],
+            "rule": "no fewer replicas than the short-term forecast's upper quantile needs at the SLO target"},
+        "forecast": hour_forecast(rows, cur, clock, info),
     }
     if ctx.sim is not None:
         data["expected"] = {**_look_ahead(ctx, service, rec), "minutes": LOOKAHEAD_MIN,

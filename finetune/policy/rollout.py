@@ -16,9 +16,11 @@ from typing import Protocol
 import numpy as np
 
 from finetune.policy.env import ScalingEnv
+from finetune.policy.features import demand
 from finetune.policy.hpa import HPA
 from finetune.policy.inference import NumpyPolicy
 from finetune.policy.reward import RewardWeights, reward_series
+from finetune.policy.safety import SafetyFloor
 from tools.backends.sim.model import M
 
 _CPU, _P99, _ERR = M["cpu"], M["latency_p99"], M["error_rate"]
@@ -33,16 +35,34 @@ class Controller(Protocol):
 
 
 class PolicyController:
-    """Greedy decisions of a trained policy."""
+    """Greedy decisions of a trained policy, among the actions its safety floor allows (when it has one)."""
 
-    def __init__(self, name: str, policy: NumpyPolicy) -> None:
-        self.name, self.policy = name, policy
+    def __init__(self, name: str, policy: NumpyPolicy, floor: SafetyFloor | None = None) -> None:
+        self.name, self.policy, self.floor = name, policy, floor
 
     def reset(self, env: ScalingEnv) -> None:
-        pass
+        env.floor = self.floor
 
     def decide(self, env: ScalingEnv) -> int:
-        return env.target(int(self.policy.greedy(env.observe())))
+        return env.target(int(self.policy.greedy(env.observe(), env.action_mask())))
+
+
+class ForecastController:
+    """Sized every minute to the short-term forecast: the fewest replicas serving its `tau` quantile at 85 %.
+
+    The frontier's forecast-sizing rule (`evals.scaling_frontier`) on the runtime forecaster: the safety
+    floor alone, with no policy above it. A reference for how far a policy is from forecast sizing.
+    """
+
+    def __init__(self, name: str, floor: SafetyFloor) -> None:
+        self.name, self.floor = name, floor
+
+    def reset(self, env: ScalingEnv) -> None:
+        env.floor = None
+
+    def decide(self, env: ScalingEnv) -> int:
+        n = self.floor.replicas(env.forecast(), env.info)
+        return env.replicas if n is None else n
 
 
 class HPAController:
@@ -87,6 +107,8 @@ class Run:
     entry_rps: np.ndarray
     slo_ms: float
     max_replicas: int
+    demand: np.ndarray | None = None  # replicas' worth of CPU needed per minute, warm-up minutes first
+    warmup: int = 0
 
     def summary(self, weights: RewardWeights | None = None) -> dict[str, float]:
         prev = np.concatenate([[self.replicas[0]], self.replicas[:-1]])
@@ -122,4 +144,4 @@ def run(
     hist = env.sim.history[warmup:, idx]
     return Run(controller.name, hist[:, M["replicas"]].copy(), hist[:, _P99].copy(), hist[:, _CPU] / 100.0,
                hist[:, _ERR].copy(), np.asarray(entry_rps[warmup:], dtype=float), env.info.slo_ms,
-               env.info.max_replicas)
+               env.info.max_replicas, demand(env.sim.history[:, idx]), warmup)

@@ -1,16 +1,19 @@
 """Training runs for the scaling policy: warm start, GRPO or PPO iterations, checkpoints, resume, validation.
 
-A run is fully determined by its config: episodes are drawn per (seed, iteration), group sampling uses a
-generator seeded per (seed, iteration), torch runs on one thread with a fixed seed, and environments
-restart at checkpoint boundaries, so a run resumed from its checkpoint produces the same policy as an
-uninterrupted one. Validation (greedy policy, no augmentation, fixed days of the training split)
-is recorded every `eval_every` iterations for the training curve. The policy written at the end is chosen
-on validation only: `select="hpa"` (the default) takes, among the checkpoints with no more SLO-violation
-minutes than the tuned HPA on the same validation days, the one with the fewest replica-hours (the
-lowest-violation checkpoint when none qualifies); `"best"` takes the best validation reward, `"last"`
-the last checkpoint. The tuned HPA of the validation is the HPA whose CPU target has the best mean
-evaluation reward (`RewardWeights()`, the eval's reward) on those days.
-"""
+A run is fully determined by its config: episodes are drawn per (seed, iteration), group sampling uses a generator
+seeded per (seed, iteration), torch runs on one thread with a fixed seed, and environments restart at checkpoint
+boundaries, so a run resumed from its checkpoint produces the same policy as an uninterrupted one. Validation
+(greedy policy behind its safety floor, no augmentation) is recorded every `eval_every` iterations for the training
+curve. The validation set holds fixed days of the training traces' training splits and one day of each training
+family drawn with validation seeds (never the test week of a trace, never the Azure day, never a held-out family);
+figures are kept per family. The policy written at the end is chosen on validation only: `select="pareto"` (the
+default) takes the checkpoint that is no worse than the tuned HPA on both replica-hours and violation minutes on
+the most validation families, then one with no more violation minutes than the tuned HPA over all validation days,
+then the fewest replica-hours; `"hpa"` takes, among the checkpoints with no more SLO-violation minutes than the
+tuned HPA over all validation days, the one with the fewest replica-hours (the lowest-violation checkpoint when
+none qualifies); `"best"` takes the best validation reward, `"last"` the last checkpoint. The tuned HPA of the
+validation is the HPA whose CPU target has the best mean evaluation reward (`RewardWeights()`, the eval's reward)
+over those days."""
 
 from __future__ import annotations
 
@@ -27,17 +30,19 @@ import torch
 from finetune.policy import bc, grpo, ppo
 from finetune.policy.env import ScalingEnv
 from finetune.policy.episodes import EpisodeSource
-from finetune.policy.features import HISTORY
+from finetune.policy.families import TRAIN_FAMILIES, generate
 from finetune.policy.hpa import DEFAULT_TARGET, TUNING_GRID
 from finetune.policy.inference import NumpyPolicy
 from finetune.policy.model import MLP, numpy_policy, policy_net, save_policy, value_net
 from finetune.policy.reward import RewardWeights
 from finetune.policy.rollout import HPAController, PolicyController, run
+from finetune.policy.safety import SafetyFloor
 from finetune.policy.traffic import Trace, entry_scale, load_trace, split_bounds
+from runtime.forecast import LOOKBACK
 
 ALGOS = ("grpo", "ppo")
-SELECTIONS = ("hpa", "best", "last")
-DEFAULT_BUDGET = 2_000_000  # simulated minutes (rollouts included) per training run, GRPO and PPO alike
+SELECTIONS = ("pareto", "hpa", "best", "last")
+DEFAULT_BUDGET = 1_200_000  # simulated minutes (rollouts included) per training run, GRPO and PPO alike
 # Training reward: the default weights with a heavier SLO-violation term (chosen on the validation days:
 # with slo=2 no checkpoint had as few violation minutes as the tuned HPA there).
 TRAIN_WEIGHTS = RewardWeights(slo=4.0)
@@ -55,13 +60,19 @@ class TrainConfig:
     budget: int | None = DEFAULT_BUDGET  # simulator minutes each algorithm runs to (GRPO: at most `iterations`)
     bc_episodes: int = 48
     bc_minutes: int = 240
-    validation_days: int = 8
+    validation_days: int = 4  # days of the training traces (plus one day per training family)
     validation_minutes: int = 1440
-    select: str = "hpa"  # see the module docstring
+    select: str = "pareto"  # see the module docstring
+    floor_tau: float | None = 0.5  # the safety floor's forecast quantile (None: no floor)
+    family_share: float = 0.6
+    warp_share: float = 0.5
     traces: tuple[str, ...] = ()
     grpo: grpo.GRPOConfig = field(default_factory=grpo.GRPOConfig)
     ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
     weights: RewardWeights = field(default_factory=lambda: TRAIN_WEIGHTS)
+
+    def floor(self) -> SafetyFloor | None:
+        return SafetyFloor(self.floor_tau) if self.floor_tau is not None else None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -110,10 +121,22 @@ class State:
         self.snapshots[it] = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
 
 
-def select_iteration(validation: list[dict[str, float]], rule: str, reference: dict[str, float] | None) -> int:
+def pareto_wins(v: dict[str, Any], reference: dict[str, Any]) -> int:
+    """Validation families on which `v` is no worse than `reference` on replica-hours and violation minutes."""
+    ref = reference.get("families", {})
+    return sum(1 for fam, f in v.get("families", {}).items() if fam in ref
+               and f["replica_hours"] <= ref[fam]["replica_hours"]
+               and f["slo_violation_min"] <= ref[fam]["slo_violation_min"])
+
+
+def select_iteration(validation: list[dict[str, Any]], rule: str, reference: dict[str, Any] | None) -> int:
     """The validated iteration to ship under `rule` (see the module docstring)."""
     if rule == "last":
         return int(validation[-1]["iteration"])
+    if rule == "pareto" and reference is not None:
+        budget = reference["slo_violation_min"]
+        return int(min(validation, key=lambda v: (-pareto_wins(v, reference), v["slo_violation_min"] > budget,
+                                                  v["replica_hours"]))["iteration"])
     if rule == "hpa" and reference is not None:
         ok = [v for v in validation if v["slo_violation_min"] <= reference["slo_violation_min"]]
         if ok:
@@ -122,7 +145,10 @@ def select_iteration(validation: list[dict[str, float]], rule: str, reference: d
     return int(max(validation, key=lambda v: v["mean_reward"])["iteration"])
 
 
-def tuned_hpa(vset: list[tuple[np.ndarray, str, int]]) -> dict[str, float]:
+VDay = tuple[np.ndarray, str, int, str]  # entry rps (LOOKBACK warm-up first), service, clock0, family
+
+
+def tuned_hpa(vset: list[VDay]) -> dict[str, Any]:
     """The HPA whose CPU target has the best mean evaluation reward on the validation days, and its figures."""
     eval_w = RewardWeights()
     scores = {t: validate(None, vset, eval_w, hpa_target=t) for t in TUNING_GRID}
@@ -130,35 +156,45 @@ def tuned_hpa(vset: list[tuple[np.ndarray, str, int]]) -> dict[str, float]:
     return {"target": target, **scores[target]}
 
 
-def validation_set(traces: list[Trace], seed: int, days: int, minutes: int = 1440
-                   ) -> list[tuple[np.ndarray, str, int]]:
-    """Fixed days (from midnight, `minutes` long) of the training splits, one service each (no augmentation)."""
+def validation_set(traces: list[Trace], seed: int, days: int, minutes: int = 1440) -> list[VDay]:
+    """Fixed days of the training splits (from midnight, `minutes` long, one service each) and one day of each
+    training family drawn with validation seeds; no augmentation."""
     rng = np.random.default_rng([seed, 20_000])
-    out = []
-    for k in range(days):
+    out: list[VDay] = []
+    for k in range(days if traces else 0):
         tr = traces[k % len(traces)]
         lo, hi = split_bounds(len(tr), "train")
-        day = int(rng.integers(lo // 1440 + 1, hi // 1440))
-        start = day * 1440 - HISTORY
+        day = int(rng.integers(max(lo // 1440 + 1, 1), hi // 1440))
+        start = day * 1440 - LOOKBACK
         svc = VALIDATION_SERVICES[k % len(VALIDATION_SERVICES)]
-        load = tr.counts[start : start + minutes + HISTORY] * entry_scale(tr.counts, svc)
-        out.append((load, svc, (tr.clock0 + start) % 1440))
+        load = tr.counts[start : start + minutes + LOOKBACK] * entry_scale(tr.counts[:hi], svc)
+        out.append((load, svc, (tr.clock0 + start) % 1440, f"trace:{tr.name}"))
+    for k, fam in enumerate(TRAIN_FAMILIES):
+        counts = generate(fam, minutes + LOOKBACK, np.random.default_rng([seed, 30_000, k]))
+        svc = VALIDATION_SERVICES[k % len(VALIDATION_SERVICES)]
+        out.append((counts * entry_scale(counts, svc), svc, 0, fam))
     return out
 
 
-def validate(policy: NumpyPolicy | None, vset: list[tuple[np.ndarray, str, int]], weights: RewardWeights,
-             hpa_target: float | None = None) -> dict[str, float]:
-    sums = {"mean_reward": 0.0, "replica_hours": 0.0, "slo_violation_min": 0.0}
-    for k, (load, svc, clock0) in enumerate(vset):
+def validate(policy: NumpyPolicy | None, vset: list[VDay], weights: RewardWeights,
+             hpa_target: float | None = None, floor: SafetyFloor | None = None) -> dict[str, Any]:
+    """Totals over the validation days (mean reward averaged) and the same figures per family."""
+    keys = ("mean_reward", "replica_hours", "slo_violation_min")
+    sums = dict.fromkeys(keys, 0.0)
+    fams: dict[str, dict[str, float]] = {}
+    for k, (load, svc, clock0, fam) in enumerate(vset):
         if hpa_target:
             ctl: HPAController | PolicyController = HPAController("hpa", hpa_target)
         else:
             assert policy is not None, "a policy or an HPA target is needed"
-            ctl = PolicyController("policy", policy)
-        s = run(ctl, load, svc, HISTORY, clock0=clock0, seed=1000 + k, weights=weights).summary(weights)
-        for m in sums:
+            ctl = PolicyController("policy", policy, floor)
+        s = run(ctl, load, svc, LOOKBACK, clock0=clock0, seed=1000 + k, weights=weights).summary(weights)
+        f = fams.setdefault(fam, dict.fromkeys(keys, 0.0))
+        for m in keys:
             sums[m] += s[m] / (len(vset) if m == "mean_reward" else 1)
-    return {m: round(v, 4) for m, v in sums.items()}
+            f[m] += s[m]
+    return {**{m: round(v, 4) for m, v in sums.items()},
+            "families": {fam: {m: round(v, 4) for m, v in f.items()} for fam, f in fams.items()}}
 
 
 def _new_state(cfg: TrainConfig, source: EpisodeSource, log: Callable[[str], None]) -> State:
@@ -236,7 +272,8 @@ def train(
     torch.set_num_threads(1)
     started = time.perf_counter()
     traces = [load_trace(Path(p)) for p in cfg.traces]
-    source = EpisodeSource(tuple(traces), weights=cfg.weights)
+    source = EpisodeSource(tuple(traces), weights=cfg.weights, family_share=cfg.family_share,
+                           warp_share=cfg.warp_share)
     vset = validation_set(traces, cfg.seed, cfg.validation_days, cfg.validation_minutes)
     ckpt = work_dir / f"{cfg.algo}-checkpoint.pt"
     if resume and ckpt.exists():
@@ -244,7 +281,7 @@ def train(
         log(f"resumed from {ckpt} at iteration {st.iteration}")
     else:
         st = _new_state(cfg, source, log)
-        st.record(0, validate(numpy_policy(st.net), vset, cfg.weights))
+        st.record(0, validate(numpy_policy(st.net), vset, cfg.weights, floor=cfg.floor()))
     total = total_iterations(cfg)
     envs: list[ScalingEnv] = []
     gen = torch.Generator()
@@ -259,6 +296,9 @@ def train(
         if it % cfg.episode_iters == 0 or not envs:
             n_envs = cfg.grpo.envs if cfg.algo == "grpo" else cfg.ppo.envs
             envs = source.batch(cfg.seed, it, n_envs, cfg.episode_minutes())
+            if cfg.algo == "grpo":
+                for env in envs:
+                    env.floor = cfg.floor()
         rng = np.random.default_rng([cfg.seed, it, 1])
         if cfg.algo == "grpo":
             policy = numpy_policy(st.net)
@@ -282,7 +322,7 @@ def train(
         st.curve.append(stats)
         scheduled = st.iteration % cfg.eval_every == 0
         if scheduled or finished():
-            v = validate(numpy_policy(st.net), vset, cfg.weights)
+            v = validate(numpy_policy(st.net), vset, cfg.weights, floor=cfg.floor() if cfg.algo == "grpo" else None)
             log(f"iteration {st.iteration}: validation {v}")
         if scheduled:
             st.record(st.iteration, v)
@@ -295,12 +335,14 @@ def train(
         if on_iteration:
             on_iteration(st.iteration, total, stats)
     hpa_val = validate(None, vset, cfg.weights, hpa_target=DEFAULT_TARGET)
-    hpa_tuned_val = tuned_hpa(vset) if cfg.select == "hpa" else None
+    hpa_tuned_val = tuned_hpa(vset) if cfg.select in ("hpa", "pareto") else None
     selected = select_iteration(st.validation, cfg.select, hpa_tuned_val)
     st.net.load_state_dict(st.snapshots[selected])
     meta = {
         "algo": cfg.algo, "seed": cfg.seed, "config": cfg.to_dict(), "iterations": st.iteration,
         "selected_iteration": selected, "select": cfg.select, "validation_tuned_hpa": hpa_tuned_val,
+        "floor": ({"tau": cfg.floor_tau, "utilisation": cfg.floor().utilisation}  # type: ignore[union-attr]
+                  if cfg.algo == "grpo" and cfg.floor_tau is not None else None),
         "sim_steps": st.sim_steps, "train_wall_s": round(st.wall_s, 1), "bc": st.bc,
         "run_wall_s": round(time.perf_counter() - started, 1),
         "curve": st.curve, "validation": st.validation, "validation_default_hpa": hpa_val,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from finetune.policy.env import ACTIONS, ScalingEnv, background_replicas
-from finetune.policy.features import FEATURES, HISTORY, N_FEATURES, ServiceInfo, demand, features
+from finetune.policy.features import FEATURES, HISTORY, N_BASE_FEATURES, POLICY_FEATURES, ServiceInfo, demand, features
 from finetune.policy.reward import RewardWeights, minute_reward, reward_series, slo_ms
 from finetune.policy.traffic import (
     PEAK_FRACTION,
@@ -65,7 +65,7 @@ def test_features_are_normalised_and_finite() -> None:
     rows[:, M["throughput"]] = 200.0
     rows[:, M["memory"]] = 200.0
     x = features(rows, 2.0, info, clock_minute=360.0)
-    assert x.shape == (N_FEATURES,) == (len(FEATURES),)
+    assert x.shape == (N_BASE_FEATURES,) == (len(FEATURES),)
     assert np.isfinite(x).all()
     f = dict(zip(FEATURES, x, strict=True))
     assert f["utilisation"] == pytest.approx(0.6)
@@ -95,12 +95,12 @@ def test_demand_sees_the_load_a_saturated_service_refuses() -> None:
     info = ServiceInfo.of("frontend")
     env = ScalingEnv(np.full(HISTORY + 5, 4.0 * info.capacity), "frontend", warmup=HISTORY, start_replicas=4)
     env.run_minute(4)
-    calm = dict(zip(FEATURES, env.observe(), strict=True))
+    calm = dict(zip(POLICY_FEATURES, env.observe(), strict=True))
     assert calm["demand_utilisation"] == pytest.approx(calm["utilisation"], rel=0.05)
     sat = ScalingEnv(np.full(HISTORY + 5, 8.0 * info.capacity), "frontend", warmup=0, start_replicas=4)
     sat.run_minute(4)
     sat.run_minute(4)
-    f = dict(zip(FEATURES, sat.observe(), strict=True))
+    f = dict(zip(POLICY_FEATURES, sat.observe(), strict=True))
     assert f["utilisation"] <= 1.05  # CPU stops at capacity (plus the metrics' 2 % noise)
     assert f["demand_utilisation"] == pytest.approx(2.0, rel=0.1)  # twice what 4 replicas can serve
     assert float(demand(sat.rows(2))[-1]) == pytest.approx(8.0, rel=0.1)

@@ -49,7 +49,7 @@ def test_every_method_is_reported_in_design_json(files: dict[str, Path]) -> None
     out = ev.evaluate(_spec(files, service="cartservice"))
     p = out.payload
     assert p["eval"] == "scaling" and "day.csv" in p["dataset"]
-    assert set(p["results"]) == {"grpo", "keel", "ppo", "hpa", "hpa_tuned", "static"}
+    assert set(p["results"]) == {"grpo", "grpo_nofloor", "forecast", "keel", "ppo", "hpa", "hpa_tuned", "static"}
     for r in p["results"].values():
         for metric in ("replica_hours", "slo_violation_min", "p99_ms", "actions"):
             assert isinstance(r[metric], int | float)
@@ -116,3 +116,35 @@ def test_frontier_runs_every_forecast_controller_beside_the_tuned_hpa(files: dic
         frontier(_spec(files))
     bad = CliRunner().invoke(app, ["eval", "scaling-frontier", "--trace", str(files["day"]), "--no-policies"])
     assert bad.exit_code == 2 and "no training split" in bad.output
+
+
+def test_held_out_family_runs_every_method_with_the_forecast_band(files: dict[str, Path]) -> None:
+    from finetune.policy.families import HELDOUT_FAMILIES
+
+    out = ev.evaluate(_spec(files, trace=None, family="step_shifts", service="cartservice"))
+    p = out.payload
+    assert p["dataset"].startswith("family:step_shifts") and "step_shifts" in HELDOUT_FAMILIES
+    assert set(ev.METHODS) <= set(p["results"]) and p["config"]["family_seed"] == ev.FAMILY_SEED
+    assert len(out.runs[0].replicas) == ev.FAMILY_DAYS * 1440
+    nh = p["config"]["next_hour_forecast"]
+    assert out.band is not None and nh["hours"] == out.band.hours >= 24 and 0.0 <= nh["p90_coverage"] <= 1.0
+    assert (out.band.p90 >= out.band.p50).all()
+    assert "0.5 quantile" in p["config"]["safety_floor"]  # the test policy has no floor in its metadata: the default
+    bad = CliRunner().invoke(app, ["eval", "scaling", "--family", "sine"])
+    assert bad.exit_code == 2 and "allowed: diurnal" in bad.output
+
+
+def test_rollout_eval_cuts_the_bad_policy_and_audits_every_proposal(files: dict[str, Path], tmp_path: Path) -> None:
+    from evals import scaling_rollout as sr
+    from finetune.policy.gradual import RolloutConfig
+    from governance.audit import SqliteAuditStore
+
+    p = sr.evaluate(_spec(files), tmp_path / "audit.db", RolloutConfig(window=3))
+    bad, shipped = p["results"]["rollout_bad"], p["results"]["rollout_shipped"]
+    assert bad["final_share"] == 0.0 and bad["policy_decisions"] < shipped["policy_decisions"] + 300
+    assert p["config"]["audit"]["verified"] and p["config"]["audit"]["records"] == 2 * 300
+    with SqliteAuditStore(tmp_path / "audit.db") as store:
+        recs = list(store.records())
+    assert {json.loads(r.data_json)["controller"] for r in recs} <= {"policy", "hpa"}
+    assert all(r.kind == "proposal" for r in recs)
+    assert sr.plot(p, tmp_path / "r.png").stat().st_size > 0

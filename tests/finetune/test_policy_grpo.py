@@ -14,7 +14,7 @@ from finetune.policy.env import ACTIONS, N_ACTIONS, ScalingEnv
 from finetune.policy.features import N_FEATURES
 from finetune.policy.inference import load_policy
 from finetune.policy.model import numpy_policy, policy_net
-from finetune.policy.train import TrainConfig, select_iteration, train
+from finetune.policy.train import TrainConfig, pareto_wins, select_iteration, train
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +60,7 @@ def test_update_moves_probability_towards_positive_advantage() -> None:
     actions = np.tile(np.arange(8) % N_ACTIONS, (16, 1))
     adv = np.where(actions == 1, 1.0, -1.0 / 7).astype(np.float32)
     logp = np.log(np.take_along_axis(probs, actions, 1)).astype(np.float32)
-    batch = grpo.GroupBatch(x, actions, adv, logp, 0.0, 0, 0)
+    batch = grpo.GroupBatch(x, actions, adv, logp, np.ones((16, N_ACTIONS), dtype=bool), 0.0, 0, 0)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     cfg = grpo.GRPOConfig(epochs=10)
     stats = grpo.update(net, ref, opt, batch, cfg)
@@ -140,6 +140,22 @@ def test_selection_prefers_the_cheapest_checkpoint_within_the_tuned_hpa_violatio
     assert select_iteration(val, "hpa", {"replica_hours": 100.0, "slo_violation_min": 10}) == 25  # none qualifies
     assert select_iteration(val, "best", ref) == 75
     assert select_iteration(val, "last", ref) == 75
+
+
+def test_pareto_selection_counts_families_no_worse_than_the_tuned_hpa() -> None:
+    def v(it: int, rh: float, viol: int, fams: dict[str, tuple[float, int]]) -> dict[str, object]:
+        return {"iteration": it, "mean_reward": -1.0, "replica_hours": rh, "slo_violation_min": viol,
+                "families": {k: {"replica_hours": a, "slo_violation_min": b} for k, (a, b) in fams.items()}}
+
+    ref = v(-1, 20.0, 10, {"a": (10.0, 5), "b": (10.0, 5)})
+    val = [v(0, 18.0, 12, {"a": (9.0, 4), "b": (9.0, 8)}),  # one family no worse
+           v(25, 22.0, 9, {"a": (11.0, 4), "b": (11.0, 5)}),  # none, within the violation budget
+           v(50, 17.0, 30, {"a": (8.0, 20), "b": (9.0, 10)}),  # none, cheapest, over the budget
+           v(75, 19.0, 9, {"a": (9.5, 4), "b": (9.5, 5)})]  # both
+    assert [pareto_wins(x, ref) for x in val] == [1, 0, 0, 2]
+    assert select_iteration(val, "pareto", ref) == 75
+    assert select_iteration(val[:3], "pareto", ref) == 0
+    assert select_iteration(val[1:3], "pareto", ref) == 25  # no wins: the violation budget before cost
 
 
 def test_track_continuation_keeps_the_chosen_headroom_as_load_moves() -> None:

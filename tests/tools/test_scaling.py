@@ -112,3 +112,49 @@ def test_shipped_policy_recommends_scaling_out_under_overload() -> None:
     ctx = sim_context(sim).with_deps(scaling=PolicyAdvisor())
     d = call_tool("recommend_scaling", {"service": "frontend"}, ctx).data
     assert d["recommended_replicas"] > d["current_replicas"] == int(sim.replicas[IDX["frontend"]])
+
+
+def test_forecast_says_when_history_is_too_short(policy_file: Path) -> None:
+    ctx = sim_context(_sim(30)).with_deps(scaling=PolicyAdvisor(policy_file))
+    d = call_tool("recommend_scaling", {"service": "frontend"}, ctx).data
+    assert d["forecast"]["status"] == "insufficient_history" and "30 minutes of history" in d["forecast"]["reason"]
+
+
+def test_next_hour_forecast_after_a_day_names_replicas_and_peak_time(policy_file: Path) -> None:
+    sim = Simulator(LoadCurve.diurnal(peak_rps=600.0, days=2, seed=2), seed=2)
+    sim.step(1440 + 600)  # a day and ten hours: the daily peak is ahead
+    ctx = sim_context(sim).with_deps(scaling=PolicyAdvisor(policy_file))
+    d = call_tool("recommend_scaling", {"service": "frontend"}, ctx).data
+    fc = d["forecast"]
+    assert fc["status"] == "ok" and fc["method"] == "seasonal"
+    assert 1 <= fc["p50_replicas"] <= fc["p90_replicas"] <= SPECS["frontend"].max_replicas
+    assert 1 <= fc["peak_in_min"] <= 60 and len(fc["peak_at"]) == 5 and fc["load_vs_now"] > 0
+
+
+def test_safety_floor_of_a_floored_policy_bounds_the_recommendation(tmp_path: Path) -> None:
+    import torch
+
+    from finetune.policy.model import policy_net, save_policy
+
+    torch.manual_seed(0)
+    path = tmp_path / "floored.pt"
+    save_policy(path, policy_net(), {"algo": "grpo", "iterations": 0, "floor": {"tau": 0.9, "utilisation": 0.85}})
+    sim = Simulator(LoadCurve.constant(200.0), seed=1)
+    sim.step(60)
+    sim.load = LoadCurve.constant(700.0)
+    sim.step(3)
+    d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim).with_deps(
+        scaling=PolicyAdvisor(path))).data
+    assert d["safety_floor"]["replicas"] >= 1 and d["recommended_replicas"] >= d["safety_floor"]["replicas"]
+
+
+def test_observation_states_the_forecast_or_its_absence() -> None:
+    from tools.results import ScalingRecommendation
+
+    base = {"current_replicas": 3, "recommended_replicas": 4}
+    assert ScalingRecommendation(**base).observation() == "3->4 replicas"
+    ok = ScalingRecommendation(**base, forecast={"status": "ok", "load_vs_now": 2.3, "peak_at": "18:00",
+                                                 "p50_replicas": 4, "p90_replicas": 5, "more_replicas_from": "17:45"})
+    assert ok.observation() == "3->4 replicas; next hour: ~2.3x load at 18:00, 4 replicas from 17:45 (p90 5)"
+    short = ScalingRecommendation(**base, forecast={"status": "insufficient_history", "reason": "x"})
+    assert "too little history" in short.observation()
