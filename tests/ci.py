@@ -21,3 +21,16 @@ def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: a missing part is a failure, not a skip)", pytrace=False)
     pytest.skip(reason)
+
+
+def real_planner():  # type: ignore[no-untyped-def]
+    """The configured planner (KEEL_PLANNER / KEEL_PLANNER_ADAPTER; default llama + the shipped adapter), or
+    `unavailable` saying why it does not load here."""
+    try:
+        from agent.planner import load_planner
+        from config.settings import get_settings
+
+        s = get_settings()
+        return load_planner(s.planner, adapter=s.planner_adapter)
+    except Exception as e:  # no model file / adapter in this tree: say so instead of failing
+        unavailable(f"the real planner does not load here: {type(e).__name__}: {e}")

@@ -15,7 +15,7 @@ import pytest
 from agent.planner import ARTIFACT
 from governance.gate import Principal
 from tests.agent.fakes import make_service
-from tests.ci import unavailable
+from tests.ci import real_planner
 
 ROOT = Path(__file__).resolve().parents[2]
 CRASH = ROOT / "evals" / "scenarios" / "e2e" / "crash-cartservice.yaml"
@@ -35,14 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.native_model, pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def planner():
-    try:
-        from agent.planner import load_planner
-        from config.settings import get_settings
-
-        s = get_settings()
-        return load_planner(s.planner, adapter=s.planner_adapter)
-    except Exception as e:
-        unavailable(f"the real planner does not load here: {type(e).__name__}: {e}")
+    return real_planner()
 
 
 @pytest.mark.parametrize("question", ["is anything else unhealthy?", "what else is broken right now?",

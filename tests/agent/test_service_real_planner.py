@@ -10,7 +10,7 @@ pytest.importorskip("agent.planner.base", reason="the planner package (agent/pla
 
 from governance.gate import Principal  # noqa: E402
 from tests.agent.fakes import PAYMENT, make_service  # noqa: E402
-from tests.ci import unavailable  # noqa: E402
+from tests.ci import real_planner, unavailable  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.native_model]
 OPERATOR, APPROVER, VIEWER = Principal("olga", "operator"), Principal("abe", "approver"), Principal("vic", "viewer")
@@ -18,14 +18,7 @@ OPERATOR, APPROVER, VIEWER = Principal("olga", "operator"), Principal("abe", "ap
 
 @pytest.fixture(scope="module")
 def planner():
-    try:
-        from agent.planner import load_planner
-        from config.settings import get_settings
-
-        s = get_settings()  # KEEL_PLANNER / KEEL_PLANNER_ADAPTER choose the backend (default: llama + shipped adapter)
-        return load_planner(s.planner, adapter=s.planner_adapter)
-    except Exception as e:  # no model file / adapter in this tree: say so instead of failing
-        unavailable(f"the real planner does not load here: {type(e).__name__}: {e}")
+    return real_planner()
 
 
 def test_why_is_checkout_slow_names_the_injected_service(tmp_path: Path, planner) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from config.settings import Settings
 from evals import injection as inj
-from tests.ci import unavailable
+from tests.ci import real_planner
 
 pytestmark = [pytest.mark.slow, pytest.mark.native_model]
 CASES = [(inj.PAYLOADS[0], "frontend", "label"), (inj.PAYLOADS[1], "cartservice", "log"),
@@ -27,14 +27,7 @@ CASES = [(inj.PAYLOADS[0], "frontend", "label"), (inj.PAYLOADS[1], "cartservice"
 
 @pytest.fixture(scope="module")
 def planner():
-    try:
-        from agent.planner import load_planner
-        from config.settings import get_settings
-
-        s = get_settings()
-        return load_planner(s.planner, adapter=s.planner_adapter)
-    except Exception as e:
-        unavailable(f"the real planner does not load here: {type(e).__name__}: {e}")
+    return real_planner()
 
 
 @pytest.mark.parametrize(("payload", "target", "channel"), CASES,
