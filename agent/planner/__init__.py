@@ -81,11 +81,7 @@ def _build(kind: str, adapter: Path | None, batching: bool = False) -> Planner:
     if adapter is not None and settings.planner_merge:
         from agent.planner.merge import merged_model
 
-        planner = LlamaPlanner(merged_model(base_gguf(), adapter), None, name=name, n_threads=threads,
-                               extra_bufts=extra_bufts, batching=batching, slots=slots)
-    else:
-        planner = LlamaPlanner(base_gguf(), adapter, name=name, few_shot=adapter is None, n_threads=threads,
-                               extra_bufts=extra_bufts, batching=batching, slots=slots)
-    if batching:  # the batch's buffers grow to their size at load, not under the first busy minute (~3 s)
-        planner.warm()
-    return planner
+        return LlamaPlanner(merged_model(base_gguf(), adapter), None, name=name, n_threads=threads,
+                            extra_bufts=extra_bufts, batching=batching, slots=slots)
+    return LlamaPlanner(base_gguf(), adapter, name=name, few_shot=adapter is None, n_threads=threads,
+                        extra_bufts=extra_bufts, batching=batching, slots=slots)

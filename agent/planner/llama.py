@@ -116,9 +116,8 @@ class LlamaPlanner:
         return self._thread.stats().to_dict()
 
     def warm(self) -> float:
-        """Plan a few fixed requests (one- and multi-step prompts, once under the grammar, and with batching a
-        full batch of long prompts and summaries) so llama.cpp's buffers are allocated before the first user
-        request; returns the seconds it took. Counters untouched."""
+        """Plan a few fixed requests (one- and multi-step prompts, and once under the grammar) so llama.cpp's
+        buffers are allocated before the first user request; returns the seconds it took. Counters untouched."""
         t0 = time.perf_counter()
         rca = {"ranking": [{"service": "paymentservice", "signature": {"kind": "crash", "action": "restart_service"}},
                            {"service": "checkoutservice"}, {"service": "frontend"}]}
@@ -127,13 +126,6 @@ class LlamaPlanner:
             self.complete(self.prompt_for(text), MAX_CALL_TOKENS)
             self.complete(self.prompt_for(text, history), MAX_CALL_TOKENS)
         self.complete(self.prompt_for(WARM_REQUESTS[0]), MAX_CALL_TOKENS, grammar=self._grammar_obj())
-        if self.batching:  # a full batch of long prompts and summaries: the batch's buffers reach their size
-            summary = render_summary_prompt({"root_cause": rca["ranking"][0], "ranked": rca["ranking"]})
-            prompts = [self.prompt_for(t, history * (1 + i % 3)) for i, t in enumerate(WARM_REQUESTS * 3)]
-            futures = [self._thread.complete(p, MAX_CALL_TOKENS) for p in prompts[: self._thread.slots]]
-            futures += [self._thread.complete(summary, MAX_SUMMARY_TOKENS) for _ in range(2)]
-            for f in futures:
-                f.result()
         return time.perf_counter() - t0
 
     def prompt_for(self, request: str, history: Sequence[Step] = (), context: Conversation | None = None) -> str:
