@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from agent.planner.validate import Checked, check_output
+from agent.planner.validate import Checked, check_call, check_output
 from runtime.conversation import Conversation
 from runtime.grounded_targets import inventory_for
+from runtime.prompt import decode_call
 from tools.inventory import Inventory
 from tools.resolution import closest
 from tools.services import use_inventory
@@ -34,3 +35,15 @@ def unknown_service_question(name: str, context: Conversation | None) -> str:
         return f"I don't see a service called {name}. Which service do you mean?"
     alts = near[0] if len(near) == 1 else ", ".join(near[:-1]) + " or " + near[-1]
     return f"I don't see a service called {name}. Did you mean {alts}?"
+
+
+def with_service(raw: str, service: str, context: Conversation | None) -> Checked:
+    """The model's call with its service span replaced by `service`, checked in the conversation's inventory."""
+    try:
+        tool, args = decode_call(raw)
+    except (ValueError, TypeError) as e:
+        return Checked("", {}, f"unparseable output: {e}", "unparseable")
+    if not isinstance(args, dict):
+        return Checked(tool, {}, "arguments are not a mapping", "invalid_args")
+    with in_inventory(context):
+        return check_call(tool, {**args, "service": service})

@@ -156,13 +156,28 @@ def test_unknown_service_becomes_a_question_not_a_grammar_guess() -> None:
 def test_the_retry_keeps_the_tool_the_model_chose() -> None:
     from runtime.conversation import Conversation
 
-    inv = Conversation(services=("quarry-api", "ledger-db"))
+    inv = Conversation(services=("quarry-api", "quarry-worker", "ledger-db"))
     p = _planner([" rollback_deployment service=quarryx", " rollback_deployment service=quarry-api"])
-    call = p.plan("quarry api regressed after the deploy, roll back", context=inv)
+    call = p.plan("quarry api or quarry worker regressed after the deploy, roll back", context=inv)
     assert (call.tool, call.args) == ("rollback_deployment", {"service": "quarry-api"}) and call.constrained
     (retry,) = p._grammars.texts
     assert "call-rollback-deployment ::=" in retry and "call-root-cause-analysis" not in retry
-    assert 'enum-service ::= "quarry-api"' in retry  # only the service the request names
+    assert 'enum-service ::= "quarry-api" | "quarry-worker"' in retry  # only the services the request names
+
+
+def test_one_named_service_replaces_the_span_without_a_second_decode() -> None:
+    from runtime.conversation import Conversation
+
+    inv = Conversation(services=("quarry-api", "ledger-db"))
+    p = _planner([" query_metrics service=quarryx metric=cpu window=1h"])
+    call = p.plan("quarry api cpu over the last hour", context=inv)
+    assert (call.tool, call.args["service"], call.args["metric"], call.args["window"]) == (
+        "query_metrics", "quarry-api", "cpu", "1h")
+    assert call.constrained and p.llm.grammars == [False] and p.fallbacks == 1  # the model ran once
+    # the swapped call must still validate: otherwise the grammar decides, as before
+    p = _planner([" query_metrics service=quarryx metric=loudness", " query_metrics service=quarry-api metric=cpu"])
+    call = p.plan("quarry api loudness", context=inv)
+    assert call.args["metric"] == "cpu" and p.llm.grammars == [False, True]
 
 
 def test_an_unknown_span_may_become_the_known_name_the_user_wrote() -> None:
@@ -170,7 +185,7 @@ def test_an_unknown_span_may_become_the_known_name_the_user_wrote() -> None:
     p = _planner([" restart_service service=recomendations", " restart_service service=recommendationservice"])
     call = p.plan("restart recomendations please")
     assert call.ok and (call.tool, call.args) == ("restart_service", {"service": "recommendationservice"})
-    assert call.constrained and p.llm.grammars == [False, True]
+    assert call.constrained and p.llm.grammars == [False]  # one near-variant named: no second decode
 
 
 def test_copied_span_resolves_in_the_conversation_inventory() -> None:
