@@ -29,7 +29,6 @@ from runtime.conversation import Conversation
 from runtime.grounded_targets import grounded_services
 from runtime.prompt import render_prompt, render_summary_prompt
 from runtime.summary import grounded, template_summary
-from tools.contract import WRITE_TOOLS
 from tools.envelope import ToolResult
 
 MAX_CALL_TOKENS = 64
@@ -160,28 +159,27 @@ class LlamaPlanner:
     def _choose_known(self, prompt: str, request: str, tool: str, span: str, raw: str, t0: float,
                       context: Conversation | None) -> PlannedCall:
         """The model's service span names nothing in the inventory: decode the same tool again choosing among
-        the services the user (or the conversation) named, by name, alias or near-variant, or, when nobody named
-        any, among all of the inventory's names for a read (a symptom: "why is the site slow?"). When exactly
-        one service was named, the grammar could only choose it: it replaces the span in the model's call
-        without a second decode (a grammar decode costs ~0.5 s). A write on a service nobody named is never
-        kept: the planner asks, quoting the span."""
+        the services the user (or the conversation) named, by name, alias or near-variant. When exactly one
+        service was named, the grammar could only choose it: it replaces the span in the model's call without
+        a second decode (a grammar decode costs ~0.5 s). When nobody named any, the planner asks, quoting the
+        span, for a read as for a write: a pick among all the names would be a guess ("and the p99?" with no
+        service in sight became the p99 of some service). A symptom with no name ("why is the site slow?")
+        does not come here: the model writes the entry service itself."""
         self.fallbacks += 1
         named = tuple(grounded_services(request, context))
-        if tool in WRITE_TOOLS and not named:
+        if not named:
             return ask_unknown(span, raw, False, (time.perf_counter() - t0) * 1e3, context)
         if len(named) == 1:  # one service fits: it goes into the model's own call, no second decode
             swapped = with_service(raw, named[0], context)
             if swapped.ok and swapped.tool == tool:
                 return PlannedCall(tool, swapped.args, raw, True, (time.perf_counter() - t0) * 1e3, True)
         # The first decode chose the tool; only its service span failed, so the retry keeps the tool.
-        grammar = self._grammar_obj(spans=False, services=named or None, tool=tool)
+        grammar = self._grammar_obj(spans=False, services=named, tool=tool)
         raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=grammar)
         checked = check_in_inventory(raw2, context)
         ms = (time.perf_counter() - t0) * 1e3
-        if checked.ok:
-            service = checked.args.get("service")
-            if service is None or service in named or (checked.tool not in WRITE_TOOLS and not named):
-                return PlannedCall(checked.tool, checked.args, raw2, True, ms, True)
+        if checked.ok and checked.args.get("service") in (None, *named):
+            return PlannedCall(checked.tool, checked.args, raw2, True, ms, True)
         return ask_unknown(span, raw, True, ms, context)
 
     def summarize(self, findings: dict) -> str:
