@@ -155,6 +155,15 @@ def closest(name: str, inventory: Inventory, k: int = 3) -> tuple[str, ...]:
     return tuple(n for n, _ in _ranked(name, index_of(inventory))[:k])
 
 
+def close_names(name: str, inventory: Inventory) -> tuple[str, ...]:
+    """The inventory names that fit `name` about as well as a fuzzy match may (WRatio >= FUZZY_MIN -
+    FUZZY_MARGIN, the level at which `resolve` calls two names a close pair), best first: the candidates a
+    misspelt name may mean ("spmndle-db" -> spindle-db), none for a word that is no name at all ("p99")."""
+    if not words(name):
+        return ()
+    return tuple(n for n, score in _ranked(name, index_of(inventory)) if score >= FUZZY_MIN - FUZZY_MARGIN)
+
+
 def _ranked(name: str, ix: _Index) -> list[tuple[str, float]]:
     query = " ".join(forms(name, ix.prefixes)[0]) if words(name) else name.lower()
     best: dict[str, float] = {}

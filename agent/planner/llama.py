@@ -24,12 +24,14 @@ from typing import Any
 from agent.planner.base import RESPOND, PlannedCall, Step, could_not_plan
 from agent.planner.batch_decoder import ModelThread
 from agent.planner.grammar import call_grammar
-from agent.planner.spans import check_in_inventory, unknown_service_question, with_service
+from agent.planner.spans import check_in_inventory, close_to, unknown_service_question, with_service
 from runtime.conversation import Conversation
 from runtime.grounded_targets import grounded_services
 from runtime.prompt import render_prompt, render_summary_prompt
 from runtime.summary import grounded, template_summary
+from tools.contract import WRITE_TOOLS
 from tools.envelope import ToolResult
+from tools.resolution import words
 
 MAX_CALL_TOKENS = 64
 MAX_SUMMARY_TOKENS = 96
@@ -161,12 +163,20 @@ class LlamaPlanner:
         """The model's service span names nothing in the inventory: decode the same tool again choosing among
         the services the user (or the conversation) named, by name, alias or near-variant. When exactly one
         service was named, the grammar could only choose it: it replaces the span in the model's call without
-        a second decode (a grammar decode costs ~0.5 s). When nobody named any, the planner asks, quoting the
-        span, for a read as for a write: a pick among all the names would be a guess ("and the p99?" with no
-        service in sight became the p99 of some service). A symptom with no name ("why is the site slow?")
-        does not come here: the model writes the entry service itself."""
+        a second decode (a grammar decode costs ~0.5 s). When nobody named any, a write is asked about,
+        quoting the span. A read may still mean a name the span misspells (`close_to`: "spmndle-db" ->
+        spindle-db); failing that, a span the user never wrote is dropped where the tool's service is optional
+        ("check the logs for exception" searches every service's logs), and anything else is asked about: a
+        pick among all the names would be a guess ("and the p99?" with no service in sight became the p99 of
+        some service)."""
         self.fallbacks += 1
         named = tuple(grounded_services(request, context))
+        if not named and tool not in WRITE_TOOLS:
+            named = close_to(span, context)
+            if not named and not set(words(span)) <= set(words(request)):
+                without = with_service(raw, None, context)
+                if without.ok and without.tool == tool:
+                    return PlannedCall(tool, without.args, raw, True, (time.perf_counter() - t0) * 1e3, True)
         if not named:
             return ask_unknown(span, raw, False, (time.perf_counter() - t0) * 1e3, context)
         if len(named) == 1:  # one service fits: it goes into the model's own call, no second decode

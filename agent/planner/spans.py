@@ -15,7 +15,7 @@ from runtime.conversation import Conversation
 from runtime.grounded_targets import inventory_for
 from runtime.prompt import decode_call
 from tools.inventory import Inventory
-from tools.resolution import closest
+from tools.resolution import close_names, closest
 from tools.services import use_inventory
 
 
@@ -37,13 +37,20 @@ def unknown_service_question(name: str, context: Conversation | None) -> str:
     return f"I don't see a service called {name}. Did you mean {alts}?"
 
 
-def with_service(raw: str, service: str, context: Conversation | None) -> Checked:
-    """The model's call with its service span replaced by `service`, checked in the conversation's inventory."""
+def close_to(span: str, context: Conversation | None) -> tuple[str, ...]:
+    """The conversation's services a misspelt span may mean (`tools.resolution.close_names`)."""
+    return close_names(span, inventory_for(context))
+
+
+def with_service(raw: str, service: str | None, context: Conversation | None) -> Checked:
+    """The model's call with its service span replaced by `service` (None: left out, for a tool whose service
+    is optional), checked in the conversation's inventory."""
     try:
         tool, args = decode_call(raw)
     except (ValueError, TypeError) as e:
         return Checked("", {}, f"unparseable output: {e}", "unparseable")
     if not isinstance(args, dict):
         return Checked(tool, {}, "arguments are not a mapping", "invalid_args")
+    rest = {k: v for k, v in args.items() if k != "service"}
     with in_inventory(context):
-        return check_call(tool, {**args, "service": service})
+        return check_call(tool, rest if service is None else {**rest, "service": service})

@@ -163,6 +163,26 @@ def test_the_retry_keeps_the_tool_the_model_chose() -> None:
     assert 'enum-service ::= "quarry-api" | "quarry-worker"' in retry  # only the services the request names
 
 
+def test_a_read_nobody_named_takes_a_close_name_drops_a_made_up_span_or_asks() -> None:
+    from runtime.conversation import Conversation
+
+    inv = Conversation(services=("spindle-db", "tundra-api", "ledger-worker"))
+    # a misspelt name close to exactly one service: that service, no second decode
+    p = _planner([" search_logs service=spmndle-db level=warn"])
+    call = p.plan("has spmndle-db logged warnings?", context=inv)
+    assert (call.tool, call.args["service"]) == ("search_logs", "spindle-db") and p.llm.grammars == [False]
+    # a service the user never wrote, on a tool whose service is optional: left out (every service's logs)
+    p = _planner([" search_logs service=checkoutservice query=exception"])
+    call = p.plan("can you check the logs for exception", context=inv)
+    assert call.tool == "search_logs" and "service" not in call.args and call.args["query"] == "exception"
+    # a word the user wrote that names nothing: asked, not the p99 of some service
+    p = _planner([" query_metrics service=p99 metric=latency_p99", " query_metrics service=tundra-api"])
+    call = p.plan("and the p99?", context=inv)
+    assert call.tool == "respond" and "p99" in call.args["text"] and p.llm.grammars == [False]
+    p = _planner([" get_topology service=billing"])
+    assert p.plan("what does billing call?", context=inv).tool == "respond"
+
+
 def test_one_named_service_replaces_the_span_without_a_second_decode() -> None:
     from runtime.conversation import Conversation
 
