@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from evals import scaling_floor as sf
-from finetune.policy import grpo
+from finetune.policy import card, grpo
 from finetune.policy.families import HELDOUT_FAMILIES, TRAIN_FAMILIES
 from finetune.policy.inference import load_policy
 from finetune.policy.train import TrainConfig, train
@@ -90,6 +90,10 @@ def test_cli_prints_the_table_writes_json_and_applies_the_choice(trained: tuple[
     assert meta["floor"]["sweep"]["results"] == data["results"]
     np.testing.assert_array_equal(before.w1, after.w1)  # the weights are untouched
     assert {k: v for k, v in meta.items() if k != "floor"} == {k: v for k, v in old.items() if k != "floor"}
+    text = card.render(meta, None, [], "curve.png")  # the model card shows the choice and the ablation
+    assert "Safety floor quantile" in text and f"**{data['chosen_tau']:g}** (shipped)" in text
+    assert "none (no floor)" in text
+    assert ("training used the 0.5 quantile" in text) == (data["chosen_tau"] != 0.5)
 
 
 def test_bad_input_names_the_field_and_changes_nothing(trained: tuple[Path, Path], tmp_path: Path) -> None:
