@@ -15,6 +15,7 @@ from cli import (
     eval_rca_cmd,
     eval_rca_protocol_cmd,
     eval_scaling_cmd,
+    eval_scaling_floor_cmd,
     eval_scaling_frontier_cmd,
     eval_scaling_rollout_cmd,
 )
@@ -24,6 +25,7 @@ app = typer.Typer(help="Evaluations (planner, RCA, scaling, end-to-end); each pr
 app.command("e2e")(eval_e2e_cmd.e2e)
 app.command("injection")(eval_injection_cmd.injection)
 app.command("scaling")(eval_scaling_cmd.scaling)
+app.command("scaling-floor")(eval_scaling_floor_cmd.scaling_floor)
 app.command("scaling-frontier")(eval_scaling_frontier_cmd.scaling_frontier)
 app.command("scaling-rollout")(eval_scaling_rollout_cmd.scaling_rollout)
 app.command("all")(eval_all_cmd.run_all)

@@ -1,15 +1,16 @@
 """The scaling eval: the GRPO policy against PPO, the Kubernetes HPA (default and tuned), a static allocation
 and a forecast-sized controller, on a real trace or a member of a synthetic traffic family.
 
-`grpo` (also reported as `keel`) is the shipped policy behind its safety floor (`finetune.policy.safety`;
-the floor's quantile is the one it was trained and selected with); `grpo_nofloor` the same network with no
-floor (the floor's ablation); `forecast` the floor alone (sized every minute to the short-term forecast, the
-frontier's sizing rule on the runtime forecaster). A synthetic family (`family`) is a 3-day member drawn with
-a fixed evaluation seed. All methods control the same service on the same rescaled trace split with the same
-simulator seed (`finetune.policy.rollout`). The tuned HPA's CPU target is the grid point with the best mean reward on
-the training split: the trace's own (when it has one, see `finetune.policy.traffic`), otherwise the
-training split of the policies' training trace. Grid-search results are cached under KEEL_HOME, keyed
-by everything they depend on, and the output says when a cached search was used.
+`grpo` (also reported as `keel`) is the shipped policy behind its safety floor (`finetune.policy.safety`; the
+floor's quantile is the one in its metadata, chosen on the validation days by `evals.scaling_floor`);
+`grpo_nofloor` the same network with no floor (the floor's ablation); `forecast` the floor alone (sized every
+minute to the short-term forecast, the frontier's sizing rule on the runtime forecaster). A synthetic family
+(`family`) is a 3-day member drawn with a fixed evaluation seed. All methods control the same service on the same
+rescaled trace split with the same simulator seed (`finetune.policy.rollout`). The tuned HPA's CPU target is the
+grid point with the best mean reward on the training split: the trace's own (when it has one, see
+`finetune.policy.traffic`), otherwise the training split of the policies' training trace.
+Grid-search results are cached under KEEL_HOME, keyed by everything they depend on, and the output says when a
+cached search was used.
 """
 
 from __future__ import annotations

@@ -71,6 +71,39 @@ def _wins(v: dict[str, Any], tuned: dict[str, Any]) -> str:
     return f"{n} of {len(fams)}"
 
 
+def _floor_use(floor: dict[str, Any]) -> str:
+    trained = floor.get("trained_tau", floor["tau"])
+    if not floor.get("sweep"):
+        return "in training and in use. "
+    how = "in training and in use" if trained == floor["tau"] else f"in use (training used the {trained:g} quantile)"
+    return f"{how}; the quantile is chosen on the validation days (below). "
+
+
+def _floor_sweep(floor: dict[str, Any]) -> list[str]:
+    """The floor-quantile table on the validation days: the choice and the floor's ablation."""
+    sweep = floor.get("sweep")
+    if not sweep:
+        return []
+    ref = sweep["families"]["hpa_tuned"]
+    fams = list(ref)
+    lines = ["", "Safety floor quantile (`keel eval scaling-floor`), the shipped weights on the same validation days "
+             "behind each floor and with none (the floor's ablation), replica-hours / SLO-violation minutes; rule: "
+             f"{floor.get('rule', '')}; chosen: {floor['tau']:g}.", "",
+             "| floor tau | " + " | ".join(fams) + " | total | families no worse than tuned HPA |",
+             "|---|" + "---|" * (len(fams) + 2)]
+    for name, r in sweep["results"].items():
+        f = sweep["families"][name]
+        label = (f"tuned HPA (target {sweep['hpa_tuned_target']})" if name == "hpa_tuned"
+                 else name.removeprefix("grpo_floor_").replace("none", "none (no floor)"))
+        if label == f"{floor['tau']:g}":
+            label = f"**{label}** (shipped)"
+        cells = [f"{f[k]['replica_hours']:.1f} / {f[k]['slo_violation_min']:.0f}" for k in fams]
+        wins = "-" if name == "hpa_tuned" else f"{r['families_no_worse']} of {len(fams)}"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {r['replica_hours']:.1f} / "
+                     f"{r['slo_violation_min']:.0f} | {wins} |")
+    return lines
+
+
 def _table(results: dict[str, dict[str, float]]) -> list[str]:
     lines = ["| method | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for m in METHODS:
@@ -129,14 +162,16 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         f"{len(ACTION_NAMES)} actions ({', '.join(ACTION_NAMES)} replicas, clamped to the service's bounds). "
         + (f"Actions leaving fewer replicas than the forecast's {meta['floor']['tau']:g} quantile of the next 5 "
            f"minutes' peak demand needs at {meta['floor']['utilisation']:.0%} utilisation are masked at decision "
-           "time (the safety floor, `finetune/policy/safety.py`), in training and in use. "
+           "time (the safety floor, `finetune/policy/safety.py`), " + _floor_use(meta["floor"])
            if meta.get("floor") else "")
         + "Trained with GRPO on the simulated cluster; it never acts, it recommends.",
         "",
         "## Training",
         "",
         f"- Reproduce: `keel finetune policy --seed {meta['seed']}` (GRPO {_length(cfg)}; then "
-        "`keel finetune policy --algo ppo` for the PPO baseline at the same budget).",
+        "`keel finetune policy --algo ppo` for the PPO baseline at the same budget"
+        + ("; `keel eval scaling-floor --apply` chooses the floor's quantile" if (meta.get("floor") or {}).get(
+            "sweep") else "") + ").",
         f"- Seed {meta['seed']}; torch {meta['torch']} on CPU, one thread; {meta['iterations']} iterations, "
         f"{meta['sim_steps']:,} simulated minutes (rollouts included), {meta['train_wall_s'] / 60:.1f} min of "
         "training wall time (warm start and iterations; validation runs excluded"
@@ -204,6 +239,7 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
             lines.append(f"| {fam} | {f['replica_hours']:.1f} / {f['slo_violation_min']:.0f} | "
                          f"{h.get('replica_hours', 0):.1f} / {h.get('slo_violation_min', 0):.0f} | "
                          f"{'yes' if ok else 'no'} |")
+    lines += _floor_sweep(meta.get("floor") or {})
     if ppo_meta:
         same = ppo_meta.get("features") == meta.get("features")
         lines += ["", "PPO baseline (`scaling_policy_ppo.pt`): " + (
