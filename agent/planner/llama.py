@@ -24,6 +24,7 @@ from typing import Any
 from agent.planner.base import RESPOND, PlannedCall, Step, could_not_plan
 from agent.planner.batch_decoder import ModelThread
 from agent.planner.grammar import call_grammar
+from agent.planner.lazy_grammar import LazyGrammar
 from agent.planner.spans import check_in_inventory, close_to, unknown_service_question, with_service
 from runtime.conversation import Conversation
 from runtime.grounded_targets import grounded_services
@@ -65,6 +66,8 @@ class LlamaPlanner:
 
     concurrent = True  # plan() may be called from many threads at once (the model thread serialises or batches)
 
+    lazy_grammar = True  # grammar decoding checks the best token first (agent.planner.lazy_grammar)
+
     def __init__(self, model_path: Path, adapter_path: Path | None = None, name: str = "keel",
                  n_threads: int = 2, few_shot: bool = False, n_ctx: int = 1024,
                  extra_bufts: bool | None = None, batching: bool = False, slots: int = 8) -> None:
@@ -101,9 +104,21 @@ class LlamaPlanner:
             self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
         return self._grammars[text]
 
-    def _complete(self, prompt: str, max_tokens: int, grammar: Any) -> str:
-        out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
-                                         stop=["\n"], grammar=grammar)
+    def _complete(self, prompt: str, max_tokens: int, grammar: Any, lazy: bool | None = None) -> str:
+        """Greedy under `grammar`: checked lazily (`lazy_grammar`, same text), or by llama.cpp on every token
+        (`lazy=False`; default: the `lazy_grammar` attribute)."""
+        if not (self.lazy_grammar if lazy is None else lazy):
+            out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
+                                             stop=["\n"], grammar=grammar)
+            return str(out["choices"][0]["text"])
+        from llama_cpp import LogitsProcessorList
+
+        checker = LazyGrammar(self.llm, grammar)
+        try:
+            out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
+                                             stop=["\n"], logits_processor=LogitsProcessorList([checker]))
+        finally:
+            checker.close()
         return str(out["choices"][0]["text"])
 
     def complete(self, prompt: str, max_tokens: int, grammar: Any = None) -> str:

@@ -89,6 +89,7 @@ def _planner(outputs: list[str]) -> LlamaPlanner:
 
     p = LlamaPlanner.__new__(LlamaPlanner)  # a fake llm instead of loading the model
     p.name, p.few_shot, p._grammars = "keel", False, _AnyGrammar()
+    p.lazy_grammar = False  # the fake has no vocabulary to check tokens against: the grammar goes to it whole
     p.calls = p.fallbacks = p.failures = 0
     p.llm = _FakeLlm(outputs)
     p._thread = ModelThread(p.llm, batching=False)  # the unbatched path: create_completion on the model thread

@@ -115,3 +115,29 @@ def test_grammar_decoding_ends_a_number_where_the_model_ends_it(keel, request_te
     checked = check_output(raw)
     assert checked.ok and checked.tool == "scale_service", raw
     assert checked.args["replicas"] == replicas, raw
+
+
+LAZY_PROMPTS = [
+    ("how healthy is tundra worker service over 5h", ("tundra-worker", "ledger-db", "web-gateway")),
+    ("and the p99?", ("tundra-worker", "ledger-db")),
+    ("scale payments to lots of replicas", None),
+    ("what's up with the ledger db", ("tundra-worker", "ledger-db", "ledger-api")),
+    ("hey there", None),
+]
+
+
+@pytest.mark.parametrize(("request_text", "services"), LAZY_PROMPTS)
+def test_lazy_grammar_decodes_the_same_text_as_the_full_grammar(keel, request_text: str,  # type: ignore[no-untyped-def]
+                                                                 services: tuple[str, ...] | None) -> None:
+    from agent.planner.llama import MAX_CALL_TOKENS
+    from runtime.conversation import Conversation
+    from tools.inventory import from_names
+    from tools.services import current_inventory, use_inventory
+
+    ctx = Conversation(services=services) if services else None
+    with use_inventory(from_names(services, "case") if services else current_inventory()):
+        prompt = keel.prompt_for(request_text, (), ctx)
+        for grammar in (keel._grammar_obj(), keel._grammar_obj(spans=False, tool="query_metrics")):
+            full = keel._thread.submit(keel._complete, prompt, MAX_CALL_TOKENS, grammar, False).result()
+            lazy = keel._thread.submit(keel._complete, prompt, MAX_CALL_TOKENS, grammar, True).result()
+            assert lazy == full and full.strip()

@@ -1,0 +1,72 @@
+"""Greedy decoding under a GBNF grammar that consults the grammar on the whole vocabulary only when it must.
+
+llama.cpp applies a grammar sampler to every candidate token at every step: with Gemma's 262k-token
+vocabulary that made a grammar-constrained planning call 3-4 times slower than a free one (0.7-1.4 s against
+~0.3 s), and those calls were the slowest 8 % of a conversation's steps. Greedy decoding needs less: the
+most likely token is checked alone, and only when the grammar rejects it is the grammar applied to the whole
+vocabulary and the best allowed token taken. That is the token greedy decoding under the full grammar picks
+(the best token, when allowed, is the best allowed one; ties go to the lower id either way), so the text is
+the same (tested on the real model), and most steps cost one token's check.
+
+`LazyGrammar(llm, grammar)` is a llama-cpp-python logits processor: it leaves only the chosen token finite,
+and advances its own grammar state with it. Use one per completion, without the `grammar=` argument.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+
+_TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+
+
+class LazyGrammar:
+    """One completion's grammar state, checked lazily (see the module docstring)."""
+
+    def __init__(self, llm: Any, grammar: Any) -> None:
+        import llama_cpp
+
+        self._ll = llama_cpp
+        self._sampler = llama_cpp.llama_sampler_init_grammar(
+            llm._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+        if not self._sampler:
+            raise ValueError("the grammar did not compile")
+        self._one = (llama_cpp.llama_token_data * 1)()
+        self.full_checks = 0  # steps where the best token was rejected and the whole vocabulary was checked
+        self.steps = 0
+
+    def __call__(self, input_ids: Any, logits: np.ndarray) -> np.ndarray:
+        token = int(np.argmax(logits))
+        if not self._allows(token):
+            token = self._best_allowed(logits)
+        self._ll.llama_sampler_accept(self._sampler, token)
+        self.steps += 1
+        out = np.full_like(logits, -np.inf)
+        out[token] = logits[token]
+        return out
+
+    def _apply(self, data: Any, size: int) -> None:
+        arr = self._ll.llama_token_data_array(data=data, size=size, selected=-1, sorted=False)
+        self._ll.llama_sampler_apply(self._sampler, ctypes.byref(arr))
+
+    def _allows(self, token: int) -> bool:
+        view = np.frombuffer(self._one, dtype=_TOKEN_DATA)  # type: ignore[call-overload]
+        view["id"], view["logit"], view["p"] = token, 0.0, 0.0
+        self._apply(self._one, 1)
+        return bool(np.isfinite(view["logit"][0]))
+
+    def _best_allowed(self, logits: np.ndarray) -> int:
+        self.full_checks += 1
+        n = len(logits)
+        data = (self._ll.llama_token_data * n)()
+        view = np.frombuffer(data, dtype=_TOKEN_DATA)  # type: ignore[call-overload]
+        view["id"], view["logit"], view["p"] = np.arange(n, dtype=np.intc), logits, 0.0
+        self._apply(data, n)
+        return int(view["id"][int(np.argmax(view["logit"]))])
+
+    def close(self) -> None:
+        if self._sampler:
+            self._ll.llama_sampler_free(self._sampler)
+            self._sampler = None
