@@ -75,6 +75,7 @@ class _Completion:
     max_tokens: int
     future: Future[str]
     tokens: list[int] = field(default_factory=list)
+    choose: Callable[[np.ndarray], int] | None = None  # the next token from the logits (default: argmax)
 
 
 @dataclass
@@ -125,14 +126,19 @@ class ModelThread:
         self._inbox.put(_Call(fn, args, fut))
         return fut
 
-    def complete(self, prompt: str, max_tokens: int) -> Future[str]:
-        """A greedy completion of `prompt` up to the end of the line (at most `max_tokens` tokens)."""
+    def complete(self, prompt: str, max_tokens: int,
+                 choose: Callable[[np.ndarray], int] | None = None) -> Future[str]:
+        """A greedy completion of `prompt` up to the end of the line (at most `max_tokens` tokens). With
+        batching on, `choose` may pick each next token from the logits instead of the argmax (a grammar that
+        constrains the line: `lazy_grammar.LazyGrammar.choose`); it runs on the model thread."""
         if not self.batching:
+            if choose is not None:
+                raise ValueError("a token chooser needs batching on")
             return self.submit(self._unbatched, prompt, max_tokens)
         if self._closed:
             raise RuntimeError("the model thread is shut down")
         fut: Future[str] = Future()
-        self._inbox.put(_Completion(prompt, max_tokens, fut))
+        self._inbox.put(_Completion(prompt, max_tokens, fut, choose=choose))
         return fut
 
     def stats(self) -> DecodeStats:
@@ -335,7 +341,7 @@ class ModelThread:
         for idx, r in outputs:
             ptr = llama_cpp.llama_get_logits_ith(self._ctx.ctx, idx)
             logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
-            chosen.append((r, int(np.argmax(logits))))
+            chosen.append((r, r.job.choose(logits) if r.job.choose else int(np.argmax(logits))))
         dt = time.perf_counter() - t0
         n_prompt = 0
         for r, toks in added:  # a running sequence either generates (next_token) or reads its prompt

@@ -8,8 +8,9 @@ vocabulary and the best allowed token taken. That is the token greedy decoding u
 (the best token, when allowed, is the best allowed one; ties go to the lower id either way), so the text is
 the same (tested on the real model), and most steps cost one token's check.
 
-`LazyGrammar(llm, grammar)` is a llama-cpp-python logits processor: it leaves only the chosen token finite,
-and advances its own grammar state with it. Use one per completion, without the `grammar=` argument.
+`LazyGrammar(llm, grammar)` serves one completion: `choose(logits)` for the batch decoder (which then reuses
+the prompt's cached KV, as the free decode before it left it), or the object itself as a llama-cpp-python
+logits processor (only the chosen token stays finite) without the `grammar=` argument.
 """
 
 from __future__ import annotations
@@ -37,12 +38,19 @@ class LazyGrammar:
         self.full_checks = 0  # steps where the best token was rejected and the whole vocabulary was checked
         self.steps = 0
 
-    def __call__(self, input_ids: Any, logits: np.ndarray) -> np.ndarray:
+    def choose(self, logits: np.ndarray) -> int:
+        """The next token (greedy among those the grammar allows), and the grammar advanced past it. `logits`
+        is only read."""
         token = int(np.argmax(logits))
         if not self._allows(token):
             token = self._best_allowed(logits)
         self._ll.llama_sampler_accept(self._sampler, token)
         self.steps += 1
+        return token
+
+    def __call__(self, input_ids: Any, logits: np.ndarray) -> np.ndarray:
+        """As a llama-cpp-python logits processor: only the chosen token stays finite."""
+        token = self.choose(logits)
         out = np.full_like(logits, -np.inf)
         out[token] = logits[token]
         return out

@@ -122,9 +122,16 @@ class LlamaPlanner:
         return str(out["choices"][0]["text"])
 
     def complete(self, prompt: str, max_tokens: int, grammar: Any = None) -> str:
-        """Greedy completion up to the end of the line, run on the model thread (batched when free)."""
+        """Greedy completion up to the end of the line, run on the model thread: batched when batching is on
+        (under a grammar too, checked lazily, reusing the prompt the free decode left cached), else alone."""
         if grammar is None:
             return self._thread.complete(prompt, max_tokens).result()
+        if self._thread.batching and self.lazy_grammar:
+            checker = LazyGrammar(self.llm, grammar)
+            try:
+                return self._thread.complete(prompt, max_tokens, choose=checker.choose).result()
+            finally:
+                checker.close()
         return self._thread.submit(self._complete, prompt, max_tokens, grammar).result()
 
     def decode_stats(self) -> dict[str, float]:

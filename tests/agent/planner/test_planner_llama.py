@@ -141,3 +141,6 @@ def test_lazy_grammar_decodes_the_same_text_as_the_full_grammar(keel, request_te
             full = keel._thread.submit(keel._complete, prompt, MAX_CALL_TOKENS, grammar, False).result()
             lazy = keel._thread.submit(keel._complete, prompt, MAX_CALL_TOKENS, grammar, True).result()
             assert lazy == full and full.strip()
+            if keel._thread.batching:  # the batched path, from the prompt the free decode left cached
+                keel.complete(prompt, MAX_CALL_TOKENS)
+                assert keel.complete(prompt, MAX_CALL_TOKENS, grammar=grammar) == full
