@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.context import LiveContext, build_context
+from agent.malloc_tuning import fix_mmap_threshold
 from agent.planner.base import Planner
 from agent.service import AgentService
 from config.settings import Settings
@@ -44,6 +45,7 @@ def build_service(settings: Settings, scenario: Scenario | str | Path | None = N
     from governance.gate import gate_from_settings
 
     settings.ensure_home()
+    fix_mmap_threshold(settings.malloc_mmap_threshold_kb)  # a server's busy moments leave no lasting memory step
     if planner is None:
         planner = planner_from_settings(settings)
     ctx = context or build_context(settings, scenario, live=live)

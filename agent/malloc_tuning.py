@@ -4,8 +4,8 @@ glibc serves a large allocation (>= 128 KB at first) with its own mmap and unmap
 raises the threshold (up to 32 MB), after which large buffers come from the heap and stay there when freed. A
 server's busiest moment (ten users at once: prompts, analyses, batched decoding) then left its high-water mark
 in resident memory for good: about 170 MB that the 10-minute soak counted as growth. `fix_mmap_threshold(kb)`
-calls `mallopt(M_MMAP_THRESHOLD, kb * 1024)`, which also turns the adjustment off; call it before the server
-starts its work. Elsewhere than glibc it does nothing.
+calls `mallopt(M_MMAP_THRESHOLD, kb * 1024)`, which also turns the adjustment off; `build_service` calls it
+before the planner and the server allocate. Elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ def serve(
 
     from agent.composition import build_service
     from agent.http.app import create_app
-    from agent.malloc_tuning import fix_mmap_threshold
     from agent.observe.logs import configure_logging
     from config.settings import get_settings
 
@@ -44,7 +43,6 @@ def serve(
     if topology is not None:
         overrides["topology"] = topology
     settings = get_settings(**overrides)
-    fix_mmap_threshold(settings.malloc_mmap_threshold_kb)  # before the planner and the server allocate
     configure_logging(settings.log_format, settings.log_level)
     made: dict[str, str] = {}
     if not settings.tokens.get_secret_value().strip():

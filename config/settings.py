@@ -80,9 +80,10 @@ class Settings(BaseSettings):
                                    "batch (same greedy output as one at a time); false: one call at a time")
     planner_slots: int = Field(8, ge=1, le=64, description="planner calls decoded at once when planner_batching "
                                "is on (as many again are kept as cached prompt prefixes)")
-    malloc_mmap_threshold_kb: int = Field(1024, ge=0, le=32768, description="`keel serve`: allocations of at "
-                                          "least this many KiB are mmapped and go back to the OS when freed (a "
-                                          "busy moment leaves no lasting memory step); 0 keeps glibc's default")
+    malloc_mmap_threshold_kb: int = Field(1024, ge=0, le=32768, description="servers (`build_service`): "
+                                          "allocations of at least this many KiB are mmapped and go back to the "
+                                          "OS when freed (a busy moment leaves no lasting memory step); 0 keeps "
+                                          "glibc's default")
     model_cache: Path | None = Field(None, description="where the base GGUF and merged models are cached "
                                      "(default: the model package's cache)")
     token: SecretStr = Field(SecretStr(""), description="bearer token `keel chat` and `keel investigate --url` send")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.planner.base import RESPOND, PlannedCall
+from evals.plotting import save_figure
 from runtime.conversation import conversation_from_messages
 from runtime.grounded_targets import check_target
 from tools.contract import TOOLS, WRITE_TOOLS, ContractError, canonical_args, validate_call
@@ -253,11 +254,7 @@ def plot(results: Sequence[MethodResult], path: Path) -> Path:
     a2.set_ylabel("ms per planning step")
     a2.set_title("latency")
     a2.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def score_prompts(complete: Callable[[str], str], rows: Sequence[dict[str, Any]]) -> dict[str, float]:

@@ -28,6 +28,7 @@ from causal.case import Case
 from causal.config import LEFT_OUT, SHIPPED
 from causal.pipeline import prepare, rank_prepared
 from evals.calibration import calibration_table
+from evals.plotting import save_figure
 
 ONSET_MODES = ("exact", "late60", "detect")
 METHODS = ("keel", *BASELINES)
@@ -233,7 +234,4 @@ def plot(data: dict[str, Any], path: Any, title: str) -> None:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=9, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, rect=(0, 0.07, 1, 1))

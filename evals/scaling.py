@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.plotting import save_figure
 from evals.scaling_forecast import forecast_band
 from finetune.policy.families import FAMILIES, HELDOUT_FAMILIES, generate
 from finetune.policy.hpa import DEFAULT_TARGET, SYNC_S, TUNING_GRID, static_replicas
@@ -249,8 +250,4 @@ def plot(out: EvalOutput, path: Path, title: str) -> Path:
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8, ncol=3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from evals.plotting import save_figure
 from evals.scaling import HISTORY, EvalSpec, _window, tune_hpa
 from finetune.policy.env import ScalingEnv
 from finetune.policy.rollout import HPAController, run
@@ -242,8 +243,4 @@ def plot_frontier(payload: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("replica-hours")
     ax.set_title(payload["dataset"], fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.plotting import save_figure
 from evals.scaling import HISTORY, EvalSpec, _window, family_trace, tune_hpa
 from finetune.policy.env import ScalingEnv
 from finetune.policy.gradual import GradualRollout, RolloutConfig
@@ -112,8 +113,4 @@ def plot(payload: dict[str, Any], path: Path) -> Path:
     ax.set_ylim(-0.03, 1.05)
     ax.set_title(payload["dataset"], fontsize=10)
     ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -107,18 +107,18 @@ class LlamaPlanner:
     def _complete(self, prompt: str, max_tokens: int, grammar: Any, lazy: bool | None = None) -> str:
         """Greedy under `grammar`: checked lazily (`lazy_grammar`, same text), or by llama.cpp on every token
         (`lazy=False`; default: the `lazy_grammar` attribute)."""
-        if not (self.lazy_grammar if lazy is None else lazy):
-            out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
-                                             stop=["\n"], grammar=grammar)
-            return str(out["choices"][0]["text"])
-        from llama_cpp import LogitsProcessorList
+        checker = LazyGrammar(self.llm, grammar) if (self.lazy_grammar if lazy is None else lazy) else None
+        constraint: dict[str, Any] = {"grammar": grammar}
+        if checker is not None:
+            from llama_cpp import LogitsProcessorList
 
-        checker = LazyGrammar(self.llm, grammar)
+            constraint = {"logits_processor": LogitsProcessorList([checker])}
         try:
             out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1,
-                                             stop=["\n"], logits_processor=LogitsProcessorList([checker]))
+                                             stop=["\n"], **constraint)
         finally:
-            checker.close()
+            if checker is not None:
+                checker.close()
         return str(out["choices"][0]["text"])
 
     def complete(self, prompt: str, max_tokens: int, grammar: Any = None) -> str:

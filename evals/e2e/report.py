@@ -10,6 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from evals.e2e.scoring import ScenarioScore
+from evals.plotting import save_figure
 
 METRICS = ("diagnosis_acc", "remediation_rate", "slo_recovered_rate", "governance_violations", "mttm_min",
            "wrong_actions")
@@ -158,8 +159,4 @@ def plot(results: Mapping[str, Mapping[str, float]], path: Path) -> Path:
     ax2.set_xticks([x + width * (len(methods) - 1) / 2 for x in range(2)], ["minutes to mitigate", "wrong writes"])
     ax2.set_title("mean minutes (censored at horizon) / total count")
     fig.suptitle("keel eval e2e")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
