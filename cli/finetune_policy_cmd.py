@@ -27,6 +27,15 @@ def policy(
     floor_tau: float = typer.Option(0.5, "--floor-tau", min=0.0, max=0.999,
                                     help="GRPO's safety floor: the short-term forecast quantile it sizes to "
                                          "(0 = no floor)"),
+    action_space: str = typer.Option("relative", "--action-space",
+                                     help="relative (replica changes 0, +-1, +-2, +-4) | residual (corrections "
+                                          "-2..+2 to a tuned HPA's own decision; iteration 0 is that HPA)"),
+    residual_hpa_target: float | None = typer.Option(None, "--residual-hpa-target", min=0.05, max=1.5,
+                                                     help="the residual space's HPA CPU target (default: the "
+                                                          "tuned HPA of the validation days)"),
+    slo_weight: float | None = typer.Option(None, "--slo-weight", min=0.0,
+                                            help="training reward's weight per SLO-violation minute "
+                                                 "(default 4, the shipped policy's)"),
     trace: list[Path] = typer.Option([], "--trace", help="training trace(s) (default: NASA July 1995)"),
     work_dir: Path | None = typer.Option(None, "--work-dir", help="checkpoints (default $KEEL_HOME/finetune/policy)"),
     out: Path | None = typer.Option(None, "--out", help="policy file (default finetune/artifacts/...)"),
@@ -64,9 +73,23 @@ def policy(
                 rollout_fn = ray_rollouts(ray)
             except RuntimeError as e:
                 fail(str(e))
+        from finetune.policy.action_space import KINDS
+
+        if action_space not in KINDS:
+            fail(f"--action-space: got {action_space!r}; allowed: {', '.join(KINDS)}")
+        if residual_hpa_target is not None and action_space != "residual":
+            fail("--residual-hpa-target needs --action-space residual")
+        extra: dict[str, Any] = {}
+        if slo_weight is not None:
+            from dataclasses import replace
+
+            from finetune.policy.train import TRAIN_WEIGHTS
+
+            extra["weights"] = replace(TRAIN_WEIGHTS, slo=slo_weight)
         try:
             cfg = TrainConfig.for_algo(algo, seed=seed, iterations=iterations, budget=budget, traces=traces,
-                                       floor_tau=floor_tau or None)
+                                       floor_tau=floor_tau or None, action_space=action_space,
+                                       residual_hpa_target=residual_hpa_target, **extra)
         except ValueError as e:
             fail(str(e))
         wd = work_dir or get_settings().home / "finetune" / "policy"

@@ -27,7 +27,7 @@ from evals.plotting import save_figure
 from evals.scaling_forecast import forecast_band
 from finetune.policy.families import FAMILIES, HELDOUT_FAMILIES, generate
 from finetune.policy.hpa import DEFAULT_TARGET, SYNC_S, TUNING_GRID, static_replicas
-from finetune.policy.inference import load_policy
+from finetune.policy.inference import load_policy, policy_space
 from finetune.policy.reward import RewardWeights, slo_ms
 from finetune.policy.rollout import (
     Controller,
@@ -164,8 +164,9 @@ def evaluate(spec: EvalSpec) -> EvalOutput:
     info = topo.spec(spec.service)
     offered = load[HISTORY:] * topo.arrays.visits[topo.idx[spec.service]]
     n_static = static_replicas(float(offered.max()), info.capacity_rps, info.max_replicas)
+    space = policy_space(grpo_meta)
     controllers: list[Controller] = [
-        PolicyController("grpo", grpo_policy, floor), PolicyController("grpo_nofloor", grpo_policy),
+        PolicyController("grpo", grpo_policy, floor, space), PolicyController("grpo_nofloor", grpo_policy, None, space),
         ForecastController("forecast", floor), PolicyController("ppo", ppo_policy),
         HPAController("hpa", DEFAULT_TARGET), HPAController("hpa_tuned", target),
         StaticController("static", n_static),
@@ -201,7 +202,10 @@ def evaluate(spec: EvalSpec) -> EvalOutput:
             "static_replicas": n_static, "static_rule": "replicas serving the split's peak minute at 70 % CPU",
             "policies": {"grpo": str(spec.policy.name), "ppo": str(spec.ppo_policy.name),
                          "grpo_sim_steps": grpo_meta.get("sim_steps"), "ppo_sim_steps": ppo_meta.get("sim_steps")},
-            "decisions": "RL policies act greedily once per simulated minute (actions 0, +-1, +-2, +-4 replicas)",
+            "decisions": "RL policies act greedily once per simulated minute (" + (
+                f"grpo: corrections {list(space.deltas)} to an HPA at CPU target {space.hpa_target} run beside it; "
+                "ppo: " if space.is_residual else "") + "actions 0, +-1, +-2, +-4 replicas)",
+            "grpo_action_space": space.to_meta(),
             "reward_weights": spec.weights.to_dict(),
             "metrics": "replica_hours = replica-minutes / 60; slo_violation_min = minutes with p99 > SLO; "
                        "p99_ms = mean per-minute p99; actions = minutes with a replica change",

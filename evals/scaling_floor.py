@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from finetune.policy.inference import load_policy
+from finetune.policy.inference import load_policy, policy_space
 from finetune.policy.reward import RewardWeights
 from finetune.policy.safety import SafetyFloor
 from finetune.policy.traffic import load_trace
@@ -68,7 +68,8 @@ def sweep(policy_path: Path, trace_dir: Path, taus: tuple[float, ...] = DEFAULT_
     rows: dict[str, dict[str, Any]] = {}
     for tau in (*taus, None):
         say(f"policy behind floor {tau_label(tau)}...")
-        v = validate(policy, vset, weights, floor=SafetyFloor(tau) if tau is not None else None)
+        v = validate(policy, vset, weights, floor=SafetyFloor(tau) if tau is not None else None,
+                     space=policy_space(meta))
         rows[tau_label(tau)] = {**v, "families_no_worse": pareto_wins(v, reference)}
     chosen = choose_tau(rows, reference)
     results = {f"grpo_floor_{k}": {m: rows[k][m] for m in ("replica_hours", "slo_violation_min", "mean_reward",

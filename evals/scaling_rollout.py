@@ -19,7 +19,7 @@ from evals.plotting import save_figure
 from evals.scaling import HISTORY, EvalSpec, _window, family_trace, tune_hpa
 from finetune.policy.env import ScalingEnv
 from finetune.policy.gradual import GradualRollout, RolloutConfig
-from finetune.policy.inference import load_policy
+from finetune.policy.inference import load_policy, policy_space
 from finetune.policy.rollout import HPAController, PolicyController, run
 from finetune.policy.safety import SafetyFloor
 from finetune.policy.traffic import entry_scale, load_trace, split_bounds
@@ -68,7 +68,8 @@ def evaluate(spec: EvalSpec, audit_path: Path, cfg: RolloutConfig | None = None)
     audit_path.parent.mkdir(parents=True, exist_ok=True)
     outcomes = []
     with SqliteAuditStore(audit_path) as store:
-        for label, pol in (("shipped", PolicyController("grpo", policy, floor)), ("bad", ScaleDownController())):
+        shipped = PolicyController("grpo", policy, floor, policy_space(meta))
+        for label, pol in (("shipped", shipped), ("bad", ScaleDownController())):
             ctl = GradualRollout(pol, HPAController("hpa_tuned", target), cfg,
                                  on_record=_audit(store, spec.service, label), name=f"rollout_{label}")
             r = run(ctl, load, spec.service, HISTORY, clock0, spec.seed, spec.weights)

@@ -259,6 +259,7 @@ class ScalingRecommendation(ResultData):
     note: str | None = None
     forecast: dict[str, Any] | None = None  # next hour: p50/p90 replicas, peak time; or why there is none
     safety_floor: dict[str, Any] | None = None  # the decision-time floor from the short-term forecast
+    hpa_replicas: int | None = None  # a residual policy's reference: the tuned HPA's own decision
 
     def observation(self) -> str:
         text = f"{self.current_replicas}->{self.recommended_replicas} replicas"

@@ -1,7 +1,7 @@
 """Timing of one scaling decision, as the controller makes it, against the HPA rule's decision in the same run.
 
-A decision: the short-term forecast and the features from the simulator's history, the safety floor's mask,
-the policy's forward pass and the masked argmax. The baseline is one HPA reconcile minute (4 syncs) on the
+A decision: (a residual policy) the tuned HPA's decision it corrects, the short-term forecast and the features
+from the simulator's history, the safety floor's mask, the policy's forward pass and the masked argmax. The baseline is one HPA reconcile minute (4 syncs) on the
 same state. Every repeat starts from a fresh minute (the forecast is recomputed, not cached).
 """
 
@@ -13,23 +13,29 @@ from pathlib import Path
 
 from finetune.policy.env import ScalingEnv
 from finetune.policy.hpa import HPA
-from finetune.policy.inference import load_policy
+from finetune.policy.inference import load_policy, policy_space
 from finetune.policy.safety import SafetyFloor
 from runtime.forecast import LOOKBACK
 from tools.backends.sim.load import LoadCurve
 
 
 def time_decisions(policy_path: Path, repeats: int = 2000, service: str = "frontend") -> dict[str, float]:
-    """Median milliseconds of one decision (forecast + features + mask + forward + argmax), of its parts, and
+    """Median milliseconds of one decision ([residual: the HPA decision] + forecast + features + mask + forward +
+    argmax), of its parts (forecast_ms includes a residual policy's HPA decision), and
     of one HPA minute; the ratio of the decision to the HPA's."""
     policy, meta = load_policy(policy_path)
     env = ScalingEnv(LoadCurve.diurnal(peak_rps=600.0).rps, service, warmup=LOOKBACK)
     env.floor = SafetyFloor(float(meta["floor"]["tau"])) if meta.get("floor") else None
+    env.set_space(policy_space(meta))
+    base_hpa = env.hpa
     hpa = HPA(0.65, env.info.min_replicas, env.info.max_replicas)
     decision, forward, forecast, hpa_ms = [], [], [], []
     for k in range(repeats):
         env._fc = (-1, None)  # a new minute: nothing cached
+        if base_hpa is not None:  # the residual HPA decides afresh from the same state every repeat
+            env.hpa, env._hpa = base_hpa.clone(), (-1, 0)
         t0 = time.perf_counter()
+        env.hpa_decision()
         env.forecast()
         t1 = time.perf_counter()
         x = env.observe()

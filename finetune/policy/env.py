@@ -10,6 +10,10 @@ tried from one state under the same future load and the same metric noise.
 With a safety floor set (`floor`, see `safety`), every target an action leads to is lifted to the floor
 (`target`), and `action_mask` names the actions that land at or above it, so a policy chooses (and GRPO
 samples) among safe actions only; rollouts on clones keep the floor, as the deployed controller would.
+
+The action space (`action_space`, set with `set_space`) says what an action index means: a replica change from
+now (`relative`, the default) or a correction to the decision of a tuned HPA that the environment runs beside the
+policy, fed the same metrics once per simulated minute (`residual`; the HPA's state is part of a clone).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import math
 
 import numpy as np
 
+from finetune.policy.action_space import RELATIVE_DELTAS, ActionSpace, residual_features
 from finetune.policy.features import HISTORY, ServiceInfo, demand_forecast, observation
+from finetune.policy.hpa import HPA
 from finetune.policy.reward import RewardWeights, minute_reward
 from finetune.policy.safety import SafetyFloor, mask
 from runtime.forecast import LOOKBACK, ShortForecast
@@ -28,12 +34,12 @@ from tools.backends.sim.model import M
 from tools.services import current_topology
 from tools.topology import Topology
 
-ACTIONS: tuple[int, ...] = (0, 1, -1, 2, -2, 4, -4)
-ACTION_NAMES: tuple[str, ...] = ("noop", "+1", "-1", "+2", "-2", "+4", "-4")
+ACTIONS: tuple[int, ...] = RELATIVE_DELTAS
+ACTION_NAMES: tuple[str, ...] = ActionSpace().names
 N_ACTIONS = len(ACTIONS)
 BACKGROUND_UTILISATION = 0.5
 START_UTILISATION = 0.6
-_CPU, _P99, _ERR = M["cpu"], M["latency_p99"], M["error_rate"]
+_CPU, _P99, _ERR, _REPLICAS = M["cpu"], M["latency_p99"], M["error_rate"], M["replicas"]
 
 
 def background_replicas(entry_rps: np.ndarray, service: str, topology: Topology | None = None) -> dict[str, int]:
@@ -84,6 +90,9 @@ class ScalingEnv:
         self.horizon = len(entry_rps)
         self.floor: SafetyFloor | None = None
         self._fc: tuple[int, ShortForecast | None] = (-1, None)
+        self.space = ActionSpace()
+        self.hpa: HPA | None = None
+        self._hpa: tuple[int, int] = (-1, 0)  # (minute, the HPA's decision for it)
         if warmup:
             self.sim.step(warmup)
 
@@ -114,17 +123,45 @@ class ScalingEnv:
             self._fc = (self.sim.minute, demand_forecast(self.rows(LOOKBACK)))
         return self._fc[1]
 
+    def set_space(self, space: ActionSpace) -> None:
+        """Act in `space` from now on; a residual space starts a fresh HPA at its target."""
+        self.space = space
+        self.hpa = None
+        if space.hpa_target is not None:  # residual
+            self.hpa = HPA(space.hpa_target, self.info.min_replicas, self.info.max_replicas)
+        self._hpa = (-1, 0)
+
+    def hpa_decision(self) -> int | None:
+        """The residual space's HPA decision for the coming minute (its syncs run once per minute; None otherwise).
+
+        The HPA reads the last minute's CPU in use and the replica count now, as `rollout.HPAController` does.
+        """
+        if self.hpa is None:
+            return None
+        if self._hpa[0] != self.sim.minute:
+            row = self.sim.history[-1, self.idx]
+            in_use = row[_CPU] / 100.0 * max(row[_REPLICAS], 1.0)
+            self._hpa = (self.sim.minute, self.hpa.minute(self.sim.minute, self.replicas, in_use))
+        return self._hpa[1]
+
     def observe(self) -> np.ndarray:
-        return observation(self.rows(LOOKBACK), float(self.sim.replicas[self.idx]), self.info, self.clock(),
-                           self.forecast())
+        x = observation(self.rows(LOOKBACK), float(self.sim.replicas[self.idx]), self.info, self.clock(),
+                        self.forecast())
+        hpa = self.hpa_decision()
+        if hpa is None:
+            return x
+        return np.concatenate([x, residual_features(self.replicas, hpa, self.info.max_replicas)])
 
     # ------------------------------------------------------------------ acting
     def floor_replicas(self) -> int | None:
-        return self.floor.replicas(self.forecast(), self.info) if self.floor is not None else None
+        """The floor the actions are masked against (see `action_space.ActionSpace.floor_for`)."""
+        if self.floor is None:
+            return None
+        return self.space.floor_for(self.floor.replicas(self.forecast(), self.info), self.hpa_decision())
 
     def raw_target(self, action: int) -> int:
         """Replica count an action index leads to, clamped to the service's bounds (no floor)."""
-        return clamp(self.replicas + ACTIONS[action], self.info)
+        return clamp(self.space.base(self.replicas, self.hpa_decision()) + self.space.deltas[action], self.info)
 
     def target(self, action: int) -> int:
         """Replica count an action index leads to: clamped to the bounds, lifted to the safety floor if set."""
@@ -134,10 +171,14 @@ class ScalingEnv:
 
     def action_mask(self) -> np.ndarray:
         """Actions allowed by the safety floor (all without one)."""
-        return mask(np.array([self.raw_target(a) for a in range(N_ACTIONS)]), self.floor_replicas())
+        return mask(np.array([self.raw_target(a) for a in range(self.space.n)]), self.floor_replicas())
 
     def run_minute(self, replicas: int) -> float:
-        """Set the replica count (clamped) for the next minute, simulate it, return its reward."""
+        """Set the replica count (clamped) for the next minute, simulate it, return its reward.
+
+        A residual space's HPA is consulted for the minute first, so it sees every minute whoever decided it.
+        """
+        self.hpa_decision()
         n = clamp(replicas, self.info)
         acted = n != self.replicas
         self.sim.replicas[self.idx] = n
@@ -153,4 +194,5 @@ class ScalingEnv:
         c = object.__new__(ScalingEnv)
         c.__dict__.update(self.__dict__)
         c.sim = self.sim.clone()
+        c.hpa = self.hpa.clone() if self.hpa is not None else None
         return c

@@ -96,6 +96,11 @@ class HPA:
             self._events = [(t, d) for t, d in self._events if t > now - POLICY_PERIOD_S]
         return new
 
+    def clone(self) -> HPA:
+        """An independent copy with the same stabilisation window and rate-limit history."""
+        return HPA(self.target, self.min_replicas, self.max_replicas, self.tolerance, list(self._recs),
+                   list(self._events))
+
     def minute(self, minute: int, current: int, cpu_in_use: float) -> int:
         """The 4 syncs of one simulated minute; `cpu_in_use` is replicas' worth of CPU used last minute."""
         n = current

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from finetune.policy.env import ACTION_NAMES
+from finetune.policy.action_space import ActionSpace
 from finetune.policy.features import FEATURES, POLICY_FEATURES
 
 
@@ -60,16 +60,26 @@ class NumpyPolicy:
         return int(a) if np.ndim(a) == 0 else a
 
 
+def policy_space(meta: dict[str, Any]) -> ActionSpace:
+    """The action space a saved policy decides in (see `action_space`)."""
+    return ActionSpace.from_meta(meta.get("action_space"))
+
+
 def load_policy(path: Path) -> tuple[NumpyPolicy, dict[str, Any]]:
-    """Load a saved policy; checks that its features and actions match this code."""
+    """Load a saved policy; checks that its features, actions and action space match this code."""
     if not path.exists():
         raise FileNotFoundError(f"scaling policy not found: {path} (train it with `keel finetune policy`)")
     import torch
 
     blob = torch.load(path, map_location="cpu", weights_only=True)
     meta = json.loads(blob["meta"])
-    known = (list(FEATURES), list(POLICY_FEATURES))  # without the forecast features: earlier policies
-    if meta.get("features") not in known or meta.get("actions") != list(ACTION_NAMES):
+    try:
+        space = policy_space(meta)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: unreadable action space in its metadata ({e}); retrain it") from e
+    extra = list(space.extra_features)
+    known = (list(FEATURES), list(POLICY_FEATURES) + extra)  # without the forecast features: earlier policies
+    if meta.get("features") not in known or meta.get("actions") != list(space.names):
         raise ValueError(f"{path}: trained for other features/actions than this code; retrain it")
     sd = {k: v.detach().cpu().numpy() for k, v in blob["state_dict"].items()}
     return NumpyPolicy.from_state_dict(sd), meta

@@ -12,7 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from finetune.policy.env import ACTION_NAMES, N_ACTIONS
+from finetune.policy.action_space import ActionSpace
+from finetune.policy.env import N_ACTIONS
 from finetune.policy.features import N_FEATURES, POLICY_FEATURES
 from finetune.policy.inference import NumpyPolicy
 
@@ -31,8 +32,11 @@ class MLP(nn.Module):
         return self.head(self.body(x))
 
 
-def policy_net(hidden: int = HIDDEN) -> MLP:
-    return MLP(N_ACTIONS, hidden)
+def policy_net(hidden: int = HIDDEN, space: ActionSpace | None = None) -> MLP:
+    """The policy network for `space` (default: the relative space): one logit per action, its inputs."""
+    if space is None:
+        return MLP(N_ACTIONS, hidden)
+    return MLP(space.n, hidden, N_FEATURES + len(space.extra_features))
 
 
 def value_net(hidden: int = HIDDEN) -> MLP:
@@ -43,8 +47,12 @@ def numpy_policy(net: MLP) -> NumpyPolicy:
     return NumpyPolicy.from_state_dict({k: v.detach().cpu().numpy() for k, v in net.state_dict().items()})
 
 
-def save_policy(path: Path, net: MLP, meta: dict[str, Any]) -> None:
-    """Weights plus a JSON metadata string (features, actions, config, training figures)."""
-    meta = {**meta, "features": list(POLICY_FEATURES), "actions": list(ACTION_NAMES), "hidden": net.head.in_features}
+def save_policy(path: Path, net: MLP, meta: dict[str, Any], space: ActionSpace | None = None) -> None:
+    """Weights plus a JSON metadata string (features, actions, action space, config, training figures)."""
+    space = space or ActionSpace()
+    if net.head.out_features != space.n:
+        raise ValueError(f"the network has {net.head.out_features} outputs; the {space.kind} space has {space.n}")
+    meta = {**meta, "features": list(POLICY_FEATURES + space.extra_features), "actions": list(space.names),
+            "action_space": space.to_meta(), "hidden": net.head.in_features}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": net.state_dict(), "meta": json.dumps(meta)}, path)

@@ -6,7 +6,9 @@ look-ahead on a clone (the cluster itself is not touched). On other backends the
 The policy decides behind the safety floor it was trained with (`safety`), and the result carries the
 next-hour forecast (`runtime.forecast.next_hour`: replicas expected to be needed at the 50th and 90th
 percentile, when the peak comes and from when more replicas than now are needed), or why there is none.
-A policy file is loaded once per process; `PolicyAdvisor(path)` may name another file than the shipped one.
+A residual policy (`action_space`) corrects a tuned HPA's decision: here the HPA is rebuilt by replaying it over
+the last `HPA_REPLAY_MIN` minutes of metrics (its scale-down window), and its decision is reported beside the
+policy's. A policy file is loaded once per process; `PolicyAdvisor(path)` may name another file than the shipped one.
 The composition root puts a `PolicyAdvisor` into the tool context's deps (`ToolDeps.scaling`).
 """
 
@@ -20,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from finetune.policy.env import ACTION_NAMES, ACTIONS
+from finetune.policy.action_space import ActionSpace, residual_features
 from finetune.policy.features import ServiceInfo, demand, demand_forecast, observation
-from finetune.policy.inference import NumpyPolicy, load_policy
+from finetune.policy.hpa import DOWN_WINDOW_S, HPA
+from finetune.policy.inference import NumpyPolicy, load_policy, policy_space
 from finetune.policy.safety import SLO_UTILISATION, SafetyFloor, mask
 from runtime.forecast import DAY, NEXT_HOUR, HourForecast, next_hour
 from tools.backends.base import ToolContext
@@ -34,6 +37,7 @@ DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "artifacts" / "scaling_po
 LOOKAHEAD_MIN = 5
 MAX_RHO = 0.97
 READ_MIN = DAY + NEXT_HOUR  # history read: a day and an hour, for the next-hour forecast
+HPA_REPLAY_MIN = DOWN_WINDOW_S // 60 + 1
 
 
 @functools.cache
@@ -90,6 +94,17 @@ def _estimate(rows: np.ndarray, current: float, replicas: int) -> dict[str, floa
     }
 
 
+def replayed_hpa_decision(rows: np.ndarray, current: int, space: ActionSpace, info: ServiceInfo) -> int:
+    """The residual space's HPA decision now, its state rebuilt from the last `HPA_REPLAY_MIN` minutes of `rows`."""
+    assert space.hpa_target is not None
+    hpa = HPA(space.hpa_target, info.min_replicas, info.max_replicas)
+    tail = rows[-HPA_REPLAY_MIN:]
+    in_use = tail[:, M["cpu"]] / 100.0 * np.maximum(tail[:, M["replicas"]], 1.0)
+    for k in range(len(tail) - 1):
+        hpa.minute(k, int(max(tail[k, M["replicas"]], 1.0)), float(in_use[k]))
+    return hpa.minute(len(tail) - 1, current, float(in_use[-1]))
+
+
 def _clock(minute: float) -> str:
     m = int(round(minute)) % 1440
     return f"{m // 60:02d}:{m % 60:02d}"
@@ -143,11 +158,18 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
     rows, current, clock = got
     info = ServiceInfo.of(service, ctx.sim.topology if ctx.sim is not None else None)
     short = demand_forecast(rows)
-    probs = policy.probs(observation(rows, current, info, clock, short))
     cur = int(current)
-    targets = np.array([min(max(cur + a, info.min_replicas), info.max_replicas) for a in ACTIONS])
+    space = policy_space(meta)
+    hpa_n = replayed_hpa_decision(rows, cur, space, info) if space.is_residual else None
+    x = observation(rows, current, info, clock, short)
+    if hpa_n is not None:
+        x = np.concatenate([x, residual_features(cur, hpa_n, info.max_replicas)])
+    probs = policy.probs(x)
+    base = space.base(cur, hpa_n)
+    targets = np.array([min(max(base + a, info.min_replicas), info.max_replicas) for a in space.deltas])
     floor_cfg = meta.get("floor")
-    floor = SafetyFloor(float(floor_cfg["tau"])).replicas(short, info) if floor_cfg else None
+    floor = space.floor_for(SafetyFloor(float(floor_cfg["tau"])).replicas(short, info) if floor_cfg else None,
+                            hpa_n)
     allowed = mask(targets, floor)
     best = int(np.argmax(np.where(allowed, probs, -1.0)))
     rec = int(max(targets[best], floor)) if floor is not None else int(targets[best])
@@ -155,8 +177,8 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
         "service": service,
         "current_replicas": cur,
         "recommended_replicas": rec,
-        "action": ACTION_NAMES[best],
-        "probabilities": {name: round(float(p), 4) for name, p in zip(ACTION_NAMES, probs, strict=True)},
+        "action": space.names[best],
+        "probabilities": {name: round(float(p), 4) for name, p in zip(space.names, probs, strict=True)},
         "slo_p99_ms": round(info.slo_ms, 1),
         "bounds": {"min": info.min_replicas, "max": info.max_replicas},
         "safety_floor": None if not floor_cfg else {
@@ -164,6 +186,8 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
             "rule": "no fewer replicas than the short-term forecast's upper quantile needs at the SLO target"},
         "forecast": hour_forecast(rows, cur, clock, info),
     }
+    if hpa_n is not None:
+        data["hpa_replicas"] = hpa_n
     if ctx.sim is not None:
         data["expected"] = {**_look_ahead(ctx, service, rec), "minutes": LOOKAHEAD_MIN,
                             "method": "simulated look-ahead on a clone of the cluster"}

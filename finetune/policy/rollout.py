@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from finetune.policy.action_space import ActionSpace
 from finetune.policy.env import ScalingEnv
 from finetune.policy.features import demand
 from finetune.policy.hpa import HPA
@@ -35,13 +36,17 @@ class Controller(Protocol):
 
 
 class PolicyController:
-    """Greedy decisions of a trained policy, among the actions its safety floor allows (when it has one)."""
+    """Greedy decisions of a trained policy, among the actions its safety floor allows (when it has one), in the
+    action space it was trained in (`action_space`; residual: corrections to a tuned HPA run beside it)."""
 
-    def __init__(self, name: str, policy: NumpyPolicy, floor: SafetyFloor | None = None) -> None:
+    def __init__(self, name: str, policy: NumpyPolicy, floor: SafetyFloor | None = None,
+                 space: ActionSpace | None = None) -> None:
         self.name, self.policy, self.floor = name, policy, floor
+        self.space = space or ActionSpace()
 
     def reset(self, env: ScalingEnv) -> None:
         env.floor = self.floor
+        env.set_space(self.space)
 
     def decide(self, env: ScalingEnv) -> int:
         return env.target(int(self.policy.greedy(env.observe(), env.action_mask())))

@@ -13,7 +13,14 @@ then the fewest replica-hours; `"hpa"` takes, among the checkpoints with no more
 tuned HPA over all validation days, the one with the fewest replica-hours (the lowest-violation checkpoint when
 none qualifies); `"best"` takes the best validation reward, `"last"` the last checkpoint. The tuned HPA of the
 validation is the HPA whose CPU target has the best mean evaluation reward (`RewardWeights()`, the eval's reward)
-over those days."""
+over those days.
+
+`action_space="residual"` trains corrections to that tuned HPA instead of replica changes (`action_space`): the HPA
+target is `residual_hpa_target` or, when unset, the tuned HPA of the validation days; the warm start (and the KL
+reference) is the constant policy that takes d = 0 with probability `residual_p0` whatever it observes, so its
+greedy decisions are the tuned HPA's and iteration 0 -- validated and selectable like every other -- is the tuned
+HPA itself. Its groups' rollouts hand back to the HPA after the first minute (continuation `reference`).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ import numpy as np
 import torch
 
 from finetune.policy import bc, grpo, ppo
+from finetune.policy.action_space import KINDS, RESIDUAL, RESIDUAL_DELTAS, ActionSpace
 from finetune.policy.env import ScalingEnv
 from finetune.policy.episodes import EpisodeSource
 from finetune.policy.families import TRAIN_FAMILIES, generate
@@ -70,6 +78,14 @@ class TrainConfig:
     grpo: grpo.GRPOConfig = field(default_factory=grpo.GRPOConfig)
     ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
     weights: RewardWeights = field(default_factory=lambda: TRAIN_WEIGHTS)
+    action_space: str = "relative"  # or "residual": corrections to the tuned HPA (see the module docstring)
+    residual_hpa_target: float | None = None  # None: the tuned HPA of the validation days
+    residual_deltas: tuple[int, ...] = RESIDUAL_DELTAS
+    residual_p0: float = 0.6  # the warm start's probability of d = 0
+
+    @property
+    def residual(self) -> bool:
+        return self.action_space == RESIDUAL
 
     def floor(self) -> SafetyFloor | None:
         return SafetyFloor(self.floor_tau) if self.floor_tau is not None else None
@@ -81,13 +97,32 @@ class TrainConfig:
             raise ValueError(f"select must be one of {', '.join(SELECTIONS)}; got {self.select!r}")
         if self.checkpoint_every % self.episode_iters:
             raise ValueError("checkpoint_every must be a multiple of episode_iters")
+        if self.action_space not in KINDS:
+            raise ValueError(f"action_space must be one of {', '.join(KINDS)}; got {self.action_space!r}")
+        if self.residual:
+            if self.algo != "grpo":
+                raise ValueError("the residual action space is trained with GRPO only (algo='grpo')")
+            if self.grpo.continuation not in ("reference", "policy"):
+                raise ValueError("a residual policy's rollouts continue with 'reference' (the HPA) or 'policy'; "
+                                 f"got continuation {self.grpo.continuation!r}")
+            if not 0.0 < self.residual_p0 < 1.0:
+                raise ValueError(f"residual_p0 must be in (0, 1); got {self.residual_p0}")
 
     @classmethod
     def for_algo(cls, algo: str, **kw: Any) -> TrainConfig:
         """Defaults per algorithm: GRPO episodes of 25 iterations (200 decisions), PPO of 4 (256 minutes)."""
         if algo == "ppo":
             kw = {"episode_iters": 4, "checkpoint_every": 100, "eval_every": 100, **kw}
+        if kw.get("action_space") == RESIDUAL and "grpo" not in kw:
+            kw["grpo"] = grpo.GRPOConfig(continuation="reference")
         return cls(algo=algo, **kw)
+
+    def space(self, tuned_target: float) -> ActionSpace:
+        """The action space of the run; `tuned_target` is the validation days' tuned HPA target."""
+        if not self.residual:
+            return ActionSpace()
+        target = self.residual_hpa_target if self.residual_hpa_target is not None else tuned_target
+        return ActionSpace.residual(target, self.residual_deltas)
 
     def episode_minutes(self) -> int:
         if self.algo == "grpo":
@@ -97,6 +132,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["traces"] = [Path(t).name for t in self.traces]
+        d["residual_deltas"] = list(self.residual_deltas)
         return d
 
 
@@ -111,7 +147,7 @@ class State:
     iteration: int = 0
     sim_steps: int = 0
     wall_s: float = 0.0
-    bc: dict[str, float] = field(default_factory=dict)
+    bc: dict[str, Any] = field(default_factory=dict)
     curve: list[dict[str, float]] = field(default_factory=list)
     validation: list[dict[str, float]] = field(default_factory=list)
     snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # validated weights by iteration
@@ -177,7 +213,8 @@ def validation_set(traces: list[Trace], seed: int, days: int, minutes: int = 144
 
 
 def validate(policy: NumpyPolicy | None, vset: list[VDay], weights: RewardWeights,
-             hpa_target: float | None = None, floor: SafetyFloor | None = None) -> dict[str, Any]:
+             hpa_target: float | None = None, floor: SafetyFloor | None = None,
+             space: ActionSpace | None = None) -> dict[str, Any]:
     """Totals over the validation days (mean reward averaged) and the same figures per family."""
     keys = ("mean_reward", "replica_hours", "slo_violation_min")
     sums = dict.fromkeys(keys, 0.0)
@@ -187,7 +224,7 @@ def validate(policy: NumpyPolicy | None, vset: list[VDay], weights: RewardWeight
             ctl: HPAController | PolicyController = HPAController("hpa", hpa_target)
         else:
             assert policy is not None, "a policy or an HPA target is needed"
-            ctl = PolicyController("policy", policy, floor)
+            ctl = PolicyController("policy", policy, floor, space)
         s = run(ctl, load, svc, LOOKBACK, clock0=clock0, seed=1000 + k, weights=weights).summary(weights)
         f = fams.setdefault(fam, dict.fromkeys(keys, 0.0))
         for m in keys:
@@ -197,22 +234,39 @@ def validate(policy: NumpyPolicy | None, vset: list[VDay], weights: RewardWeight
             "families": {fam: {m: round(v, 4) for m, v in f.items()} for fam, f in fams.items()}}
 
 
-def _new_state(cfg: TrainConfig, source: EpisodeSource, log: Callable[[str], None]) -> State:
+def reference_net(space: ActionSpace, p0: float, seed: int) -> MLP:
+    """The residual warm start: d = 0 with probability `p0`, the other corrections evenly, whatever the input."""
+    torch.manual_seed(seed)
+    net = policy_net(space=space)
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.bias.zero_()
+        net.head.bias[0] = math.log(p0 * (space.n - 1) / (1.0 - p0))
+    return net
+
+
+def _new_state(cfg: TrainConfig, source: EpisodeSource, space: ActionSpace, log: Callable[[str], None]) -> State:
     torch.manual_seed(cfg.seed)
     t0 = time.perf_counter()
-    xs, ys, steps = bc.collect(source, cfg.seed, cfg.bc_episodes, cfg.bc_minutes)
-    net, acc = bc.fit(xs, ys, cfg.seed)
-    ref = policy_net()
+    if space.is_residual:
+        net = reference_net(space, cfg.residual_p0, cfg.seed)
+        steps, bc_info = 0, {"warm_start": f"d = 0 (the tuned HPA at {space.hpa_target}) with probability "
+                                           f"{cfg.residual_p0}", "states": 0, "sim_steps": 0}
+        log(f"warm start: the tuned HPA (CPU target {space.hpa_target}), d = 0 with probability {cfg.residual_p0}")
+    else:
+        xs, ys, steps = bc.collect(source, cfg.seed, cfg.bc_episodes, cfg.bc_minutes)
+        net, acc = bc.fit(xs, ys, cfg.seed)
+        bc_info = {"states": len(xs), "accuracy": round(acc, 4), "sim_steps": steps}
+        log(f"warm start: behaviour cloning on {len(xs)} states, accuracy {acc:.3f}")
+    ref = policy_net(space=space)
     ref.load_state_dict(net.state_dict())
     for p in ref.parameters():
         p.requires_grad_(False)
-    log(f"warm start: behaviour cloning on {len(xs)} states, accuracy {acc:.3f}")
     vnet = value_net() if cfg.algo == "ppo" else None
     params = list(net.parameters()) + (list(vnet.parameters()) if vnet else [])
     lr = cfg.grpo.lr if cfg.algo == "grpo" else cfg.ppo.lr
     opt = torch.optim.Adam(params, lr=lr)
-    return State(net, ref, vnet, opt, sim_steps=steps, wall_s=time.perf_counter() - t0,
-                 bc={"states": len(xs), "accuracy": round(acc, 4), "sim_steps": steps})
+    return State(net, ref, vnet, opt, sim_steps=steps, wall_s=time.perf_counter() - t0, bc=bc_info)
 
 
 def save_checkpoint(path: Path, st: State, cfg: TrainConfig) -> None:
@@ -232,11 +286,11 @@ def _resumable(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in ("iterations", "budget")}
 
 
-def load_checkpoint(path: Path, cfg: TrainConfig) -> State:
+def load_checkpoint(path: Path, cfg: TrainConfig, space: ActionSpace | None = None) -> State:
     blob = torch.load(path, map_location="cpu", weights_only=False)
     if _resumable(blob["config"]) != _resumable(cfg.to_dict()):
         raise ValueError(f"{path} was written by a run with another config; use --no-resume or another work dir")
-    net, ref = policy_net(), policy_net()
+    net, ref = policy_net(space=space), policy_net(space=space)
     net.load_state_dict(blob["net"])
     ref.load_state_dict(blob["ref"])
     for p in ref.parameters():
@@ -275,13 +329,17 @@ def train(
     source = EpisodeSource(tuple(traces), weights=cfg.weights, family_share=cfg.family_share,
                            warp_share=cfg.warp_share)
     vset = validation_set(traces, cfg.seed, cfg.validation_days, cfg.validation_minutes)
-    ckpt = work_dir / f"{cfg.algo}-checkpoint.pt"
+    hpa_tuned_val = tuned_hpa(vset) if cfg.select in ("hpa", "pareto") or cfg.residual else None
+    space = cfg.space(hpa_tuned_val["target"] if hpa_tuned_val else DEFAULT_TARGET)
+    if space.is_residual:
+        log(f"residual action space: corrections {list(space.deltas)} to the HPA at CPU target {space.hpa_target}")
+    ckpt = work_dir / f"{cfg.algo}-{'residual-' if space.is_residual else ''}checkpoint.pt"
     if resume and ckpt.exists():
-        st = load_checkpoint(ckpt, cfg)
+        st = load_checkpoint(ckpt, cfg, space)
         log(f"resumed from {ckpt} at iteration {st.iteration}")
     else:
-        st = _new_state(cfg, source, log)
-        st.record(0, validate(numpy_policy(st.net), vset, cfg.weights, floor=cfg.floor()))
+        st = _new_state(cfg, source, space, log)
+        st.record(0, validate(numpy_policy(st.net), vset, cfg.weights, floor=cfg.floor(), space=space))
     total = total_iterations(cfg)
     envs: list[ScalingEnv] = []
     gen = torch.Generator()
@@ -299,6 +357,7 @@ def train(
             if cfg.algo == "grpo":
                 for env in envs:
                     env.floor = cfg.floor()
+                    env.set_space(space)
         rng = np.random.default_rng([cfg.seed, it, 1])
         if cfg.algo == "grpo":
             policy = numpy_policy(st.net)
@@ -322,7 +381,8 @@ def train(
         st.curve.append(stats)
         scheduled = st.iteration % cfg.eval_every == 0
         if scheduled or finished():
-            v = validate(numpy_policy(st.net), vset, cfg.weights, floor=cfg.floor() if cfg.algo == "grpo" else None)
+            v = validate(numpy_policy(st.net), vset, cfg.weights, floor=cfg.floor() if cfg.algo == "grpo" else None,
+                         space=space)
             log(f"iteration {st.iteration}: validation {v}")
         if scheduled:
             st.record(st.iteration, v)
@@ -335,7 +395,6 @@ def train(
         if on_iteration:
             on_iteration(st.iteration, total, stats)
     hpa_val = validate(None, vset, cfg.weights, hpa_target=DEFAULT_TARGET)
-    hpa_tuned_val = tuned_hpa(vset) if cfg.select in ("hpa", "pareto") else None
     selected = select_iteration(st.validation, cfg.select, hpa_tuned_val)
     st.net.load_state_dict(st.snapshots[selected])
     meta = {
@@ -348,6 +407,6 @@ def train(
         "curve": st.curve, "validation": st.validation, "validation_default_hpa": hpa_val,
         "torch": torch.__version__,
     }
-    save_policy(out, st.net, meta)
+    save_policy(out, st.net, meta, space)
     log(f"wrote {out} ({st.iteration} iterations, {st.sim_steps} simulated minutes, {st.wall_s / 60:.1f} min)")
     return meta

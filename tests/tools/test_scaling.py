@@ -158,3 +158,26 @@ def test_observation_states_the_forecast_or_its_absence() -> None:
     assert ok.observation() == "3->4 replicas; next hour: ~2.3x load at 18:00, 4 replicas from 17:45 (p90 5)"
     short = ScalingRecommendation(**base, forecast={"status": "insufficient_history", "reason": "x"})
     assert "too little history" in short.observation()
+
+
+def test_a_residual_policy_recommends_the_tuned_hpas_decision_plus_its_correction(tmp_path: Path) -> None:
+    from finetune.policy.action_space import ActionSpace
+    from finetune.policy.features import ServiceInfo
+    from finetune.policy.model import save_policy
+    from finetune.policy.recommend import replayed_hpa_decision
+    from finetune.policy.train import reference_net
+
+    space = ActionSpace.residual(0.7)
+    path = tmp_path / "residual.pt"
+    save_policy(path, reference_net(space, 0.6, seed=0), {"algo": "grpo", "iterations": 0}, space)
+    sim = Simulator(LoadCurve.constant(200.0), seed=1)
+    sim.step(60)
+    sim.load = LoadCurve.constant(900.0)
+    sim.step(2)
+    d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim).with_deps(
+        scaling=PolicyAdvisor(path))).data
+    i = sim.idx["frontend"]
+    hpa = replayed_hpa_decision(sim.history[:, i], int(sim.replicas[i]), space, ServiceInfo.of("frontend"))
+    assert hpa > sim.replicas[i]  # the load rose: the HPA scales up, so following it is not "no change"
+    assert d["action"] == "hpa" and d["hpa_replicas"] == hpa == d["recommended_replicas"]
+    assert set(d["probabilities"]) == set(space.names)
