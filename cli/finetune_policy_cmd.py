@@ -36,6 +36,11 @@ def policy(
     slo_weight: float | None = typer.Option(None, "--slo-weight", min=0.0,
                                             help="training reward's weight per SLO-violation minute "
                                                  "(default 4, the shipped policy's)"),
+    continuation: str | None = typer.Option(None, "--continuation",
+                                            help="GRPO rollouts after the first minute: hold | track | reference | "
+                                                 "policy (default: hold; residual: reference)"),
+    eval_every: int | None = typer.Option(None, "--eval-every", min=1,
+                                          help="iterations between validations (selectable checkpoints; default 25)"),
     trace: list[Path] = typer.Option([], "--trace", help="training trace(s) (default: NASA July 1995)"),
     work_dir: Path | None = typer.Option(None, "--work-dir", help="checkpoints (default $KEEL_HOME/finetune/policy)"),
     out: Path | None = typer.Option(None, "--out", help="policy file (default finetune/artifacts/...)"),
@@ -80,6 +85,14 @@ def policy(
         if residual_hpa_target is not None and action_space != "residual":
             fail("--residual-hpa-target needs --action-space residual")
         extra: dict[str, Any] = {}
+        if continuation is not None:
+            from finetune.policy.grpo import CONTINUATIONS, GRPOConfig
+
+            if continuation not in CONTINUATIONS:
+                fail(f"--continuation: got {continuation!r}; allowed: {', '.join(CONTINUATIONS)}")
+            extra["grpo"] = GRPOConfig(continuation=continuation)
+        if eval_every is not None:
+            extra["eval_every"] = eval_every
         if slo_weight is not None:
             from dataclasses import replace
 

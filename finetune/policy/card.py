@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from finetune.policy.env import ACTION_NAMES
+from finetune.policy.action_space import ActionSpace
 from finetune.policy.families import HELDOUT_FAMILIES, TRAIN_FAMILIES
 from finetune.policy.features import FORECAST_FEATURES, POLICY_FEATURES
 from finetune.policy.reward import SLO_UTILISATION, RewardWeights
@@ -137,6 +137,57 @@ def _ppo_verdict(g: dict[str, float], p: dict[str, float]) -> str:
     return "neither dominates; " + ("GRPO" if g["mean_reward"] > p["mean_reward"] else "PPO") + " has the higher reward"
 
 
+def _space(meta: dict[str, Any]) -> ActionSpace:
+    return ActionSpace.from_meta(meta.get("action_space"))
+
+
+def _actions_text(meta: dict[str, Any]) -> str:
+    space = _space(meta)
+    if not space.is_residual:
+        return f"{space.n} actions ({', '.join(space.names)} replicas, clamped to the service's bounds). "
+    return (f"{space.n} corrections ({', '.join(space.names)}) to the decision of a Kubernetes HPA at the tuned CPU "
+            f"target {space.hpa_target} that runs beside it on the same metrics (residual policy learning, "
+            "`finetune/policy/action_space.py`): replicas = the HPA's decision + d, clamped to the service's bounds; "
+            f"{len(space.extra_features)} more inputs give the HPA's decision relative to now. ")
+
+
+def _warm_start(meta: dict[str, Any], g: dict[str, Any]) -> str:
+    space = _space(meta)
+    if space.is_residual:
+        text = (f"- Warm start: {meta['bc'].get('warm_start', 'd = 0')}, whatever the input -- its greedy decisions "
+                "are the tuned HPA's, so iteration 0 is the tuned HPA itself (validated and selectable like any "
+                "checkpoint); it is also the KL reference")
+    else:
+        text = ("- Warm start: behaviour cloning of a proportional rule (ceil(demand / 0.6), demand = CPU in use "
+                "unless the service is saturated, then what it was asked to serve), "
+                f"{meta['bc']['states']} states, accuracy {meta['bc']['accuracy']}; it is also the KL reference")
+    return text + (f" (refreshed to the current policy every {g['ref_update_every']} iterations)."
+                   if g.get("ref_update_every") else ".")
+
+
+def _command(meta: dict[str, Any]) -> str:
+    cfg, cmd = meta["config"], f"keel finetune policy --seed {meta['seed']}"
+    if not _space(meta).is_residual:
+        return cmd
+    cmd += " --action-space residual"
+    if cfg["grpo"]["continuation"] != "reference":
+        cmd += f" --continuation {cfg['grpo']['continuation']}"
+    if cfg.get("floor_tau") not in (None, 0.5):
+        cmd += f" --floor-tau {cfg['floor_tau']:g}"
+    if cfg["weights"]["slo"] != 4.0:
+        cmd += f" --slo-weight {cfg['weights']['slo']:g}"
+    if cfg.get("eval_every") != 25:
+        cmd += f" --eval-every {cfg['eval_every']}"
+    return cmd
+
+
+def _selected_note(meta: dict[str, Any]) -> str:
+    if _space(meta).is_residual and meta.get("selected_iteration") == 0:
+        return (" Iteration 0 was selected: no learned correction survived the validation rule, so the shipped "
+                "policy decides exactly as the tuned HPA does (d = 0 everywhere).")
+    return ""
+
+
 def _compact(evals: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """One row per (trace, service): replica-hours / SLO-violation minutes of each method."""
     methods = METHODS
@@ -159,16 +210,18 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         f"{meta['hidden']}) mapping {len(POLICY_FEATURES)} normalised features of one service (among them "
         f"{len(FORECAST_FEATURES)} from the short-term load forecast of `runtime/forecast.py`: its quantiles as "
         "utilisation of the current replicas and its recent error) to a distribution over "
-        f"{len(ACTION_NAMES)} actions ({', '.join(ACTION_NAMES)} replicas, clamped to the service's bounds). "
+        + _actions_text(meta)
         + (f"Actions leaving fewer replicas than the forecast's {meta['floor']['tau']:g} quantile of the next 5 "
-           f"minutes' peak demand needs at {meta['floor']['utilisation']:.0%} utilisation are masked at decision "
-           "time (the safety floor, `finetune/policy/safety.py`), " + _floor_use(meta["floor"])
-           if meta.get("floor") else "")
+           f"minutes' peak demand needs at {meta['floor']['utilisation']:.0%} utilisation"
+           + (" (or than the HPA's own decision, when that is lower: the floor bounds the corrections, never the "
+              "HPA)" if _space(meta).is_residual else "")
+           + " are masked at decision time (the safety floor, `finetune/policy/safety.py`), "
+           + _floor_use(meta["floor"]) if meta.get("floor") else "")
         + "Trained with GRPO on the simulated cluster; it never acts, it recommends.",
         "",
         "## Training",
         "",
-        f"- Reproduce: `keel finetune policy --seed {meta['seed']}` (GRPO {_length(cfg)}; then "
+        f"- Reproduce: `{_command(meta)}` (GRPO {_length(cfg)}; then "
         "`keel finetune policy --algo ppo` for the PPO baseline at the same budget"
         + ("; `keel eval scaling-floor --apply` chooses the floor's quantile" if (meta.get("floor") or {}).get(
             "sweep") else "") + ").",
@@ -178,7 +231,7 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         + (f"; {meta['run_wall_s'] / 60:.1f} min for the whole command" if "run_wall_s" in meta else "")
         + f"). Checkpoints every {cfg['checkpoint_every']} iterations; a resumed run is identical to an "
         "uninterrupted one. The shipped weights are those of iteration "
-        f"{meta.get('selected_iteration', meta['iterations'])} ({_selection(meta)})."
+        f"{meta.get('selected_iteration', meta['iterations'])} ({_selection(meta)})." + _selected_note(meta)
         + (f" The run was {meta['stopped_early']}." if meta.get("stopped_early") else ""),
         f"- Data: {cfg.get('family_share', 0):.0%} of episodes from synthetic traffic families "
         f"({', '.join(TRAIN_FAMILIES)}; `finetune/policy/families.py`), the rest from the training splits of "
@@ -190,11 +243,7 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "in checkpoint selection.",
         f"- Rescaling: the trace's p{REFERENCE_QUANTILE:g} minute offers the service {PEAK_FRACTION:.0%} of its "
         "capacity at max replicas; other services are provisioned statically for the peak at 50 %.",
-        f"- Warm start: behaviour cloning of a proportional rule (ceil(demand / 0.6), demand = CPU in use "
-        "unless the service is saturated, then what it was asked to serve), "
-        f"{meta['bc']['states']} states, accuracy {meta['bc']['accuracy']}; it is also the KL reference"
-        + (f" (refreshed to the current policy every {g['ref_update_every']} iterations)."
-           if g.get("ref_update_every") else "."),
+        _warm_start(meta, g),
         f"- GRPO: group size {g['group_size']}, horizon {g['horizon']} min ({g['continuation']} after the first "
         f"action), advantage (r - mean) / std in the group, clip {g['clip']}, KL coefficient {g['kl_coef']}, "
         f"entropy bonus {g['entropy_coef']}, Adam lr {g['lr']}, {g['epochs']} epochs per batch of "
@@ -241,7 +290,8 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
                          f"{'yes' if ok else 'no'} |")
     lines += _floor_sweep(meta.get("floor") or {})
     if ppo_meta:
-        same = ppo_meta.get("features") == meta.get("features")
+        extra = len(_space(meta).extra_features)
+        same = ppo_meta.get("features") == meta.get("features", [])[: len(meta.get("features", [])) - extra]
         lines += ["", "PPO baseline (`scaling_policy_ppo.pt`): " + (
                   "same features, network, warm start, reward and selection" if same else
                   f"an earlier run on {len(ppo_meta.get('features', []))} features (no forecast features, no safety "
