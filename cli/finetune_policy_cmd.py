@@ -37,8 +37,8 @@ def policy(
                                             help="training reward's weight per SLO-violation minute "
                                                  "(default 4, the shipped policy's)"),
     continuation: str | None = typer.Option(None, "--continuation",
-                                            help="GRPO rollouts after the first minute: hold | track | reference | "
-                                                 "policy (default: hold; residual: reference)"),
+                                            help="GRPO rollouts after the first minute: hold | track | repeat | "
+                                                 "reference | policy (default: hold; residual: reference)"),
     eval_every: int | None = typer.Option(None, "--eval-every", min=1,
                                           help="iterations between validations (selectable checkpoints; default 25)"),
     trace: list[Path] = typer.Option([], "--trace", help="training trace(s) (default: NASA July 1995)"),

@@ -62,7 +62,7 @@ class GroupBatch:
     uniform_groups: int
 
 
-CONTINUATIONS = ("hold", "track", "reference", "policy")
+CONTINUATIONS = ("hold", "track", "repeat", "reference", "policy")
 
 
 def _in_use(env: ScalingEnv) -> float:
@@ -86,6 +86,9 @@ def rollout_returns(
     for _ in range(horizon - 1):
         if continuation == "hold":  # the first action's replica count (floor included) is kept as it is
             ret += np.array([c.run_minute(c.replicas) for c in clones])
+            continue
+        if continuation == "repeat":  # the first action index again: a residual correction is held
+            ret += np.array([c.step(a) for c, a in zip(clones, actions, strict=True)])
             continue
         if continuation == "reference":  # action 0: no change (relative), the HPA's own decision (residual)
             ret += np.array([c.step(0) for c in clones])

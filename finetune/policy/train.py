@@ -19,7 +19,8 @@ over those days.
 target is `residual_hpa_target` or, when unset, the tuned HPA of the validation days; the warm start (and the KL
 reference) is the constant policy that takes d = 0 with probability `residual_p0` whatever it observes, so its
 greedy decisions are the tuned HPA's and iteration 0 -- validated and selectable like every other -- is the tuned
-HPA itself. Its groups' rollouts hand back to the HPA after the first minute (continuation `reference`).
+HPA itself. Its groups' rollouts hand back to the HPA after the first minute (continuation `reference`, the default)
+or hold the correction (`repeat`).
 """
 
 from __future__ import annotations
@@ -102,8 +103,9 @@ class TrainConfig:
         if self.residual:
             if self.algo != "grpo":
                 raise ValueError("the residual action space is trained with GRPO only (algo='grpo')")
-            if self.grpo.continuation not in ("reference", "policy"):
-                raise ValueError("a residual policy's rollouts continue with 'reference' (the HPA) or 'policy'; "
+            if self.grpo.continuation not in ("repeat", "reference", "policy"):
+                raise ValueError("a residual policy's rollouts continue with 'repeat', 'reference' (the HPA) or "
+                                 "'policy'; "
                                  f"got continuation {self.grpo.continuation!r}")
             if not 0.0 < self.residual_p0 < 1.0:
                 raise ValueError(f"residual_p0 must be in (0, 1); got {self.residual_p0}")

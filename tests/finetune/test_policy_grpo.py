@@ -172,7 +172,7 @@ def test_track_continuation_keeps_the_chosen_headroom_as_load_moves() -> None:
     for _ in range(10):
         c.run_minute(round(first * grpo._in_use(c)))
     assert c.replicas >= 8
-    with pytest.raises(ValueError, match="hold, track, reference, policy"):
+    with pytest.raises(ValueError, match="hold, track, repeat, reference, policy"):
         grpo.rollout_returns([env], [noop], None, horizon=2, continuation="guess")
 
 

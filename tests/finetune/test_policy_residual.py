@@ -164,3 +164,18 @@ def test_tiny_residual_run_validates_iteration_0_as_the_tuned_hpa(tmp_path: Path
     assert v0["families"] == {fam: {**f, "mean_reward": v0["families"][fam]["mean_reward"]}
                               for fam, f in hpa["families"].items()}
     assert v0["mean_reward"] == hpa["mean_reward"]
+
+
+def test_the_repeat_continuation_holds_the_correction_on_top_of_the_hpa() -> None:
+    env = ScalingEnv(_load(), "frontend", seed=4, warmup=LOOKBACK)
+    env.set_space(SPACE)
+    up = SPACE.deltas.index(1)
+    clone = env.clone()
+    for _ in range(8):
+        hpa_n = clone.hpa_decision()
+        assert hpa_n is not None
+        clone.step(up)
+        assert clone.replicas == min(hpa_n + 1, clone.info.max_replicas)  # every minute, the HPA's count + 1
+    held = grpo.rollout_returns([env], [up], None, 8, "repeat")
+    once = grpo.rollout_returns([env], [up], None, 8, "reference")
+    assert held[0] != once[0]
