@@ -1,8 +1,9 @@
 """Timing of one scaling decision, as the controller makes it, against the HPA rule's decision in the same run.
 
 A decision: (a residual policy) the tuned HPA's decision it corrects, the short-term forecast and the features
-from the simulator's history, the safety floor's mask, the policy's forward pass and the masked argmax.
-The baseline is one HPA reconcile minute (4 syncs) on the same state. Every repeat starts from a fresh minute (the forecast is recomputed, not cached).
+from the simulator's history, the safety floor's mask, the policy's forward pass and the masked argmax. The
+baseline is one HPA reconcile minute (4 syncs) on the same state. Every repeat starts from a fresh minute (the
+forecast is recomputed, not cached).
 """
 
 from __future__ import annotations
