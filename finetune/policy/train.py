@@ -336,8 +336,10 @@ def train(
     if space.is_residual:
         log(f"residual action space: corrections {list(space.deltas)} to the HPA at CPU target {space.hpa_target}")
     ckpt = work_dir / f"{cfg.algo}-{'residual-' if space.is_residual else ''}checkpoint.pt"
+    resumed_at: int | None = None
     if resume and ckpt.exists():
         st = load_checkpoint(ckpt, cfg, space)
+        resumed_at = st.iteration
         log(f"resumed from {ckpt} at iteration {st.iteration}")
     else:
         st = _new_state(cfg, source, space, log)
@@ -405,7 +407,7 @@ def train(
         "floor": ({"tau": cfg.floor_tau, "utilisation": cfg.floor().utilisation}  # type: ignore[union-attr]
                   if cfg.algo == "grpo" and cfg.floor_tau is not None else None),
         "sim_steps": st.sim_steps, "train_wall_s": round(st.wall_s, 1), "bc": st.bc,
-        "run_wall_s": round(time.perf_counter() - started, 1),
+        "run_wall_s": round(time.perf_counter() - started, 1), "resumed_at": resumed_at,
         "curve": st.curve, "validation": st.validation, "validation_default_hpa": hpa_val,
         "torch": torch.__version__,
     }
