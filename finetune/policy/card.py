@@ -372,5 +372,6 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
             "validation family); with rollouts that follow the current policy (`policy`) or hold the correction "
             "over the horizon (`repeat`) the sampling distribution concentrates within a few dozen iterations, on "
             "d = 0 or on corrections that are cheaper than the HPA with more violation minutes. Iteration 0 ties "
-            "the tuned HPA on every validation family, so the selection rule ships a learned correction only if it is no worse than the HPA on both figures on all of them.")
+            "the tuned HPA on every validation family, so the selection rule ships a learned correction only if "
+            "it is no worse than the HPA on both figures on all of them.")
     return "\n".join(lines) + "\n"
