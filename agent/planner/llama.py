@@ -25,6 +25,7 @@ from agent.planner.base import RESPOND, PlannedCall, Step, could_not_plan
 from agent.planner.batch_decoder import ModelThread
 from agent.planner.grammar import call_grammar
 from agent.planner.lazy_grammar import LazyGrammar
+from agent.planner.prompt_lookup import DraftSettings
 from agent.planner.spans import check_in_inventory, close_to, unknown_service_question, with_service
 from runtime.conversation import Conversation
 from runtime.grounded_targets import grounded_services
@@ -70,7 +71,8 @@ class LlamaPlanner:
 
     def __init__(self, model_path: Path, adapter_path: Path | None = None, name: str = "keel",
                  n_threads: int = 2, few_shot: bool = False, n_ctx: int = 1024,
-                 extra_bufts: bool | None = None, batching: bool = False, slots: int = 8) -> None:
+                 extra_bufts: bool | None = None, batching: bool = False, slots: int = 8,
+                 drafts: DraftSettings | None = None) -> None:
         from finetune.slm.llama_runtime import load_llama
 
         self.name = name
@@ -79,7 +81,7 @@ class LlamaPlanner:
         self.llm = load_llama(model_path, adapter_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=256,
                               extra_bufts=extra_bufts)
         self.batching = batching
-        self._thread = ModelThread(self.llm, batching=batching, slots=slots)
+        self._thread = ModelThread(self.llm, batching=batching, slots=slots, drafts=drafts)
         self._grammars: dict[str, Any] = {}  # grammar text -> compiled LlamaGrammar
         self.calls = 0
         self.fallbacks = 0
