@@ -79,6 +79,8 @@ class _Completion:
     future: Future[str]
     tokens: list[int] = field(default_factory=list)
     choose: Callable[[np.ndarray], int] | None = None  # the next token from the logits (default: argmax)
+    guess: str = ""  # an earlier completion of the same prompt: drafted while this one follows it
+    guess_tokens: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -131,11 +133,13 @@ class ModelThread:
         self._inbox.put(_Call(fn, args, fut))
         return fut
 
-    def complete(self, prompt: str, max_tokens: int,
-                 choose: Callable[[np.ndarray], int] | None = None) -> Future[str]:
+    def complete(self, prompt: str, max_tokens: int, choose: Callable[[np.ndarray], int] | None = None,
+                 guess: str = "") -> Future[str]:
         """A greedy completion of `prompt` up to the end of the line (at most `max_tokens` tokens). With
         batching on, `choose` may pick each next token from the logits instead of the argmax (a grammar that
-        constrains the line: `lazy_grammar.LazyGrammar.choose`); it runs on the model thread."""
+        constrains the line: `lazy_grammar.LazyGrammar.choose`); it runs on the model thread. `guess` (an
+        earlier completion of the same prompt, e.g. the free decode before a grammar retry) is drafted while
+        the completion follows it (drafting on); it never changes the text."""
         if not self.batching:
             if choose is not None:
                 raise ValueError("a token chooser needs batching on")
@@ -143,7 +147,7 @@ class ModelThread:
         if self._closed:
             raise RuntimeError("the model thread is shut down")
         fut: Future[str] = Future()
-        self._inbox.put(_Completion(prompt, max_tokens, fut, choose=choose))
+        self._inbox.put(_Completion(prompt, max_tokens, fut, choose=choose, guess=guess))
         return fut
 
     def stats(self) -> DecodeStats:
@@ -275,6 +279,9 @@ class ModelThread:
             try:
                 if not job.tokens:
                     job.tokens = self._tokens(job.prompt)
+                    if job.guess:
+                        job.guess_tokens = list(self.llm.tokenize(job.guess.encode("utf-8"), add_bos=False,
+                                                                  special=False))
                 max_tokens = capped_max_tokens(len(job.tokens), job.max_tokens, self.n_ctx_seq)
                 placed: Placement | None = self._table.place(job.tokens)
             except Exception as e:  # noqa: BLE001 - a prompt that cannot be placed (too long, ...) fails alone
@@ -336,8 +343,7 @@ class ModelThread:
             if n >= self._n_batch:
                 break
             room = min(self._n_batch - n, r.max_tokens - len(r.completion)) - 1
-            r.draft = draft(r.job.tokens + r.completion, self.drafts)[:max(room, 0)] \
-                if alone and r.job.choose is None else []
+            r.draft = self._draft(r)[:max(room, 0)] if alone else []
             assert r.next_token is not None
             put(r, [r.next_token, *r.draft], 1 + len(r.draft))
         for r in self._running:
@@ -352,11 +358,14 @@ class ModelThread:
             return
         chosen: dict[int, list[int]] = {}  # sequence id -> the greedy token at each position with logits
         for first, count, r in outputs:
-            picks = []
-            for idx in range(first, first + count):
-                ptr = llama_cpp.llama_get_logits_ith(self._ctx.ctx, idx)
+            picks: list[int] = []
+            drafted = r.draft if r.next_token is not None else []
+            for j in range(count):  # in order, up to the first drafted token greedy rejects: a chooser (grammar)
+                ptr = llama_cpp.llama_get_logits_ith(self._ctx.ctx, first + j)  # advances with each pick
                 logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
                 picks.append(r.job.choose(logits) if r.job.choose else int(np.argmax(logits)))
+                if j >= len(drafted) or picks[-1] != drafted[j]:
+                    break
             chosen[r.seq] = picks
         dt = time.perf_counter() - t0
         n_prompt = n_drafted = n_accepted = 0
@@ -394,6 +403,16 @@ class ModelThread:
             for tok in picks:
                 if self._advance(r, tok):
                     break
+
+    def _draft(self, r: _Running) -> list[int]:
+        """The tokens to draft after `r`'s next token: its guess's while the completion follows the guess, else
+        prompt lookup over the prompt and the completion so far."""
+        if self.drafts.max_tokens <= 0:
+            return []
+        guess, n = r.job.guess_tokens, len(r.completion)
+        if len(guess) > n and guess[:n] == r.completion:
+            return guess[n:n + self.drafts.max_tokens]
+        return draft(r.job.tokens + r.completion, self.drafts)
 
     def _advance(self, r: _Running, tok: int) -> bool:
         """Append the chosen token; True when the completion ended (end of generation, the line or the cap)."""

@@ -179,3 +179,27 @@ def test_prompt_lookup_drafts_shorten_a_copied_answer_and_keep_its_text(planners
     steps = after["steps"] - before["steps"]
     assert confirmed >= 8 and confirmed <= drafted, (confirmed, drafted)
     assert steps < generated, (steps, generated)  # each confirmed token saved a step
+
+
+def test_a_grammar_retry_drafts_the_free_text_and_decodes_the_same_line(planners: tuple[Any, Any]) -> None:
+    """Under the grammar, the free decode's text is drafted while it still fits: same line as without it."""
+    from agent.planner.lazy_grammar import LazyGrammar
+
+    _, batched = planners
+    grammar = batched._grammar_obj()
+    prompt = render_prompt("restart the cart service")
+    free = batched.complete(prompt, 64)
+
+    def retry(guess: str) -> str:
+        checker = LazyGrammar(batched.llm, grammar)
+        try:
+            return batched._thread.complete(prompt, 64, choose=checker.choose, guess=guess).result()
+        finally:
+            checker.close()
+
+    before = batched.decode_stats()
+    with_guess = retry(free)
+    confirmed = batched.decode_stats()["accepted_tokens"] - before["accepted_tokens"]
+    assert with_guess == retry("") == batched._complete(prompt, 64, grammar, lazy=False)
+    assert with_guess.strip().startswith("restart_service")
+    assert confirmed >= 4, confirmed
