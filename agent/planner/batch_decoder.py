@@ -406,12 +406,14 @@ class ModelThread:
 
     def _draft(self, r: _Running) -> list[int]:
         """The tokens to draft after `r`'s next token: its guess's while the completion follows the guess, else
-        prompt lookup over the prompt and the completion so far."""
+        (once the completion is `after` tokens long) prompt lookup over the prompt and the completion so far."""
         if self.drafts.max_tokens <= 0:
             return []
         guess, n = r.job.guess_tokens, len(r.completion)
         if len(guess) > n and guess[:n] == r.completion:
             return guess[n:n + self.drafts.max_tokens]
+        if n < self.drafts.after:
+            return []
         return draft(r.job.tokens + r.completion, self.drafts)
 
     def _advance(self, r: _Running, tok: int) -> bool:

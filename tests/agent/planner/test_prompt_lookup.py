@@ -7,6 +7,7 @@ import pytest
 from agent.planner.prompt_lookup import DraftSettings, accepted, draft
 
 ON = DraftSettings(max_tokens=4, max_ngram=3, min_ngram=2)
+TWO = DraftSettings(max_tokens=2, max_ngram=3, min_ngram=2)
 
 
 def test_the_tokens_after_the_latest_earlier_occurrence_of_the_last_ngram_are_drafted() -> None:
@@ -14,7 +15,7 @@ def test_the_tokens_after_the_latest_earlier_occurrence_of_the_last_ngram_are_dr
     context = [5, 1, 2, 3, 9, 9, 1, 2, 3, 7, 8, 4, 1, 2, 3]
     # the last 3 tokens (1 2 3) occurred at 1 and 6; the latest (6) is followed by 7 8 4 1
     assert draft(context, ON) == [7, 8, 4, 1]
-    assert draft(context, DraftSettings(max_tokens=2, max_ngram=3, min_ngram=2)) == [7, 8]
+    assert draft(context, TWO) == [7, 8]
 
 
 def test_a_shorter_ngram_is_tried_when_the_longest_never_occurred() -> None:
@@ -30,8 +31,9 @@ def test_nothing_is_drafted_when_off_or_without_a_match() -> None:
     assert draft([], ON) == []
 
 
-def test_an_occurrence_at_the_very_end_drafts_only_what_follows_it() -> None:
-    assert draft([7, 7, 7, 7], ON) == [7]  # (7 7 7) at 0 is followed by one token before the tail
+def test_a_draft_is_whole_or_nothing() -> None:
+    assert draft([7, 7, 7, 7], ON) == []  # (7 7 7) at 0 is followed by only one token
+    assert draft([7, 7, 7, 7, 7, 7], TWO) == [7, 7]
 
 
 @pytest.mark.parametrize(("drafted", "chosen", "n"), [
@@ -50,5 +52,7 @@ def test_bad_settings_name_the_field() -> None:
         DraftSettings(max_tokens=-1)
     with pytest.raises(ValueError, match="min_ngram"):
         DraftSettings(max_tokens=4, max_ngram=2, min_ngram=3)
+    with pytest.raises(ValueError, match="after"):
+        DraftSettings(max_tokens=4, after=-1)
     with pytest.raises(ValueError, match="max_seqs"):
         DraftSettings(max_tokens=4, max_seqs=0)
