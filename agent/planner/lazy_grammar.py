@@ -6,9 +6,9 @@ vocabulary that made a grammar-constrained planning call 3-4 times slower than a
 most likely token is checked alone, and only when the grammar rejects it is the grammar applied to the whole
 vocabulary and the best allowed token taken. That is the token greedy decoding under the full grammar picks
 (the best token, when allowed, is the best allowed one; ties go to the lower id either way), so the text is
-the same (tested on the real model), and most steps cost one token's check. A rejected token is followed by a check of the 64 best tokens, and the
-whole vocabulary (~26 ms) only when none of them is allowed: the best allowed one among them, when its logit
-is above every token left out, is the best allowed token of all.
+the same (tested on the real model), and most steps cost one token's check. A rejected token is followed by
+a check of the 64 best tokens, and of the whole vocabulary (~26 ms) only when none of them is allowed: the
+best allowed one among them, when its logit is above every token left out, is the best allowed token of all.
 
 `LazyGrammar(llm, grammar)` serves one completion: `choose(logits)` for the batch decoder (which then reuses
 the prompt's cached KV, as the free decode before it left it), or the object itself as a llama-cpp-python
