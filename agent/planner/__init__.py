@@ -79,7 +79,7 @@ def _build(kind: str, adapter: Path | None, batching: bool = False) -> Planner:
     settings = get_settings()
     threads, extra_bufts = settings.planner_threads, settings.llama_extra_bufts
     slots = settings.planner_slots
-    drafts = DraftSettings(max_tokens=settings.planner_draft_tokens, max_ngram=3, min_ngram=3, after=12)
+    drafts = DraftSettings(max_tokens=settings.planner_draft_tokens)
     if adapter is not None and settings.planner_merge:
         from agent.planner.merge import merged_model
 

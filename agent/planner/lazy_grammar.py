@@ -38,7 +38,7 @@ class LazyGrammar:
         if not self._sampler:
             raise ValueError("the grammar did not compile")
         self._one = (llama_cpp.llama_token_data * 1)()
-        self.full_checks = 0  # steps where the best token was rejected
+        self.rejections = 0  # steps where the best token was rejected
         self.vocab_checks = 0  # of which the whole vocabulary was checked (no allowed token among the TOP_K best)
         self.steps = 0
 
@@ -73,7 +73,7 @@ class LazyGrammar:
         """The best token the grammar allows: among the `TOP_K` best first (ids in order, so ties go to the lower
         id as on the whole vocabulary); when one is allowed with a logit above every token left out, no other
         token can beat it, else the whole vocabulary is checked."""
-        self.full_checks += 1
+        self.rejections += 1
         n = len(logits)
         if n > TOP_K:
             top = np.sort(np.argpartition(logits, n - TOP_K)[n - TOP_K:]).astype(np.intc)

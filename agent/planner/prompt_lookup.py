@@ -23,12 +23,13 @@ class DraftSettings:
     270M): 1 row 14 ms, 2 rows 26, 4 rows 33, 5 rows 49, 8 rows 46, so a draft pays only at lengths whose
     step is cheap per token (3 or 7) and mostly confirmed. Call lines are short (~12 tokens) and rarely
     copied whole; long answers quote their prompt, hence `after`. In a full batch every sequence would wait
-    for the drafted rows, hence `max_seqs`."""
+    for the drafted rows, hence `max_seqs`. The defaults besides `max_tokens` are the shipped choice (made on
+    dialogue prompts of the training split); `planner_draft_tokens` sets `max_tokens`."""
 
     max_tokens: int = 0
     max_ngram: int = 3
     min_ngram: int = 3
-    after: int = 0
+    after: int = 12
     max_seqs: int = 1
 
     def __post_init__(self) -> None:

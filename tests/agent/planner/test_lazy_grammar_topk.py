@@ -17,7 +17,7 @@ def _checker(allowed: set[int]) -> LazyGrammar:
     """A LazyGrammar whose grammar allows exactly `allowed` (no native sampler)."""
     g = object.__new__(LazyGrammar)
     g._ll = llama_cpp
-    g.full_checks = g.vocab_checks = g.steps = 0
+    g.rejections = g.vocab_checks = g.steps = 0
     g.checked: list[int] = []  # type: ignore[misc]
 
     def apply(data: Any, size: int) -> None:
