@@ -29,11 +29,7 @@ from tools.inventory import Inventory
 
 FUZZY_MIN = 92.0  # best WRatio a fuzzy match needs (chosen on evals/names: `python -m evals.resolution_names`)
 FUZZY_MARGIN = 8.0  # and its lead over the runner-up
-
-
-def close_min() -> float:
-    """The score at which a name fits about as well as a fuzzy match may: two such names are a close pair."""
-    return FUZZY_MIN - FUZZY_MARGIN
+CLOSE_MIN = FUZZY_MIN - FUZZY_MARGIN  # a name fitting this well fits about as well as a fuzzy match may
 SUFFIXES = ("service", "svc", "srv")
 How = Literal["exact", "alias", "normalised", "fuzzy"]
 Code = Literal["unknown_service", "ambiguous_service"]
@@ -166,7 +162,7 @@ def close_names(name: str, inventory: Inventory) -> tuple[str, ...]:
     misspelt name may mean ("spmndle-db" -> spindle-db), none for a word that is no name at all ("p99")."""
     if not words(name):
         return ()
-    return tuple(n for n, score in _ranked(name, index_of(inventory)) if score >= close_min())
+    return tuple(n for n, score in _ranked(name, index_of(inventory)) if score >= CLOSE_MIN)
 
 
 def _ranked(name: str, ix: _Index) -> list[tuple[str, float]]:
@@ -209,7 +205,7 @@ def resolve(name: str, inventory: Inventory, *, for_write: bool) -> Resolution:
         if for_write:
             return Resolution(asked, None, score=best, candidates=top, code="unknown_service")
         return Resolution(asked, ranked[0][0], "fuzzy", best, top)
-    close_pair = runner >= close_min() and best - runner < FUZZY_MARGIN  # two names fit about as well
+    close_pair = runner >= CLOSE_MIN and best - runner < FUZZY_MARGIN  # two names fit about as well
     code: Code = "ambiguous_service" if close_pair else "unknown_service"
     return Resolution(asked, None, score=best, candidates=top, code=code)
 

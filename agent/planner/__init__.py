@@ -73,15 +73,17 @@ def _build(kind: str, adapter: Path | None, batching: bool = False) -> Planner:
 
         return HFPlanner(adapter, name=name, few_shot=adapter is None)
     from agent.planner.llama import LlamaPlanner
+    from agent.planner.prompt_lookup import DraftSettings
     from config.settings import get_settings
 
     settings = get_settings()
     threads, extra_bufts = settings.planner_threads, settings.llama_extra_bufts
     slots = settings.planner_slots
+    drafts = DraftSettings(max_tokens=settings.planner_draft_tokens)
     if adapter is not None and settings.planner_merge:
         from agent.planner.merge import merged_model
 
         return LlamaPlanner(merged_model(base_gguf(), adapter), None, name=name, n_threads=threads,
-                            extra_bufts=extra_bufts, batching=batching, slots=slots)
+                            extra_bufts=extra_bufts, batching=batching, slots=slots, drafts=drafts)
     return LlamaPlanner(base_gguf(), adapter, name=name, few_shot=adapter is None, n_threads=threads,
-                        extra_bufts=extra_bufts, batching=batching, slots=slots)
+                        extra_bufts=extra_bufts, batching=batching, slots=slots, drafts=drafts)

@@ -36,6 +36,7 @@ import numpy as np
 
 from agent.planner.kv_slots import Placement, SlotTable
 from agent.planner.line_stop import capped_max_tokens, check_stop
+from agent.planner.prompt_lookup import DraftSettings, accepted, draft
 
 T = TypeVar("T")
 STOPS = (b"\n",)
@@ -53,6 +54,8 @@ class DecodeStats:
     evaluated_tokens: int = 0  # batched: prompt tokens evaluated
     generated_tokens: int = 0  # tokens chosen by greedy decoding (both paths)
     steps: int = 0  # llama_decode calls of the batch
+    drafted_tokens: int = 0  # batched: prompt-lookup draft tokens evaluated
+    accepted_tokens: int = 0  # of which greedy decoding confirmed
     max_batch_seqs: int = 0  # most sequences in one step
     decode_s: float = 0.0  # seconds in llama_decode and argmax
     calls: int = 0  # exclusive calls (unbatched completions, grammar decoding)
@@ -76,6 +79,8 @@ class _Completion:
     future: Future[str]
     tokens: list[int] = field(default_factory=list)
     choose: Callable[[np.ndarray], int] | None = None  # the next token from the logits (default: argmax)
+    guess: str = ""  # an earlier completion of the same prompt: drafted while this one follows it
+    guess_tokens: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -88,6 +93,7 @@ class _Running:
     completion: list[int] = field(default_factory=list)
     next_token: int | None = None  # chosen, not yet evaluated
     multibyte_fix: int = 0
+    draft: list[int] = field(default_factory=list)  # drafted tokens evaluated with next_token this step
 
 
 _STOP = object()
@@ -97,9 +103,10 @@ class ModelThread:
     """The one thread of a `llama_cpp.Llama` (see the module docstring); `batching` turns the batch on."""
 
     def __init__(self, llm: Any, *, batching: bool = True, slots: int = 8, cached: int | None = None,
-                 name: str = "keel-llama") -> None:
+                 drafts: DraftSettings | None = None, name: str = "keel-llama") -> None:
         self.llm = llm
         self.batching = batching
+        self.drafts = drafts or DraftSettings()
         self.slots = slots
         self.cached = max(1, slots // 2) if cached is None else cached
         self.n_ctx_seq = int(llm.n_ctx()) if batching else 0  # a completion's limit, as on the unbatched path
@@ -126,11 +133,13 @@ class ModelThread:
         self._inbox.put(_Call(fn, args, fut))
         return fut
 
-    def complete(self, prompt: str, max_tokens: int,
-                 choose: Callable[[np.ndarray], int] | None = None) -> Future[str]:
+    def complete(self, prompt: str, max_tokens: int, choose: Callable[[np.ndarray], int] | None = None,
+                 guess: str = "") -> Future[str]:
         """A greedy completion of `prompt` up to the end of the line (at most `max_tokens` tokens). With
         batching on, `choose` may pick each next token from the logits instead of the argmax (a grammar that
-        constrains the line: `lazy_grammar.LazyGrammar.choose`); it runs on the model thread."""
+        constrains the line: `lazy_grammar.LazyGrammar.choose`); it runs on the model thread. `guess` (an
+        earlier completion of the same prompt, e.g. the free decode before a grammar retry) is drafted while
+        the completion follows it (drafting on); it never changes the text."""
         if not self.batching:
             if choose is not None:
                 raise ValueError("a token chooser needs batching on")
@@ -138,7 +147,7 @@ class ModelThread:
         if self._closed:
             raise RuntimeError("the model thread is shut down")
         fut: Future[str] = Future()
-        self._inbox.put(_Completion(prompt, max_tokens, fut, choose=choose))
+        self._inbox.put(_Completion(prompt, max_tokens, fut, choose=choose, guess=guess))
         return fut
 
     def stats(self) -> DecodeStats:
@@ -270,6 +279,9 @@ class ModelThread:
             try:
                 if not job.tokens:
                     job.tokens = self._tokens(job.prompt)
+                    if job.guess:
+                        job.guess_tokens = list(self.llm.tokenize(job.guess.encode("utf-8"), add_bos=False,
+                                                                  special=False))
                 max_tokens = capped_max_tokens(len(job.tokens), job.max_tokens, self.n_ctx_seq)
                 placed: Placement | None = self._table.place(job.tokens)
             except Exception as e:  # noqa: BLE001 - a prompt that cannot be placed (too long, ...) fails alone
@@ -302,80 +314,124 @@ class ModelThread:
                 self._stats.stream_copies += len(copies)
 
     def _step(self) -> None:
-        """One llama_decode over every running sequence: one token each for the generating ones, then prompt
-        tokens of the others while the batch has room; then one greedy token for each sequence with logits."""
+        """One llama_decode over every running sequence: the next token of each generating one (with its
+        prompt-lookup draft when it generates alone), then prompt tokens of the others while the batch has room;
+        then the greedy token at every position with logits, keeping the drafted tokens greedy confirms."""
         import llama_cpp
 
         b = self._batch.batch
         n = 0
         added: list[tuple[_Running, list[int]]] = []
-        outputs: list[tuple[int, _Running]] = []
+        outputs: list[tuple[int, int, _Running]] = []  # (first batch index with logits, how many, sequence)
 
-        def put(r: _Running, toks: list[int], logits_last: bool) -> None:
+        def put(r: _Running, toks: list[int], n_logits: int) -> None:
             nonlocal n
             for i, t in enumerate(toks):
                 b.token[n] = t
                 b.pos[n] = r.pos + i
                 b.n_seq_id[n] = 1
                 b.seq_id[n][0] = r.seq
-                b.logits[n] = logits_last and i == len(toks) - 1
+                b.logits[n] = i >= len(toks) - n_logits
                 n += 1
-            if logits_last:
-                outputs.append((n - 1, r))
+            if n_logits:
+                outputs.append((n - n_logits, n_logits, r))
             added.append((r, toks))
 
-        for r in self._running:
-            if r.next_token is not None and n < self._n_batch:
-                put(r, [r.next_token], True)
+        generating = [r for r in self._running if r.next_token is not None]
+        alone = len(generating) <= self.drafts.max_seqs
+        for r in generating:
+            if n >= self._n_batch:
+                break
+            room = min(self._n_batch - n, r.max_tokens - len(r.completion)) - 1
+            r.draft = self._draft(r)[:max(room, 0)] if alone else []
+            assert r.next_token is not None
+            put(r, [r.next_token, *r.draft], 1 + len(r.draft))
         for r in self._running:
             if r.pending and n < self._n_batch:
                 chunk = r.pending[: self._n_batch - n]
-                put(r, chunk, len(chunk) == len(r.pending))
+                put(r, chunk, 1 if len(chunk) == len(r.pending) else 0)
         b.n_tokens = n
         t0 = time.perf_counter()
         rc = llama_cpp.llama_decode(self._ctx.ctx, b)
         if rc != 0:
             self._fail_all(RuntimeError(f"llama_decode returned {rc} for a batch of {n} tokens"))
             return
-        chosen: list[tuple[_Running, int]] = []
-        for idx, r in outputs:
-            ptr = llama_cpp.llama_get_logits_ith(self._ctx.ctx, idx)
-            logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
-            chosen.append((r, r.job.choose(logits) if r.job.choose else int(np.argmax(logits))))
+        chosen: dict[int, list[int]] = {}  # sequence id -> the greedy token at each position with logits
+        for first, count, r in outputs:
+            picks: list[int] = []
+            drafted = r.draft if r.next_token is not None else []
+            for j in range(count):  # in order, up to the first drafted token greedy rejects: a chooser (grammar)
+                ptr = llama_cpp.llama_get_logits_ith(self._ctx.ctx, first + j)  # advances with each pick
+                logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+                picks.append(r.job.choose(logits) if r.job.choose else int(np.argmax(logits)))
+                if j >= len(drafted) or picks[-1] != drafted[j]:
+                    break
+            chosen[r.seq] = picks
         dt = time.perf_counter() - t0
-        n_prompt = 0
-        for r, toks in added:  # a running sequence either generates (next_token) or reads its prompt
-            self._table.extend(r.seq, toks)
-            r.pos += len(toks)
+        n_prompt = n_drafted = n_accepted = 0
+        produced: list[tuple[_Running, list[int]]] = []
+        for r, toks in added:  # a running sequence either generates (next_token + draft) or reads its prompt
             if r.next_token is not None:
+                picks = chosen[r.seq]
+                m = accepted(r.draft, picks)
+                kept = toks[: 1 + m]  # the drafted tokens after the first rejected one hold wrong keys and values
+                if len(kept) < len(toks):
+                    llama_cpp.llama_memory_seq_rm(self._mem, r.seq, r.pos + len(kept), -1)
+                self._table.extend(r.seq, kept)
+                r.pos += len(kept)
                 r.next_token = None
+                n_drafted += len(r.draft)
+                n_accepted += m
+                produced.append((r, picks[: m + 1]))
             else:
+                self._table.extend(r.seq, toks)
+                r.pos += len(toks)
                 r.pending = r.pending[len(toks):]
                 n_prompt += len(toks)
+                if r.seq in chosen:
+                    produced.append((r, chosen[r.seq]))
         with self._stats_lock:
             s = self._stats
             s.steps += 1
             s.decode_s += dt
             s.evaluated_tokens += n_prompt
-            s.generated_tokens += len(chosen)
+            s.generated_tokens += sum(len(p) for _, p in produced)
+            s.drafted_tokens += n_drafted
+            s.accepted_tokens += n_accepted
             s.max_batch_seqs = max(s.max_batch_seqs, len(added))
-        for r, tok in chosen:
-            self._advance(r, tok)
+        for r, picks in produced:
+            for tok in picks:
+                if self._advance(r, tok):
+                    break
 
-    def _advance(self, r: _Running, tok: int) -> None:
+    def _draft(self, r: _Running) -> list[int]:
+        """The tokens to draft after `r`'s next token: its guess's while the completion follows the guess, else
+        (once the completion is `after` tokens long) prompt lookup over the prompt and the completion so far."""
+        if self.drafts.max_tokens <= 0:
+            return []
+        guess, n = r.job.guess_tokens, len(r.completion)
+        if len(guess) > n and guess[:n] == r.completion:
+            return guess[n:n + self.drafts.max_tokens]
+        if n < self.drafts.after:
+            return []
+        return draft(r.job.tokens + r.completion, self.drafts)
+
+    def _advance(self, r: _Running, tok: int) -> bool:
+        """Append the chosen token; True when the completion ended (end of generation, the line or the cap)."""
         import llama_cpp
 
         if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, tok):
             self._finish(r, self.llm.detokenize(r.completion))
-            return
+            return True
         r.completion.append(tok)
         check = check_stop(self.llm.detokenize(r.completion), len(r.completion), r.max_tokens, STOPS,
                            r.multibyte_fix)
         if check.done:
             self._finish(r, check.text)
-        else:
-            r.multibyte_fix = check.multibyte_fix
-            r.next_token = tok
+            return True
+        r.multibyte_fix = check.multibyte_fix
+        r.next_token = tok
+        return False
 
     def _finish(self, r: _Running, text: bytes) -> None:
         self._running.remove(r)

@@ -25,6 +25,7 @@ from agent.planner.base import RESPOND, PlannedCall, Step, could_not_plan
 from agent.planner.batch_decoder import ModelThread
 from agent.planner.grammar import call_grammar
 from agent.planner.lazy_grammar import LazyGrammar
+from agent.planner.prompt_lookup import DraftSettings
 from agent.planner.spans import check_in_inventory, close_to, unknown_service_question, with_service
 from runtime.conversation import Conversation
 from runtime.grounded_targets import grounded_services
@@ -70,7 +71,8 @@ class LlamaPlanner:
 
     def __init__(self, model_path: Path, adapter_path: Path | None = None, name: str = "keel",
                  n_threads: int = 2, few_shot: bool = False, n_ctx: int = 1024,
-                 extra_bufts: bool | None = None, batching: bool = False, slots: int = 8) -> None:
+                 extra_bufts: bool | None = None, batching: bool = False, slots: int = 8,
+                 drafts: DraftSettings | None = None) -> None:
         from finetune.slm.llama_runtime import load_llama
 
         self.name = name
@@ -79,7 +81,7 @@ class LlamaPlanner:
         self.llm = load_llama(model_path, adapter_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=256,
                               extra_bufts=extra_bufts)
         self.batching = batching
-        self._thread = ModelThread(self.llm, batching=batching, slots=slots)
+        self._thread = ModelThread(self.llm, batching=batching, slots=slots, drafts=drafts)
         self._grammars: dict[str, Any] = {}  # grammar text -> compiled LlamaGrammar
         self.calls = 0
         self.fallbacks = 0
@@ -121,15 +123,16 @@ class LlamaPlanner:
                 checker.close()
         return str(out["choices"][0]["text"])
 
-    def complete(self, prompt: str, max_tokens: int, grammar: Any = None) -> str:
+    def complete(self, prompt: str, max_tokens: int, grammar: Any = None, guess: str = "") -> str:
         """Greedy completion up to the end of the line, run on the model thread: batched when batching is on
-        (under a grammar too, checked lazily, reusing the prompt the free decode left cached), else alone."""
+        (under a grammar too, checked lazily, reusing the prompt the free decode left cached and drafting the
+        free decode's text, `guess`, while it still fits), else alone."""
         if grammar is None:
             return self._thread.complete(prompt, max_tokens).result()
         if self._thread.batching and self.lazy_grammar:
             checker = LazyGrammar(self.llm, grammar)
             try:
-                return self._thread.complete(prompt, max_tokens, choose=checker.choose).result()
+                return self._thread.complete(prompt, max_tokens, choose=checker.choose, guess=guess).result()
             finally:
                 checker.close()
         return self._thread.submit(self._complete, prompt, max_tokens, grammar).result()
@@ -170,7 +173,7 @@ class LlamaPlanner:
         if checked.code == "unknown_service" and checked.service is not None:
             return self._choose_known(prompt, request, checked.tool, checked.service, raw, t0, context)
         self.fallbacks += 1
-        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj())
+        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=self._grammar_obj(), guess=raw)
         checked = check_in_inventory(raw2, context)
         ms = (time.perf_counter() - t0) * 1e3
         if checked.ok:
@@ -207,7 +210,7 @@ class LlamaPlanner:
                 return PlannedCall(tool, swapped.args, raw, True, (time.perf_counter() - t0) * 1e3, True)
         # The first decode chose the tool; only its service span failed, so the retry keeps the tool.
         grammar = self._grammar_obj(spans=False, services=named, tool=tool)
-        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=grammar)
+        raw2 = self.complete(prompt, MAX_CALL_TOKENS, grammar=grammar, guess=raw)
         checked = check_in_inventory(raw2, context)
         ms = (time.perf_counter() - t0) * 1e3
         if checked.ok and checked.args.get("service") in (None, *named):

@@ -159,3 +159,47 @@ def test_planned_calls_are_the_same_with_and_without_batching(planners: tuple[An
         many = list(pool.map(batched.plan, requests))
     assert [(c.tool, c.args, c.raw, c.constrained) for c in one] == [(c.tool, c.args, c.raw, c.constrained)
                                                                       for c in many]
+
+
+def test_prompt_lookup_drafts_shorten_a_copied_answer_and_keep_its_text(planners: tuple[Any, Any]) -> None:
+    """An answer quoting the last finding is drafted from the prompt: fewer steps, the same greedy text."""
+    plain, batched = planners
+    why = Conversation(earlier=(EarlierTurn(
+        "what is checkoutservice's p99 latency?", entity="checkoutservice",
+        finding="checkoutservice latency_p99 is 773ms now (from 26ms, max 780ms over 15m)"),))
+    prompts = [render_prompt("explain that", (), why), render_prompt("what makes you think so?", (), why)]
+    before = batched.decode_stats()
+    texts = [batched.complete(p, 64) for p in prompts]
+    after = batched.decode_stats()
+    assert texts == [plain.complete(p, 64) for p in prompts]
+    assert any("773ms" in t for t in texts), texts  # the answers do quote the finding
+    drafted = after["drafted_tokens"] - before["drafted_tokens"]
+    confirmed = after["accepted_tokens"] - before["accepted_tokens"]
+    generated = after["generated_tokens"] - before["generated_tokens"]
+    steps = after["steps"] - before["steps"]
+    assert confirmed >= 8 and confirmed <= drafted, (confirmed, drafted)
+    assert steps < generated, (steps, generated)  # each confirmed token saved a step
+
+
+def test_a_grammar_retry_drafts_the_free_text_and_decodes_the_same_line(planners: tuple[Any, Any]) -> None:
+    """Under the grammar, the free decode's text is drafted while it still fits: same line as without it."""
+    from agent.planner.lazy_grammar import LazyGrammar
+
+    _, batched = planners
+    grammar = batched._grammar_obj()
+    prompt = render_prompt("restart the cart service")
+    free = batched.complete(prompt, 64)
+
+    def retry(guess: str) -> str:
+        checker = LazyGrammar(batched.llm, grammar)
+        try:
+            return batched._thread.complete(prompt, 64, choose=checker.choose, guess=guess).result()
+        finally:
+            checker.close()
+
+    before = batched.decode_stats()
+    with_guess = retry(free)
+    confirmed = batched.decode_stats()["accepted_tokens"] - before["accepted_tokens"]
+    assert with_guess == retry("") == batched._complete(prompt, 64, grammar, lazy=False)
+    assert with_guess.strip().startswith("restart_service")
+    assert confirmed >= 4, confirmed
