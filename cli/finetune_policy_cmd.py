@@ -32,13 +32,32 @@ def policy(
                                           "-2..+2 to a tuned HPA's own decision; iteration 0 is that HPA)"),
     residual_hpa_target: float | None = typer.Option(None, "--residual-hpa-target", min=0.05, max=1.5,
                                                      help="the residual space's HPA CPU target (default: the "
-                                                          "tuned HPA of the validation days)"),
+                                                          "target keel eval scaling tunes for hpa_tuned on the "
+                                                          "training trace's training split)"),
     slo_weight: float | None = typer.Option(None, "--slo-weight", min=0.0,
                                             help="training reward's weight per SLO-violation minute "
                                                  "(default 4, the shipped policy's)"),
     continuation: str | None = typer.Option(None, "--continuation",
                                             help="GRPO rollouts after the first minute: hold | track | repeat | "
                                                  "reference | policy (default: hold; residual: reference)"),
+    reward: str = typer.Option("absolute", "--reward",
+                               help="GRPO group returns: absolute (the training reward) | counterfactual (residual "
+                                    "only: replica-minutes saved against the HPA's own continuation from the same "
+                                    "state, violation minutes above it penalised)"),
+    hold: int = typer.Option(5, "--hold", min=1,
+                             help="counterfactual reward: minutes a sampled correction is held before the HPA "
+                                  "decides alone"),
+    horizon: int | None = typer.Option(None, "--horizon", min=1, help="GRPO rollout minutes (default 30)"),
+    violation_penalty: float = typer.Option(40.0, "--violation-penalty", min=0.0,
+                                            help="counterfactual reward: replica-minutes per violation minute "
+                                                 "above the HPA's"),
+    violation_credit: float = typer.Option(10.0, "--violation-credit", min=0.0,
+                                           help="counterfactual reward: replica-minutes per violation minute "
+                                                "below the HPA's"),
+    entropy_coef: float | None = typer.Option(None, "--entropy-coef", min=0.0,
+                                              help="GRPO entropy bonus (default 0.01)"),
+    kl_coef: float | None = typer.Option(None, "--kl-coef", min=0.0,
+                                         help="GRPO KL penalty to the reference policy (default 0.02)"),
     eval_every: int | None = typer.Option(None, "--eval-every", min=1,
                                           help="iterations between validations (selectable checkpoints; default 25)"),
     trace: list[Path] = typer.Option([], "--trace", help="training trace(s) (default: NASA July 1995)"),
@@ -85,12 +104,28 @@ def policy(
         if residual_hpa_target is not None and action_space != "residual":
             fail("--residual-hpa-target needs --action-space residual")
         extra: dict[str, Any] = {}
-        if continuation is not None:
-            from finetune.policy.grpo import CONTINUATIONS, GRPOConfig
+        from finetune.policy.grpo import CONTINUATIONS, REWARDS, GRPOConfig
 
-            if continuation not in CONTINUATIONS:
-                fail(f"--continuation: got {continuation!r}; allowed: {', '.join(CONTINUATIONS)}")
-            extra["grpo"] = GRPOConfig(continuation=continuation)
+        if continuation is not None and continuation not in CONTINUATIONS:
+            fail(f"--continuation: got {continuation!r}; allowed: {', '.join(CONTINUATIONS)}")
+        if reward not in REWARDS:
+            fail(f"--reward: got {reward!r}; allowed: {', '.join(REWARDS)}")
+        if reward == "counterfactual" and action_space != "residual":
+            fail("--reward counterfactual needs --action-space residual (the counterfactual is the HPA's d = 0)")
+        grpo_kw: dict[str, Any] = {}
+        if continuation is not None or action_space == "residual":
+            grpo_kw["continuation"] = continuation or "reference"
+        if reward == "counterfactual":
+            grpo_kw.update(reward=reward, hold=hold, violation_penalty=violation_penalty,
+                           violation_credit=violation_credit)
+        for key, value in (("horizon", horizon), ("entropy_coef", entropy_coef), ("kl_coef", kl_coef)):
+            if value is not None:
+                grpo_kw[key] = value
+        if grpo_kw:
+            try:
+                extra["grpo"] = GRPOConfig(**grpo_kw)
+            except ValueError as e:
+                fail(f"GRPO options: {e}")
         if eval_every is not None:
             extra["eval_every"] = eval_every
         if slo_weight is not None:
@@ -106,7 +141,7 @@ def policy(
         except ValueError as e:
             fail(str(e))
         wd = work_dir or get_settings().home / "finetune" / "policy"
-        _run(cfg, wd, target, resume, progress, rollout_fn)
+        _run(cfg, wd, target, resume, progress, rollout_fn, get_settings().home / "cache" / "scaling")
     if card:
         from tools.services import service_names
 
@@ -116,7 +151,8 @@ def policy(
         write_card(grpo_out, ARTIFACTS / "scaling_policy_ppo.pt", tuple(card_service) or CARD_SERVICES)
 
 
-def _run(cfg: object, wd: Path, target: Path, resume: bool, progress: bool, rollout_fn: object) -> None:
+def _run(cfg: object, wd: Path, target: Path, resume: bool, progress: bool, rollout_fn: object,
+         hpa_cache: Path | None = None) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from finetune.policy.train import total_iterations, train
@@ -134,7 +170,7 @@ def _run(cfg: object, wd: Path, target: Path, resume: bool, progress: bool, roll
             bar.console.print(f"[dim]{msg}[/]")
 
         meta = train(cfg, wd, target, resume=resume, on_iteration=tick, log=log,  # type: ignore[arg-type]
-                     rollout_fn=rollout_fn)  # type: ignore[arg-type]
+                     rollout_fn=rollout_fn, hpa_cache_dir=hpa_cache)  # type: ignore[arg-type]
     console.print(json.dumps({k: meta[k] for k in ("algo", "iterations", "sim_steps", "train_wall_s")}))
 
 

@@ -15,8 +15,6 @@ cached search was used.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from evals.plotting import save_figure
 from evals.scaling_forecast import forecast_band
 from finetune.policy.families import FAMILIES, HELDOUT_FAMILIES, generate
 from finetune.policy.hpa import DEFAULT_TARGET, SYNC_S, TUNING_GRID, static_replicas
+from finetune.policy.hpa_tuning import HISTORY, tune_on_training_split, window
 from finetune.policy.inference import load_policy, policy_space
 from finetune.policy.reward import RewardWeights, slo_ms
 from finetune.policy.rollout import (
@@ -40,7 +39,6 @@ from finetune.policy.rollout import (
 )
 from finetune.policy.safety import SafetyFloor
 from finetune.policy.traffic import Trace, describe_scaling, entry_scale, has_train_split, load_trace, split_bounds
-from runtime.forecast import LOOKBACK
 from tools.services import current_topology
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +49,6 @@ TRACES = ROOT.parent / "shared" / "data" / "traces"
 DEFAULT_TRACE = TRACES / "nasa_http_1995_jul.csv"
 HPA_GRID = TUNING_GRID  # 0.30 .. 0.95
 METHODS = ("grpo", "grpo_nofloor", "forecast", "ppo", "hpa", "hpa_tuned", "static")
-HISTORY = LOOKBACK  # warm-up minutes before a split: the history the forecaster reads
 FAMILY_DAYS = 3
 FAMILY_SEED = 7_000  # evaluation members of the synthetic families (training draws from other generators)
 DEFAULT_FLOOR_TAU = 0.5
@@ -81,47 +78,22 @@ def family_trace(family: str, seed: int = 0) -> Trace:
     return Trace(counts, 0, f"family:{family}" + ("" if family in HELDOUT_FAMILIES else " (a training family)"))
 
 
-def _window(tr: Trace, lo: int, hi: int, scale: float) -> tuple[np.ndarray, int]:
-    """Entry rps for minutes [lo, hi) preceded by HISTORY warm-up minutes, and the clock of the first one."""
-    pre = tr.counts[lo - HISTORY : lo] if lo >= HISTORY else np.full(HISTORY, tr.counts[lo])
-    return np.concatenate([pre, tr.counts[lo:hi]]) * scale, (tr.clock0 + lo - HISTORY) % 1440
-
-
-def _cache_key(parts: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+_window = window  # the evals' split windows are cut as the tuning's are
 
 
 def tune_hpa(spec: EvalSpec, tr: Trace) -> tuple[float, dict[str, Any]]:
-    """Grid-search the HPA CPU target on the training split by mean reward; returns (target, provenance)."""
+    """Grid-search the HPA CPU target on the training split by mean reward; returns (target, provenance).
+
+    The trace's own training split when it has one, else the policies' training trace's (`hpa_tuning`).
+    """
     if has_train_split(len(tr)):
-        train_tr, source = tr, f"{tr.name} training split"
-    else:
-        if not spec.train_trace.exists():
-            raise FileNotFoundError(f"{tr.name} has no training split and the training trace "
-                                    f"{spec.train_trace} is absent; pass --train-trace")
-        train_tr = load_trace(spec.train_trace)
-        source = f"{train_tr.name} training split (the policies' training data)"
-    lo, hi = split_bounds(len(train_tr), "train")
-    scale = entry_scale(train_tr.counts, spec.service)
-    load, clock0 = _window(train_tr, lo, hi, scale)
-    key = _cache_key({"counts": hashlib.sha256(train_tr.counts.tobytes()).hexdigest(), "lo": lo, "hi": hi,
-                      "service": spec.service, "seed": spec.seed, "grid": spec.grid,
-                      "weights": spec.weights.to_dict(), "clock0": clock0, "warmup": HISTORY, "version": 2})
-    cache = spec.cache_dir / f"hpa-tuning-{key}.json" if spec.cache_dir else None
-    if cache and cache.exists():
-        data = json.loads(cache.read_text())
-        return float(data["target"]), {**data["provenance"], "cached": str(cache)}
-    scores = {}
-    for t in spec.grid:
-        r = run(HPAController("hpa", t), load, spec.service, HISTORY, clock0, spec.seed, spec.weights)
-        scores[t] = r.summary(spec.weights)
-    best = max(spec.grid, key=lambda t: scores[t]["mean_reward"])
-    prov = {"source": source, "minutes": hi - lo, "grid": list(spec.grid), "criterion": "best mean reward",
-            "train_scores": {str(t): scores[t] for t in spec.grid}}
-    if cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps({"target": best, "provenance": prov}))
-    return best, prov
+        return tune_on_training_split(tr, spec.service, spec.seed, spec.weights, spec.grid, spec.cache_dir)
+    if not spec.train_trace.exists():
+        raise FileNotFoundError(f"{tr.name} has no training split and the training trace "
+                                f"{spec.train_trace} is absent; pass --train-trace")
+    train_tr = load_trace(spec.train_trace)
+    return tune_on_training_split(train_tr, spec.service, spec.seed, spec.weights, spec.grid, spec.cache_dir,
+                                  source=f"{train_tr.name} training split (the policies' training data)")
 
 
 @dataclass

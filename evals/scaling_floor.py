@@ -3,10 +3,11 @@
 The shipped policy is run greedily behind the floor at each quantile `tau` of a grid (and with no floor) on the
 validation set its training run selected checkpoints on (`finetune.policy.train.validation_set`: fixed days of the
 training traces' training splits and one day of each training family; never a trace's test week, the Azure day or a
-held-out family), beside the tuned HPA of that set (`train.tuned_hpa`). The rule: the tau under which the policy is
-no worse than the tuned HPA on both replica-hours and SLO-violation minutes on the most validation families; ties go
-to the fewest replica-hours over all validation days. The no-floor row is reported as the ablation and is not a
-candidate (the policy was trained behind a floor). `apply_tau` writes the chosen tau into the policy's metadata
+held-out family), beside the tuned HPA of that set (`train.tuned_hpa`; for a residual policy the HPA it corrects,
+`train.reference_hpa`). The rule: the tau under which the policy is no worse than that HPA on both replica-hours and
+SLO-violation minutes on the most validation families; ties go to the fewest replica-hours over all validation days.
+The no-floor row is reported as the ablation and is not a candidate (the policy was trained behind a floor).
+`apply_tau` writes the chosen tau into the policy's metadata
 (the weights are untouched; the tau its training run used is kept as `trained_tau`).
 """
 
@@ -22,7 +23,7 @@ from finetune.policy.inference import load_policy, policy_space
 from finetune.policy.reward import RewardWeights
 from finetune.policy.safety import SafetyFloor
 from finetune.policy.traffic import load_trace
-from finetune.policy.train import pareto_wins, tuned_hpa, validate, validation_set
+from finetune.policy.train import pareto_wins, reference_hpa, validate, validation_set
 
 DEFAULT_TAUS = (0.5, 0.6, 0.7, 0.8, 0.9)
 NO_FLOOR = "none"
@@ -63,13 +64,14 @@ def sweep(policy_path: Path, trace_dir: Path, taus: tuple[float, ...] = DEFAULT_
                           int(cfg["validation_minutes"]))
     weights = RewardWeights(**cfg["weights"])  # the training reward, as in the run's own validation
     say = progress or (lambda _msg: None)
-    say("tuning the HPA on the validation set...")
-    reference = tuned_hpa(vset)
+    space = policy_space(meta)
+    say("the base HPA on the validation set..." if space.is_residual else "tuning the HPA on the validation set...")
+    reference = reference_hpa(vset, space)
     rows: dict[str, dict[str, Any]] = {}
     for tau in (*taus, None):
         say(f"policy behind floor {tau_label(tau)}...")
         v = validate(policy, vset, weights, floor=SafetyFloor(tau) if tau is not None else None,
-                     space=policy_space(meta))
+                     space=space)
         rows[tau_label(tau)] = {**v, "families_no_worse": pareto_wins(v, reference)}
     chosen = choose_tau(rows, reference)
     results = {f"grpo_floor_{k}": {m: rows[k][m] for m in ("replica_hours", "slo_violation_min", "mean_reward",

@@ -51,6 +51,10 @@ def _length(cfg: dict[str, Any]) -> str:
 def _selection(meta: dict[str, Any]) -> str:
     rule = meta.get("select", "best")
     t = meta.get("validation_tuned_hpa") or {}
+    if rule == "pareto" and t.get("base"):
+        return (f"the checkpoint no worse than the HPA it corrects (target {t.get('target')}) on both "
+                "replica-hours and SLO-violation minutes on the most validation families, ties to the fewest "
+                "replica-hours")
     if rule == "pareto":
         return (f"the checkpoint no worse than the tuned HPA (target {t.get('target')}) on both replica-hours and "
                 "SLO-violation minutes on the most validation families, then one with no more violation minutes "
@@ -178,7 +182,29 @@ def _command(meta: dict[str, Any]) -> str:
         cmd += f" --slo-weight {cfg['weights']['slo']:g}"
     if cfg.get("eval_every") != 25:
         cmd += f" --eval-every {cfg['eval_every']}"
+    g = cfg["grpo"]
+    if g.get("reward") == "counterfactual":
+        cmd += (f" --reward counterfactual --hold {g['hold']} --horizon {g['horizon']} --violation-penalty "
+                f"{g['violation_penalty']:g} --violation-credit {g['violation_credit']:g} --entropy-coef "
+                f"{g['entropy_coef']:g} --kl-coef {g['kl_coef']:g}")
+    if cfg.get("budget") and cfg["budget"] != 1_200_000:
+        cmd += f" --budget {cfg['budget']}"
     return cmd
+
+
+def _grpo_text(g: dict[str, Any]) -> str:
+    common = (f"advantage (r - mean) / std in the group, clip {g['clip']}, KL coefficient {g['kl_coef']}, "
+              f"entropy bonus {g['entropy_coef']}, Adam lr {g['lr']}, {g['epochs']} epochs per batch of "
+              f"{g['envs'] * g['decisions_per_env']} groups; no value network.")
+    if g.get("reward") != "counterfactual":
+        return (f"- GRPO: group size {g['group_size']}, horizon {g['horizon']} min ({g['continuation']} after the "
+                f"first action), " + common)
+    return (f"- GRPO: group size {g['group_size']} from one cloned state, scored against the HPA itself: from the "
+            f"same clone the HPA alone (d = 0) is rolled over the same {g['horizon']} minutes, each sampled "
+            f"correction is held {g['hold']} minutes (re-applied to each minute's HPA decision) and then the HPA "
+            "decides alone; a member's return is the replica-minutes it saves against that counterfactual, minus "
+            f"{g['violation_penalty']:g} replica-minutes per SLO-violation minute above the counterfactual's, plus "
+            f"{g['violation_credit']:g} per violation minute below it (`finetune/policy/grpo.py`); " + common)
 
 
 def _residual_note(meta: dict[str, Any], c: dict[str, Any]) -> str:
@@ -187,7 +213,10 @@ def _residual_note(meta: dict[str, Any], c: dict[str, Any]) -> str:
     if not space.is_residual:
         return ""
     same = c.get("hpa_tuned_target") == space.hpa_target
-    return (f" The HPA that `grpo` corrects runs at CPU target {space.hpa_target} (tuned on the validation days); "
+    base = meta.get("residual_hpa") or {}
+    how = (f"chosen as this eval chooses `hpa_tuned`, on the {base['source']}" if base.get("procedure")
+           else "tuned on the validation days")
+    return (f" The HPA that `grpo` corrects runs at CPU target {space.hpa_target} ({how}); "
             + ("the same target as `hpa_tuned` here." if same else
                f"`hpa_tuned` here is tuned by this eval to {c.get('hpa_tuned_target')}, so the rows differ even "
                "where `grpo` makes no correction."))
@@ -259,11 +288,10 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         f"- Rescaling: the trace's p{REFERENCE_QUANTILE:g} minute offers the service {PEAK_FRACTION:.0%} of its "
         "capacity at max replicas; other services are provisioned statically for the peak at 50 %.",
         _warm_start(meta, g),
-        f"- GRPO: group size {g['group_size']}, horizon {g['horizon']} min ({g['continuation']} after the first "
-        f"action), advantage (r - mean) / std in the group, clip {g['clip']}, KL coefficient {g['kl_coef']}, "
-        f"entropy bonus {g['entropy_coef']}, Adam lr {g['lr']}, {g['epochs']} epochs per batch of "
-        f"{g['envs'] * g['decisions_per_env']} groups; no value network.",
-        f"- Training reward weights: {json.dumps(cfg['weights'])}; the evals' mean reward and the tuned HPA's "
+        _grpo_text(g),
+        ("- Validation reward weights (the group returns above do not use them): "
+         if g.get("reward") == "counterfactual" else "- Training reward weights: ")
+        + f"{json.dumps(cfg['weights'])}; the evals' mean reward and the tuned HPA's "
         f"grid search use the default weights {json.dumps(RewardWeights().to_dict())}. SLO = the p99 the "
         f"service's model gives at {SLO_UTILISATION:.0%} utilisation with its callees at 50 % (see "
         "`finetune/policy/reward.py`).",

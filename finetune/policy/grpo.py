@@ -12,6 +12,16 @@ which is exact because a cloned simulator is deterministic.
 
 With a safety floor on the environments (`ScalingEnv.floor`), actions below it are masked before the group
 is sampled, and the update's probabilities (new, old and reference) are those of the masked distribution.
+
+`reward="counterfactual"` (residual action space only) scores a group member against the HPA itself: from the
+group's cloned state the d = 0 continuation (the tuned HPA alone) is rolled over the same `horizon` minutes as
+every member, and a member's return is the replica-minutes it saves against that counterfactual, minus
+`violation_penalty` replica-minutes per SLO-violation minute it has above the counterfactual's, plus
+`violation_credit` per violation minute below it (asymmetric: no more violations than the HPA is the constraint,
+fewer replica-minutes the objective). A member's correction is applied for its first `hold` minutes (re-applied to
+each minute's HPA decision, as a policy repeating it would), after which the HPA decides alone, so its cost and
+violation effects land inside the horizon. Identical first actions share one rollout (keyed by action, not by
+replica count, as a held correction can diverge from another that clamps to the same count at first).
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ from finetune.policy.inference import NumpyPolicy
 from finetune.policy.model import MLP
 from tools.backends.sim.model import M
 
-_CPU, _REPLICAS = M["cpu"], M["replicas"]
+_CPU, _REPLICAS, _P99 = M["cpu"], M["replicas"], M["latency_p99"]
+CONTINUATIONS = ("hold", "track", "repeat", "reference", "policy")
+REWARDS = ("absolute", "counterfactual")
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,18 @@ class GRPOConfig:
     decisions_per_env: int = 8  # decision states per environment per iteration
     continuation: str = "hold"  # after the first minute: "hold", "track" or "policy" (see the module docstring)
     ref_update_every: int = 0  # iterations between reference-policy refreshes (0: the warm start throughout)
+    reward: str = "absolute"  # or "counterfactual": against the HPA's own continuation (see the module docstring)
+    hold: int = 1  # counterfactual: minutes a correction is held before the HPA decides alone
+    violation_penalty: float = 40.0  # counterfactual: replica-minutes per violation minute above the HPA's
+    violation_credit: float = 10.0  # counterfactual: replica-minutes per violation minute below the HPA's
+
+    def __post_init__(self) -> None:
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}; got {self.reward!r}")
+        if not 1 <= self.hold <= self.horizon:
+            raise ValueError(f"hold must be in [1, horizon={self.horizon}]; got {self.hold}")
+        if self.group_size < 2 or self.horizon < 1:
+            raise ValueError(f"group_size must be >= 2 and horizon >= 1; got {self.group_size}, {self.horizon}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,7 +86,6 @@ class GroupBatch:
     uniform_groups: int
 
 
-CONTINUATIONS = ("hold", "track", "repeat", "reference", "policy")
 
 
 def _in_use(env: ScalingEnv) -> float:
@@ -102,6 +125,34 @@ def rollout_returns(
     return ret
 
 
+def rollout_outcomes(starts: list[ScalingEnv], actions: list[int], horizon: int, hold: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Replica-minutes and SLO-violation minutes over `horizon` minutes of each (start state, first action).
+
+    The first action is taken for `hold` minutes (residual: the correction is re-applied to each minute's HPA
+    decision), then action 0 (residual: the HPA alone) for the rest.
+    """
+    clones = [env.clone() for env in starts]
+    replica_min = np.zeros(len(clones))
+    violation_min = np.zeros(len(clones))
+    for m in range(horizon):
+        for i, (c, a) in enumerate(zip(clones, actions, strict=True)):
+            c.step(a if m < hold else 0)
+            row = c.sim.history[-1, c.idx]
+            replica_min[i] += row[_REPLICAS]
+            violation_min[i] += float(row[_P99] > c.info.slo_ms)
+    return replica_min, violation_min
+
+
+def counterfactual_returns(replica_min: np.ndarray, violation_min: np.ndarray, base_replica_min: float,
+                           base_violation_min: float, cfg: GRPOConfig) -> np.ndarray:
+    """Replica-minutes saved against the HPA's continuation, violation minutes above it penalised (see the
+    module docstring)."""
+    extra = violation_min - base_violation_min
+    return ((base_replica_min - replica_min) - cfg.violation_penalty * np.maximum(extra, 0.0)
+            + cfg.violation_credit * np.maximum(-extra, 0.0))
+
+
 def group_advantages(returns: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     std = returns.std()
     if std < eps:
@@ -123,6 +174,10 @@ def collect(
 
     `rollout_fn` (default: in-process `rollout_returns`) lets the rollouts run elsewhere, e.g. on Ray.
     """
+    if cfg.reward == "counterfactual":
+        if rollout_fn is not None:
+            raise ValueError("the counterfactual reward runs its rollouts in-process; drop the rollout function")
+        return _collect_counterfactual(envs, policy, rng, cfg)
     rollouts = rollout_fn or rollout_returns
     obs, acts, advs, logps, rets, masks = [], [], [], [], [], []
     steps, uniform = 0, 0
@@ -162,6 +217,45 @@ def collect(
     return GroupBatch(np.stack(obs).astype(np.float32), np.stack(acts), np.stack(advs).astype(np.float32),
                       np.stack(logps).astype(np.float32), np.stack(masks), float(np.mean(rets)) / cfg.horizon, steps,
                       uniform)
+
+
+def _collect_counterfactual(envs: list[ScalingEnv], policy: NumpyPolicy, rng: np.random.Generator,
+                            cfg: GRPOConfig) -> GroupBatch:
+    """`collect` with returns measured against each group's d = 0 continuation (the HPA alone)."""
+    obs, acts, advs, logps, rets, masks = [], [], [], [], [], []
+    steps, uniform = 0, 0
+    for _ in range(cfg.decisions_per_env):
+        x = np.stack([e.observe() for e in envs])
+        allowed = np.stack([e.action_mask() for e in envs])
+        probs = policy.probs(x) * allowed
+        probs = probs / probs.sum(axis=1, keepdims=True)
+        groups = [rng.choice(probs.shape[1], size=cfg.group_size, p=p) for p in probs]
+        starts, firsts, owner = [], [], []
+        for e, (env, g) in enumerate(zip(envs, groups, strict=True)):
+            for a in sorted({0, *(int(a) for a in g)}):  # action 0 is the counterfactual, always rolled
+                starts.append(env)
+                firsts.append(a)
+                owner.append((e, a))
+        rm, vm = rollout_outcomes(starts, firsts, cfg.horizon, cfg.hold)
+        steps += len(starts) * cfg.horizon
+        by = {k: (r, v) for k, r, v in zip(owner, rm, vm, strict=True)}
+        for e, g in enumerate(groups):
+            base_r, base_v = by[(e, 0)]
+            out = np.array([by[(e, int(a))] for a in g])
+            r = counterfactual_returns(out[:, 0], out[:, 1], base_r, base_v, cfg)
+            adv = group_advantages(r)
+            uniform += int(not adv.any())
+            obs.append(x[e])
+            masks.append(allowed[e])
+            acts.append(g)
+            advs.append(adv)
+            logps.append(np.log(probs[e][g] + 1e-12))
+            rets.append(r.mean())
+        for env, g in zip(envs, groups, strict=True):
+            env.step(int(g[0]))  # the episode moves on with a sample of the policy
+            steps += 1
+    return GroupBatch(np.stack(obs).astype(np.float32), np.stack(acts), np.stack(advs).astype(np.float32),
+                      np.stack(logps).astype(np.float32), np.stack(masks), float(np.mean(rets)), steps, uniform)
 
 
 def update(net: MLP, ref: MLP, opt: torch.optim.Optimizer, batch: GroupBatch, cfg: GRPOConfig) -> dict[str, float]:

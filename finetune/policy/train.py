@@ -15,12 +15,19 @@ none qualifies); `"best"` takes the best validation reward, `"last"` the last ch
 validation is the HPA whose CPU target has the best mean evaluation reward (`RewardWeights()`, the eval's reward)
 over those days.
 
-`action_space="residual"` trains corrections to that tuned HPA instead of replica changes (`action_space`): the HPA
-target is `residual_hpa_target` or, when unset, the tuned HPA of the validation days; the warm start (and the KL
-reference) is the constant policy that takes d = 0 with probability `residual_p0` whatever it observes, so its
-greedy decisions are the tuned HPA's and iteration 0 -- validated and selectable like every other -- is the tuned
-HPA itself. Its groups' rollouts hand back to the HPA after the first minute (continuation `reference`, the default)
-or hold the correction (`repeat`).
+`action_space="residual"` trains corrections to a tuned HPA instead of replica changes (`action_space`): the HPA
+target is `residual_hpa_target` or, when unset, the target `keel eval scaling` tunes for its `hpa_tuned` baseline
+(`hpa_tuning.tune_on_training_split` on the first training trace's training split, for the evals' service, seed and
+reward), so the d = 0 policy is the evals' tuned HPA exactly; its provenance is saved in the metadata
+(`residual_hpa`). The warm start (and the KL reference) is the constant policy that takes d = 0 with probability
+`residual_p0` whatever it observes, so its greedy decisions are the HPA's and iteration 0 -- validated and
+selectable like every other -- is that HPA itself. Its groups' rollouts hand back to the HPA after the first minute
+(continuation `reference`, the default), hold the correction (`repeat`), or -- with the counterfactual reward
+(`grpo.GRPOConfig.reward`) -- hold it `hold` minutes and are scored against the HPA's own continuation. A residual
+run's checkpoints are selected against that base HPA on the validation days: the most validation families on which
+a checkpoint is no worse than it on both replica-hours and violation minutes, ties to the fewest replica-hours
+(iteration 0 ties with itself on every family, so a later one is chosen only if it is no worse on as many families
+and cheaper).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from finetune.policy.env import ScalingEnv
 from finetune.policy.episodes import EpisodeSource
 from finetune.policy.families import TRAIN_FAMILIES, generate
 from finetune.policy.hpa import DEFAULT_TARGET, TUNING_GRID
+from finetune.policy.hpa_tuning import tune_on_training_split
 from finetune.policy.inference import NumpyPolicy
 from finetune.policy.model import MLP, numpy_policy, policy_net, save_policy, value_net
 from finetune.policy.reward import RewardWeights
@@ -56,6 +64,7 @@ DEFAULT_BUDGET = 1_200_000  # simulated minutes (rollouts included) per training
 # with slo=2 no checkpoint had as few violation minutes as the tuned HPA there).
 TRAIN_WEIGHTS = RewardWeights(slo=4.0)
 VALIDATION_SERVICES = ("frontend", "cartservice", "checkoutservice", "recommendationservice")
+EVAL_SERVICE = "frontend"  # the service `keel eval scaling` tunes its hpa_tuned for by default (seed 0)
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class TrainConfig:
     ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
     weights: RewardWeights = field(default_factory=lambda: TRAIN_WEIGHTS)
     action_space: str = "relative"  # or "residual": corrections to the tuned HPA (see the module docstring)
-    residual_hpa_target: float | None = None  # None: the tuned HPA of the validation days
+    residual_hpa_target: float | None = None  # None: the evals' tuned HPA (see the module docstring)
     residual_deltas: tuple[int, ...] = RESIDUAL_DELTAS
     residual_p0: float = 0.6  # the warm start's probability of d = 0
 
@@ -109,6 +118,12 @@ class TrainConfig:
                                  f"got continuation {self.grpo.continuation!r}")
             if not 0.0 < self.residual_p0 < 1.0:
                 raise ValueError(f"residual_p0 must be in (0, 1); got {self.residual_p0}")
+            if self.grpo.reward == "counterfactual" and self.grpo.continuation != "reference":
+                raise ValueError("the counterfactual reward holds a correction `hold` minutes and hands back to the "
+                                 f"HPA: it needs continuation 'reference'; got {self.grpo.continuation!r}")
+        elif self.grpo.reward == "counterfactual":
+            raise ValueError("the counterfactual reward is measured against the HPA's d = 0 continuation: it needs "
+                             "action_space='residual'")
 
     @classmethod
     def for_algo(cls, algo: str, **kw: Any) -> TrainConfig:
@@ -120,11 +135,24 @@ class TrainConfig:
         return cls(algo=algo, **kw)
 
     def space(self, tuned_target: float) -> ActionSpace:
-        """The action space of the run; `tuned_target` is the validation days' tuned HPA target."""
+        """The action space of the run; `tuned_target` is the evals' tuned HPA target (`base_hpa`)."""
         if not self.residual:
             return ActionSpace()
         target = self.residual_hpa_target if self.residual_hpa_target is not None else tuned_target
         return ActionSpace.residual(target, self.residual_deltas)
+
+    def base_hpa(self, traces: list[Trace], cache_dir: Path | None = None) -> dict[str, Any] | None:
+        """A residual run's base HPA target and where it came from (None for a relative run)."""
+        if not self.residual:
+            return None
+        if self.residual_hpa_target is not None:
+            return {"target": self.residual_hpa_target, "source": "--residual-hpa-target"}
+        if not traces:
+            raise ValueError("the residual space's HPA is tuned on a training trace's training split; give a trace "
+                             "or residual_hpa_target")
+        target, prov = tune_on_training_split(traces[0], EVAL_SERVICE, 0, RewardWeights(), TUNING_GRID, cache_dir)
+        return {"target": target, "procedure": "keel eval scaling's hpa_tuned (hpa_tuning.tune_on_training_split)",
+                "service": EVAL_SERVICE, "seed": 0, **{k: v for k, v in prov.items() if k != "cached"}}
 
     def episode_minutes(self) -> int:
         if self.algo == "grpo":
@@ -167,10 +195,15 @@ def pareto_wins(v: dict[str, Any], reference: dict[str, Any]) -> int:
                and f["slo_violation_min"] <= ref[fam]["slo_violation_min"])
 
 
-def select_iteration(validation: list[dict[str, Any]], rule: str, reference: dict[str, Any] | None) -> int:
-    """The validated iteration to ship under `rule` (see the module docstring)."""
+def select_iteration(validation: list[dict[str, Any]], rule: str, reference: dict[str, Any] | None,
+                     residual: bool = False) -> int:
+    """The validated iteration to ship under `rule` (see the module docstring; `residual`: against the base HPA,
+    ties to the fewest replica-hours)."""
     if rule == "last":
         return int(validation[-1]["iteration"])
+    if rule == "pareto" and reference is not None and residual:
+        return int(min(validation, key=lambda v: (-pareto_wins(v, reference), v["replica_hours"],
+                                                  v["iteration"]))["iteration"])
     if rule == "pareto" and reference is not None:
         budget = reference["slo_violation_min"]
         return int(min(validation, key=lambda v: (-pareto_wins(v, reference), v["slo_violation_min"] > budget,
@@ -192,6 +225,15 @@ def tuned_hpa(vset: list[VDay]) -> dict[str, Any]:
     scores = {t: validate(None, vset, eval_w, hpa_target=t) for t in TUNING_GRID}
     target = max(TUNING_GRID, key=lambda t: scores[t]["mean_reward"])
     return {"target": target, **scores[target]}
+
+
+def reference_hpa(vset: list[VDay], space: ActionSpace) -> dict[str, Any]:
+    """What a policy is validated against: its base HPA (residual) or the validation days' tuned HPA."""
+    if space.is_residual:
+        assert space.hpa_target is not None
+        return {"target": space.hpa_target, "base": True,
+                **validate(None, vset, RewardWeights(), hpa_target=space.hpa_target)}
+    return tuned_hpa(vset)
 
 
 def validation_set(traces: list[Trace], seed: int, days: int, minutes: int = 1440) -> list[VDay]:
@@ -323,18 +365,25 @@ def train(
     on_iteration: Callable[[int, int, dict[str, float]], None] | None = None,
     log: Callable[[str], None] = print,
     rollout_fn: grpo.RolloutFn | None = None,
+    hpa_cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) and write the policy to `out`; returns the metadata saved with it."""
+    """Train (or resume) and write the policy to `out`; returns the metadata saved with it.
+
+    `hpa_cache_dir` caches the residual base HPA's tuning (the evals' cache)."""
     torch.set_num_threads(1)
     started = time.perf_counter()
     traces = [load_trace(Path(p)) for p in cfg.traces]
     source = EpisodeSource(tuple(traces), weights=cfg.weights, family_share=cfg.family_share,
                            warp_share=cfg.warp_share)
     vset = validation_set(traces, cfg.seed, cfg.validation_days, cfg.validation_minutes)
-    hpa_tuned_val = tuned_hpa(vset) if cfg.select in ("hpa", "pareto") or cfg.residual else None
-    space = cfg.space(hpa_tuned_val["target"] if hpa_tuned_val else DEFAULT_TARGET)
+    base = cfg.base_hpa(traces, hpa_cache_dir)
+    space = cfg.space(base["target"] if base else DEFAULT_TARGET)
+    hpa_tuned_val = (reference_hpa(vset, space) if cfg.select in ("hpa", "pareto") or cfg.residual else None)
     if space.is_residual:
-        log(f"residual action space: corrections {list(space.deltas)} to the HPA at CPU target {space.hpa_target}")
+        assert base is not None
+        log(f"residual action space: corrections {list(space.deltas)} to the HPA at CPU target {space.hpa_target} "
+            f"({base.get('procedure', base.get('source'))}; {base.get('source', '')})")
+        log(f"base HPA on validation: {hpa_tuned_val}")
     ckpt = work_dir / f"{cfg.algo}-{'residual-' if space.is_residual else ''}checkpoint.pt"
     resumed_at: int | None = None
     if resume and ckpt.exists():
@@ -399,11 +448,12 @@ def train(
         if on_iteration:
             on_iteration(st.iteration, total, stats)
     hpa_val = validate(None, vset, cfg.weights, hpa_target=DEFAULT_TARGET)
-    selected = select_iteration(st.validation, cfg.select, hpa_tuned_val)
+    selected = select_iteration(st.validation, cfg.select, hpa_tuned_val, residual=space.is_residual)
     st.net.load_state_dict(st.snapshots[selected])
     meta = {
         "algo": cfg.algo, "seed": cfg.seed, "config": cfg.to_dict(), "iterations": st.iteration,
         "selected_iteration": selected, "select": cfg.select, "validation_tuned_hpa": hpa_tuned_val,
+        "residual_hpa": base,
         "floor": ({"tau": cfg.floor_tau, "utilisation": cfg.floor().utilisation}  # type: ignore[union-attr]
                   if cfg.algo == "grpo" and cfg.floor_tau is not None else None),
         "sim_steps": st.sim_steps, "train_wall_s": round(st.wall_s, 1), "bc": st.bc,
