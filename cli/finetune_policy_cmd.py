@@ -54,6 +54,8 @@ def policy(
     violation_credit: float = typer.Option(10.0, "--violation-credit", min=0.0,
                                            help="counterfactual reward: replica-minutes per violation minute "
                                                 "below the HPA's"),
+    cover: bool = typer.Option(False, "--cover/--no-cover",
+                               help="counterfactual reward: every allowed correction at least once per group"),
     entropy_coef: float | None = typer.Option(None, "--entropy-coef", min=0.0,
                                               help="GRPO entropy bonus (default 0.01)"),
     kl_coef: float | None = typer.Option(None, "--kl-coef", min=0.0,
@@ -117,7 +119,7 @@ def policy(
             grpo_kw["continuation"] = continuation or "reference"
         if reward == "counterfactual":
             grpo_kw.update(reward=reward, hold=hold, violation_penalty=violation_penalty,
-                           violation_credit=violation_credit)
+                           violation_credit=violation_credit, cover=cover)
         for key, value in (("horizon", horizon), ("entropy_coef", entropy_coef), ("kl_coef", kl_coef)):
             if value is not None:
                 grpo_kw[key] = value

@@ -186,7 +186,7 @@ def _command(meta: dict[str, Any]) -> str:
     if g.get("reward") == "counterfactual":
         cmd += (f" --reward counterfactual --hold {g['hold']} --horizon {g['horizon']} --violation-penalty "
                 f"{g['violation_penalty']:g} --violation-credit {g['violation_credit']:g} --entropy-coef "
-                f"{g['entropy_coef']:g} --kl-coef {g['kl_coef']:g}")
+                f"{g['entropy_coef']:g} --kl-coef {g['kl_coef']:g}" + (" --cover" if g.get("cover") else ""))
     if cfg.get("budget") and cfg["budget"] != 1_200_000:
         cmd += f" --budget {cfg['budget']}"
     return cmd
@@ -204,7 +204,9 @@ def _grpo_text(g: dict[str, Any]) -> str:
             f"correction is held {g['hold']} minutes (re-applied to each minute's HPA decision) and then the HPA "
             "decides alone; a member's return is the replica-minutes it saves against that counterfactual, minus "
             f"{g['violation_penalty']:g} replica-minutes per SLO-violation minute above the counterfactual's, plus "
-            f"{g['violation_credit']:g} per violation minute below it (`finetune/policy/grpo.py`); " + common)
+            f"{g['violation_credit']:g} per violation minute below it (`finetune/policy/grpo.py`)"
+            + ("; every correction the floor allows is in every group (the last samples give way)" if g.get("cover")
+               else "") + "; " + common)
 
 
 def _residual_note(meta: dict[str, Any], c: dict[str, Any]) -> str:

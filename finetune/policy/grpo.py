@@ -22,6 +22,11 @@ fewer replica-minutes the objective). A member's correction is applied for its f
 each minute's HPA decision, as a policy repeating it would), after which the HPA decides alone, so its cost and
 violation effects land inside the horizon. Identical first actions share one rollout (keyed by action, not by
 replica count, as a held correction can diverge from another that clamps to the same count at first).
+
+`cover=True` makes every action the floor allows appear at least once in each group (the last samples give way to
+the actions missing from it; each member keeps its probability under the sampling policy as the old one). Without
+it a policy that has concentrated on d = 0 samples groups of d = 0 only, whose advantages are all zero, so it
+stops learning where a correction would pay before it has learned to tell those states apart.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class GRPOConfig:
     hold: int = 1  # counterfactual: minutes a correction is held before the HPA decides alone
     violation_penalty: float = 40.0  # counterfactual: replica-minutes per violation minute above the HPA's
     violation_credit: float = 10.0  # counterfactual: replica-minutes per violation minute below the HPA's
+    cover: bool = False  # every allowed action at least once per group (see the module docstring)
 
     def __post_init__(self) -> None:
         if self.reward not in REWARDS:
@@ -219,6 +225,17 @@ def collect(
                       uniform)
 
 
+def cover_group(group: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """`group` with every allowed action missing from it put in place of its last members."""
+    missing = [a for a in np.flatnonzero(allowed) if a not in set(group.tolist())]
+    if len(missing) >= len(group):
+        raise ValueError(f"a group of {len(group)} cannot hold all {int(allowed.sum())} allowed actions")
+    out = group.copy()
+    if missing:
+        out[len(out) - len(missing):] = missing
+    return out
+
+
 def _collect_counterfactual(envs: list[ScalingEnv], policy: NumpyPolicy, rng: np.random.Generator,
                             cfg: GRPOConfig) -> GroupBatch:
     """`collect` with returns measured against each group's d = 0 continuation (the HPA alone)."""
@@ -230,6 +247,8 @@ def _collect_counterfactual(envs: list[ScalingEnv], policy: NumpyPolicy, rng: np
         probs = policy.probs(x) * allowed
         probs = probs / probs.sum(axis=1, keepdims=True)
         groups = [rng.choice(probs.shape[1], size=cfg.group_size, p=p) for p in probs]
+        if cfg.cover:
+            groups = [cover_group(g, m) for g, m in zip(groups, allowed, strict=True)]
         starts, firsts, owner = [], [], []
         for e, (env, g) in enumerate(zip(envs, groups, strict=True)):
             for a in sorted({0, *(int(a) for a in g)}):  # action 0 is the counterfactual, always rolled

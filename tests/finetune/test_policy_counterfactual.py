@@ -177,3 +177,18 @@ def test_the_hpa_tuning_is_cached_by_its_inputs(tmp_path: Path) -> None:
     best = max(grid, key=lambda t: run(HPAController("h", t), load, "frontend", LOOKBACK, clock0, 0,
                                        RewardWeights()).summary(RewardWeights())["mean_reward"])
     assert a == best
+
+
+def test_covered_groups_hold_every_allowed_action_and_keep_the_samples_before_them() -> None:
+    g = np.array([0, 2, 0, 0, 0, 0, 0, 0])
+    allowed = np.array([True, True, True, False, True])
+    out = grpo.cover_group(g, allowed)
+    assert set(out.tolist()) == {0, 1, 2, 4} and out[:6].tolist() == [0, 2, 0, 0, 0, 0] and 3 not in out
+    assert grpo.cover_group(np.array([0, 1, 2, 4, 0]), allowed).tolist() == [0, 1, 2, 4, 0]  # nothing missing
+    with pytest.raises(ValueError, match="cannot hold"):
+        grpo.cover_group(np.array([0, 0]), allowed)
+    envs = [_env(300.0, seed=s) for s in (1, 2)]
+    batch = grpo.collect(envs, numpy_policy(reference_net(SPACE, 0.99, 0)), np.random.default_rng(0),
+                         dataclasses.replace(CF, cover=True))
+    for acts, m in zip(batch.actions, batch.masks, strict=True):
+        assert set(np.flatnonzero(m).tolist()) <= set(acts.tolist())
