@@ -34,6 +34,10 @@ def policy(
                                                      help="the residual space's HPA CPU target (default: the "
                                                           "target keel eval scaling tunes for hpa_tuned on the "
                                                           "training trace's training split)"),
+    residual_anchor: str = typer.Option("replicas", "--residual-anchor",
+                                        help="the residual HPA's utilisation is over: replicas (the count that ran; "
+                                             "corrections feed back into it) | own (its own decisions; a correction "
+                                             "is an offset from its trajectory)"),
     slo_weight: float | None = typer.Option(None, "--slo-weight", min=0.0,
                                             help="training reward's weight per SLO-violation minute "
                                                  "(default 4, the shipped policy's)"),
@@ -105,6 +109,12 @@ def policy(
             fail(f"--action-space: got {action_space!r}; allowed: {', '.join(KINDS)}")
         if residual_hpa_target is not None and action_space != "residual":
             fail("--residual-hpa-target needs --action-space residual")
+        from finetune.policy.action_space import ANCHORS
+
+        if residual_anchor not in ANCHORS:
+            fail(f"--residual-anchor: got {residual_anchor!r}; allowed: {', '.join(ANCHORS)}")
+        if residual_anchor != "replicas" and action_space != "residual":
+            fail("--residual-anchor needs --action-space residual")
         extra: dict[str, Any] = {}
         from finetune.policy.grpo import CONTINUATIONS, REWARDS, GRPOConfig
 
@@ -139,7 +149,8 @@ def policy(
         try:
             cfg = TrainConfig.for_algo(algo, seed=seed, iterations=iterations, budget=budget, traces=traces,
                                        floor_tau=floor_tau or None, action_space=action_space,
-                                       residual_hpa_target=residual_hpa_target, **extra)
+                                       residual_hpa_target=residual_hpa_target, residual_anchor=residual_anchor,
+                                       **extra)
         except ValueError as e:
             fail(str(e))
         wd = work_dir or get_settings().home / "finetune" / "policy"

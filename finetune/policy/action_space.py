@@ -7,8 +7,12 @@ policy, fed the same metrics every minute, and an action is a correction `d` in 
 for the minute: replicas = HPA decision + d, clamped to the service's bounds. Action 0 is d = 0, so the policy that
 always takes it is the tuned HPA itself. Behind a safety floor the floor applies to the corrections: a correction
 may not leave fewer replicas than min(floor, HPA decision) -- the policy cannot cut below the floor, and the HPA's
-own decision is never lifted (so the d = 0 policy stays the tuned HPA exactly). The HPA sees the replica count that
-actually ran, so a correction is something it reacts to, as to a manual change.
+own decision is never lifted (so the d = 0 policy stays the tuned HPA exactly). Where the HPA is anchored (`anchor`):
+`replicas` (the default) -- it sees the replica count that actually ran, so a correction is something it reacts to,
+as to a manual change, and a correction repeated every minute compounds (the HPA keeps a cut count while the
+utilisation stays within its tolerance); `own` -- it runs on its own decisions (its utilisation is the CPU in use
+over its own replica count), so d is an offset from the HPA's own trajectory that does not feed back into it and a
+correction held for several minutes stays d replicas away from that HPA. With d = 0 throughout both are the HPA.
 
 The space is recorded in a saved policy's metadata (`to_meta` / `from_meta`), so the rollout, the evals, the
 benchmark and `recommend_scaling` all decide with the semantics the policy was trained with. A residual policy's
@@ -27,6 +31,7 @@ KINDS = (RELATIVE, RESIDUAL)
 RELATIVE_DELTAS: tuple[int, ...] = (0, 1, -1, 2, -2, 4, -4)
 RESIDUAL_DELTAS: tuple[int, ...] = (0, 1, -1, 2, -2)
 RESIDUAL_FEATURES: tuple[str, ...] = ("hpa_change_share_of_max", "hpa_share_of_max", "hpa_change_div4")
+ANCHORS = ("replicas", "own")
 
 
 def _name(kind: str, d: int) -> str:
@@ -42,8 +47,11 @@ class ActionSpace:
     kind: str = RELATIVE
     deltas: tuple[int, ...] = RELATIVE_DELTAS
     hpa_target: float | None = None
+    anchor: str = "replicas"  # residual: what the HPA's utilisation is measured against (see the module docstring)
 
     def __post_init__(self) -> None:
+        if self.anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}; got {self.anchor!r}")
         if self.kind not in KINDS:
             raise ValueError(f"action space kind must be one of {', '.join(KINDS)}; got {self.kind!r}")
         if not self.deltas or self.deltas[0] != 0 or len(set(self.deltas)) != len(self.deltas):
@@ -54,8 +62,9 @@ class ActionSpace:
             raise ValueError("hpa_target belongs to the residual action space only")
 
     @classmethod
-    def residual(cls, hpa_target: float, deltas: tuple[int, ...] = RESIDUAL_DELTAS) -> ActionSpace:
-        return cls(RESIDUAL, tuple(deltas), float(hpa_target))
+    def residual(cls, hpa_target: float, deltas: tuple[int, ...] = RESIDUAL_DELTAS, anchor: str = "replicas"
+                 ) -> ActionSpace:
+        return cls(RESIDUAL, tuple(deltas), float(hpa_target), anchor)
 
     @property
     def is_residual(self) -> bool:
@@ -88,7 +97,7 @@ class ActionSpace:
         return min(floor, hpa_decision)
 
     def to_meta(self) -> dict[str, Any]:
-        return {"kind": self.kind, "deltas": list(self.deltas), "hpa_target": self.hpa_target}
+        return {"kind": self.kind, "deltas": list(self.deltas), "hpa_target": self.hpa_target, "anchor": self.anchor}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any] | None) -> ActionSpace:
@@ -96,7 +105,8 @@ class ActionSpace:
         if not meta:
             return cls()
         return cls(str(meta["kind"]), tuple(int(d) for d in meta["deltas"]),
-                   None if meta.get("hpa_target") is None else float(meta["hpa_target"]))
+                   None if meta.get("hpa_target") is None else float(meta["hpa_target"]),
+                   str(meta.get("anchor", "replicas")))
 
 
 def residual_features(current: int, hpa_decision: int, max_replicas: int) -> np.ndarray:

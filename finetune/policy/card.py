@@ -151,7 +151,9 @@ def _actions_text(meta: dict[str, Any]) -> str:
         return f"{space.n} actions ({', '.join(space.names)} replicas, clamped to the service's bounds). "
     return (f"{space.n} corrections ({', '.join(space.names)}) to the decision of a Kubernetes HPA at the tuned CPU "
             f"target {space.hpa_target} that runs beside it on the same metrics (residual policy learning, "
-            "`finetune/policy/action_space.py`): replicas = the HPA's decision + d, clamped to the service's bounds; "
+            "`finetune/policy/action_space.py`): replicas = the HPA's decision + d, clamped to the service's bounds"
+            + ("; the HPA runs on its own decisions, so d is an offset from its trajectory that does not feed back "
+               "into it" if space.anchor == "own" else "") + "; "
             f"{len(space.extra_features)} more inputs give the HPA's decision relative to now. ")
 
 
@@ -174,6 +176,8 @@ def _command(meta: dict[str, Any]) -> str:
     if not _space(meta).is_residual:
         return cmd
     cmd += f" --iterations {cfg['iterations']} --action-space residual"
+    if cfg.get("residual_anchor", "replicas") != "replicas":
+        cmd += f" --residual-anchor {cfg['residual_anchor']}"
     if cfg["grpo"]["continuation"] != "reference":
         cmd += f" --continuation {cfg['grpo']['continuation']}"
     if cfg.get("floor_tau") not in (None, 0.5):

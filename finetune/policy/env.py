@@ -93,6 +93,7 @@ class ScalingEnv:
         self.space = ActionSpace()
         self.hpa: HPA | None = None
         self._hpa: tuple[int, int] = (-1, 0)  # (minute, the HPA's decision for it)
+        self._hpa_own: int | None = None  # anchor "own": the HPA's own replica count
         if warmup:
             self.sim.step(warmup)
 
@@ -130,18 +131,24 @@ class ScalingEnv:
         if space.hpa_target is not None:  # residual
             self.hpa = HPA(space.hpa_target, self.info.min_replicas, self.info.max_replicas)
         self._hpa = (-1, 0)
+        self._hpa_own = None
 
     def hpa_decision(self) -> int | None:
         """The residual space's HPA decision for the coming minute (its syncs run once per minute; None otherwise).
 
-        The HPA reads the last minute's CPU in use and the replica count now, as `rollout.HPAController` does.
+        The HPA reads the last minute's CPU in use and the replica count now, as `rollout.HPAController` does
+        (anchor "own": its own last decision instead of the replica count now).
         """
         if self.hpa is None:
             return None
         if self._hpa[0] != self.sim.minute:
             row = self.sim.history[-1, self.idx]
             in_use = row[_CPU] / 100.0 * max(row[_REPLICAS], 1.0)
-            self._hpa = (self.sim.minute, self.hpa.minute(self.sim.minute, self.replicas, in_use))
+            own = self.space.anchor == "own" and self._hpa_own is not None
+            current = self._hpa_own if own else self.replicas
+            decision = self.hpa.minute(self.sim.minute, int(current), in_use)  # type: ignore[arg-type]
+            self._hpa = (self.sim.minute, decision)
+            self._hpa_own = decision
         return self._hpa[1]
 
     def observe(self) -> np.ndarray:

@@ -7,7 +7,8 @@ The policy decides behind the safety floor it was trained with (`safety`), and t
 next-hour forecast (`runtime.forecast.next_hour`: replicas expected to be needed at the 50th and 90th
 percentile, when the peak comes and from when more replicas than now are needed), or why there is none.
 A residual policy (`action_space`) corrects a tuned HPA's decision: here the HPA is rebuilt by replaying it over
-the last `HPA_REPLAY_MIN` minutes of metrics (its scale-down window), and its decision is reported beside the
+the last `HPA_REPLAY_MIN` minutes of metrics (its scale-down window; an HPA anchored on its own decisions starts from
+the replica count at the window's start and follows its own decisions), and its decision is reported beside the
 policy's. A policy file is loaded once per process; `PolicyAdvisor(path)` may name another file than the shipped one.
 The composition root puts a `PolicyAdvisor` into the tool context's deps (`ToolDeps.scaling`).
 """
@@ -100,9 +101,11 @@ def replayed_hpa_decision(rows: np.ndarray, current: int, space: ActionSpace, in
     hpa = HPA(space.hpa_target, info.min_replicas, info.max_replicas)
     tail = rows[-HPA_REPLAY_MIN:]
     in_use = tail[:, M["cpu"]] / 100.0 * np.maximum(tail[:, M["replicas"]], 1.0)
+    own = int(max(tail[0, M["replicas"]], 1.0))
     for k in range(len(tail) - 1):
-        hpa.minute(k, int(max(tail[k, M["replicas"]], 1.0)), float(in_use[k]))
-    return hpa.minute(len(tail) - 1, current, float(in_use[-1]))
+        n = own if space.anchor == "own" else int(max(tail[k, M["replicas"]], 1.0))
+        own = hpa.minute(k, n, float(in_use[k]))
+    return hpa.minute(len(tail) - 1, own if space.anchor == "own" else current, float(in_use[-1]))
 
 
 def _clock(minute: float) -> str:

@@ -92,6 +92,7 @@ class TrainConfig:
     residual_hpa_target: float | None = None  # None: the evals' tuned HPA (see the module docstring)
     residual_deltas: tuple[int, ...] = RESIDUAL_DELTAS
     residual_p0: float = 0.6  # the warm start's probability of d = 0
+    residual_anchor: str = "replicas"  # what the HPA's utilisation is measured against (`action_space`)
 
     @property
     def residual(self) -> bool:
@@ -139,7 +140,7 @@ class TrainConfig:
         if not self.residual:
             return ActionSpace()
         target = self.residual_hpa_target if self.residual_hpa_target is not None else tuned_target
-        return ActionSpace.residual(target, self.residual_deltas)
+        return ActionSpace.residual(target, self.residual_deltas, self.residual_anchor)
 
     def base_hpa(self, traces: list[Trace], cache_dir: Path | None = None) -> dict[str, Any] | None:
         """A residual run's base HPA target and where it came from (None for a relative run)."""

@@ -192,3 +192,29 @@ def test_covered_groups_hold_every_allowed_action_and_keep_the_samples_before_th
                          dataclasses.replace(CF, cover=True))
     for acts, m in zip(batch.actions, batch.masks, strict=True):
         assert set(np.flatnonzero(m).tolist()) <= set(acts.tolist())
+
+
+OWN = ActionSpace.residual(0.65, anchor="own")
+
+
+def test_an_hpa_anchored_on_its_own_decisions_is_the_hpa_under_d0_and_an_offset_under_a_held_cut() -> None:
+    load = 300 + 200 * np.sin(np.arange(400 + LOOKBACK) / 40.0) ** 2
+    hpa = run(HPAController("hpa", 0.65), load, "frontend", LOOKBACK, seed=2)
+    env = ScalingEnv(load, "frontend", seed=2, warmup=LOOKBACK)
+    env.set_space(OWN)
+    same = ScalingEnv(load, "frontend", seed=2, warmup=LOOKBACK)
+    same.set_space(OWN)
+    down = OWN.deltas.index(-1)
+    got = []
+    for _ in range(400):
+        env.step(0)
+        got.append(env.replicas)
+    assert got == hpa.replicas.astype(int).tolist()  # d = 0 throughout: the HPA exactly
+    for _ in range(60):  # a cut held every minute stays one below the HPA's own trajectory (no compounding)
+        n = same.hpa_decision()
+        same.step(down)
+        assert same.replicas == max(n - 1, same.info.min_replicas)  # type: ignore[operator]
+    assert ActionSpace.from_meta(OWN.to_meta()) == OWN
+    assert ActionSpace.from_meta({"kind": "residual", "deltas": [0, 1], "hpa_target": 0.7}).anchor == "replicas"
+    with pytest.raises(ValueError, match="anchor must be one of"):
+        ActionSpace.residual(0.65, anchor="elsewhere")
