@@ -22,7 +22,7 @@ def policy(
     iterations: int = typer.Option(1000, "--iterations", min=1,
                                    help="most GRPO iterations (GRPO stops earlier once the budget is spent)"),
     budget: int | None = typer.Option(None, "--budget", min=1,
-                                      help="simulated minutes each algorithm trains for (default 2,000,000)"),
+                                      help="simulated minutes each algorithm trains for (default 1,200,000)"),
     seed: int = typer.Option(0, "--seed", help="run seed (episodes, sampling, torch)"),
     floor_tau: float = typer.Option(0.5, "--floor-tau", min=0.0, max=0.999,
                                     help="GRPO's safety floor: the short-term forecast quantile it sizes to "

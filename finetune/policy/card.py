@@ -398,7 +398,16 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "and a floor at a high quantile costs replica-hours (the `forecast` rows above are the floor alone; "
         "`grpo_nofloor` is the same network without it).",
     ]
-    if _space(meta).is_residual:
+    if _space(meta).is_residual and g.get("reward") == "counterfactual":
+        lines.append(
+            "- Residual corrections scored against the HPA's own continuation: the standardised advantage ranks a "
+            "group's members, so a correction is reinforced in the states where it beats the HPA more often than "
+            "not, whatever the size of the violation penalty; a cut held a few minutes on an HPA that keeps the "
+            "count it is given (`--residual-anchor replicas`) looks safe in the groups and compounds in closed "
+            "loop, while held longer or as an offset from the HPA's own trajectory (`own`) it loses to the HPA in "
+            "most sampled states, the sampling distribution concentrates on d = 0 and the greedy policy is the HPA "
+            "on every validation day.")
+    elif _space(meta).is_residual:
         lines.append(
             "- Residual corrections: a group of one-minute deviations handed back to the HPA (`reference`) makes a "
             "cut look almost free, and the standardised advantage turns that small saving into a unit signal in "
