@@ -3,7 +3,9 @@
 On the embedded simulator the features come from its history and the expected effect from a short
 look-ahead on a clone (the cluster itself is not touched). On other backends the features come from
 `ctx.metrics.series(...)` and the expected effect is an M/M/1 estimate from the observed figures.
-The policy decides behind the safety floor it was trained with (`safety`), and the result carries the
+The policy decides behind the safety floor it was trained with (`safety`); with too little history for the
+short-term forecast (a service keel has watched for under half an hour) the floor is the replicas the last
+minutes' peak demand needs, so a saturated service is never advised to stay as it is. The result carries the
 next-hour forecast (`runtime.forecast.next_hour`: replicas expected to be needed at the 50th and 90th
 percentile, when the peak comes and from when more replicas than now are needed), or why there is none.
 A policy file is loaded once per process; `PolicyAdvisor(path)` may name another file than the shipped one.
@@ -34,6 +36,10 @@ DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "artifacts" / "scaling_po
 LOOKAHEAD_MIN = 5
 MAX_RHO = 0.97
 READ_MIN = DAY + NEXT_HOUR  # history read: a day and an hour, for the next-hour forecast
+REACTIVE_MIN = 5  # minutes of demand the floor reads while there is too little history to forecast
+FLOOR_RULE = "no fewer replicas than the short-term forecast's upper quantile needs at the SLO target"
+REACTIVE_RULE = (f"too little history to forecast: no fewer replicas than the peak demand of the last {REACTIVE_MIN} "
+                 "minutes needs at the SLO target")
 
 
 @functools.cache
@@ -147,7 +153,12 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
     cur = int(current)
     targets = np.array([min(max(cur + a, info.min_replicas), info.max_replicas) for a in ACTIONS])
     floor_cfg = meta.get("floor")
-    floor = SafetyFloor(float(floor_cfg["tau"])).replicas(short, info) if floor_cfg else None
+    floor, floor_rule = None, FLOOR_RULE
+    if floor_cfg:
+        safety = SafetyFloor(float(floor_cfg["tau"]))
+        floor = safety.replicas(short, info)
+        if short is None:  # too little history to forecast: the demand seen so far is the floor
+            floor, floor_rule = safety.reactive(demand(rows)[-REACTIVE_MIN:], info), REACTIVE_RULE
     allowed = mask(targets, floor)
     best = int(np.argmax(np.where(allowed, probs, -1.0)))
     rec = int(max(targets[best], floor)) if floor is not None else int(targets[best])
@@ -159,9 +170,7 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
         "probabilities": {name: round(float(p), 4) for name, p in zip(ACTION_NAMES, probs, strict=True)},
         "slo_p99_ms": round(info.slo_ms, 1),
         "bounds": {"min": info.min_replicas, "max": info.max_replicas},
-        "safety_floor": None if not floor_cfg else {
-            "replicas": floor, "tau": floor_cfg["tau"],
-            "rule": "no fewer replicas than the short-term forecast's upper quantile needs at the SLO target"},
+        "safety_floor": None if not floor_cfg else {"replicas": floor, "tau": floor_cfg["tau"], "rule": floor_rule},
         "forecast": hour_forecast(rows, cur, clock, info),
     }
     if ctx.sim is not None:

@@ -38,6 +38,14 @@ class SafetyFloor:
         need = math.ceil(fc.demand(self.tau) / self.utilisation - 1e-9)
         return int(min(max(need, info.min_replicas), info.max_replicas))
 
+    def reactive(self, recent_demand: np.ndarray, info: ServiceInfo) -> int | None:
+        """The floor from the demand seen (its peak over `recent_demand`) when there is no forecast yet: what
+        the advisor uses with under `runtime.forecast.MIN_SHORT_HISTORY` minutes of history (None without any)."""
+        if len(recent_demand) == 0:
+            return None
+        need = math.ceil(float(np.max(recent_demand)) / self.utilisation - 1e-9)
+        return int(min(max(need, info.min_replicas), info.max_replicas))
+
     def describe(self) -> str:
         return (f"replicas >= the short-term forecast's {self.tau:g} quantile of peak demand at "
                 f"{self.utilisation:.0%} utilisation")
