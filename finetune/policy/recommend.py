@@ -153,12 +153,8 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
     cur = int(current)
     targets = np.array([min(max(cur + a, info.min_replicas), info.max_replicas) for a in ACTIONS])
     floor_cfg = meta.get("floor")
-    floor, floor_rule = None, FLOOR_RULE
-    if floor_cfg:
-        safety = SafetyFloor(float(floor_cfg["tau"]))
-        floor = safety.replicas(short, info)
-        if short is None:  # too little history to forecast: the demand seen so far is the floor
-            floor, floor_rule = safety.reactive(demand(rows)[-REACTIVE_MIN:], info), REACTIVE_RULE
+    safety = SafetyFloor(float(floor_cfg["tau"])) if floor_cfg else None
+    floor = safety.replicas(short, info, seen=demand(rows)[-REACTIVE_MIN:]) if safety else None
     allowed = mask(targets, floor)
     best = int(np.argmax(np.where(allowed, probs, -1.0)))
     rec = int(max(targets[best], floor)) if floor is not None else int(targets[best])
@@ -170,7 +166,8 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
         "probabilities": {name: round(float(p), 4) for name, p in zip(ACTION_NAMES, probs, strict=True)},
         "slo_p99_ms": round(info.slo_ms, 1),
         "bounds": {"min": info.min_replicas, "max": info.max_replicas},
-        "safety_floor": None if not floor_cfg else {"replicas": floor, "tau": floor_cfg["tau"], "rule": floor_rule},
+        "safety_floor": None if not floor_cfg else {
+            "replicas": floor, "tau": floor_cfg["tau"], "rule": FLOOR_RULE if short is not None else REACTIVE_RULE},
         "forecast": hour_forecast(rows, cur, clock, info),
     }
     if ctx.sim is not None:

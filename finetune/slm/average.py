@@ -28,6 +28,8 @@ class Adapter:
 
 @dataclass(frozen=True)
 class Averaged:
+    """The averaged adapter and how much of the mean change its rank keeps."""
+
     adapter: Adapter
     kept: float  # the smallest share of one matrix's change (squared Frobenius norm) the rank cut keeps
 
@@ -45,6 +47,7 @@ def average(adapters: Sequence[Adapter], weights: Sequence[float]) -> Averaged:
             raise ValueError("adapters differ in rank, alpha or adapted matrices; only adapters of one training "
                              f"setup can be averaged (ranks {[x.rank for x in adapters]}, alphas "
                              f"{[x.alpha for x in adapters]})")
+    r = first.rank
     out: Tensors = {}
     kept = 1.0
     for a_name in sorted(k for k in first.tensors if k.endswith("lora_A.weight")):
@@ -52,7 +55,6 @@ def average(adapters: Sequence[Adapter], weights: Sequence[float]) -> Averaged:
         delta = sum(w * (ad.tensors[b_name].astype(np.float64) @ ad.tensors[a_name].astype(np.float64))
                     for ad, w in zip(adapters, weights, strict=True))
         u, s, vt = np.linalg.svd(np.asarray(delta), full_matrices=False)
-        r = first.rank
         total = float((s ** 2).sum())
         kept = min(kept, float((s[:r] ** 2).sum()) / total if total > 0 else 1.0)
         root = np.sqrt(s[:r])

@@ -185,7 +185,8 @@ def test_reactive_floor_serves_the_peak_demand_at_the_slo_utilisation() -> None:
 
     info = ServiceInfo.of("frontend")
     floor = SafetyFloor(0.5, utilisation=0.85)
-    assert floor.reactive(np.array([1.0, 2.6, 2.0]), info) == 4  # ceil(2.6 / 0.85)
-    assert floor.reactive(np.array([0.01]), info) == info.min_replicas
-    assert floor.reactive(np.array([1e6]), info) == info.max_replicas
-    assert floor.reactive(np.array([]), info) is None
+    assert floor.replicas(None, info, seen=np.array([1.0, 2.6, 2.0])) == 4  # ceil(2.6 / 0.85)
+    assert floor.replicas(None, info, seen=np.array([0.01])) == info.min_replicas
+    assert floor.replicas(None, info, seen=np.array([1e6])) == info.max_replicas
+    assert floor.replicas(None, info, seen=np.array([])) is None
+    assert floor.replicas(None, info) is None  # the environment's case: no forecast, no floor
