@@ -113,6 +113,32 @@ def slm(
     console.print(f"adapter GGUF -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
+@app.command("slm-average")
+def slm_average(
+    adapters: list[Path] = typer.Argument(..., help="GGUF LoRA adapters of one training setup (same rank)"),
+    weights: str = typer.Option("", help="comma-separated weights summing to 1, one per adapter (default: equal)"),
+    out: Path = typer.Option(ARTIFACTS / "keel-planner-lora.gguf", help="GGUF adapter to write"),
+) -> None:
+    """Write one adapter whose weight change is the weighted mean of the given adapters' (cut back to their rank)."""
+    from finetune.slm.average import Adapter, average
+    from finetune.slm.export_gguf import read_adapter, write_adapter
+
+    missing = [str(a) for a in adapters if not a.exists()]
+    if missing:
+        fail(f"adapter not found: {', '.join(missing)}")
+    try:
+        ws = [float(w) for w in weights.split(",")] if weights else [1.0 / len(adapters)] * len(adapters)
+    except ValueError:
+        fail(f"--weights: {weights!r} is not a comma-separated list of numbers")
+    try:
+        result = average([Adapter(*read_adapter(a)) for a in adapters], ws)
+    except ValueError as e:
+        fail(str(e))
+    path = write_adapter(result.adapter.tensors, result.adapter.alpha, out, dtype="f16")
+    console.print(f"averaged {len(adapters)} adapters (weights {ws}; the rank cut keeps >= {result.kept:.5f} of "
+                  f"every change) -> {path}")
+
+
 def _finished(run_dir: Path) -> bool:
     state = run_dir / "state.json"
     return state.exists() and bool(json.loads(state.read_text()).get("done"))

@@ -50,9 +50,12 @@ def _plots(name: str, results_dir: Path) -> list[Path]:
                   if p.stem == name or not (results_dir / f"{p.stem}.json").exists())
 
 
+SIDECARS = (".scenarios.json", ".variants.json")  # per-scenario / per-variant rows written beside an eval's JSON
+
+
 def variants(name: str, results_dir: Path) -> list[str]:
-    """Other runs of the same eval kept next to it: `NAME-VARIANT.json` (per-scenario files excluded)."""
-    return sorted(p.stem for p in results_dir.glob(f"{name}-*.json") if not p.name.endswith(".scenarios.json"))
+    """Other runs of the same eval kept next to it: `NAME-VARIANT.json` (the per-row sidecar files excluded)."""
+    return sorted(p.stem for p in results_dir.glob(f"{name}-*.json") if not p.name.endswith(SIDECARS))
 
 
 def _load(path: Path) -> dict[str, Any]:

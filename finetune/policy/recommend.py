@@ -3,7 +3,9 @@
 On the embedded simulator the features come from its history and the expected effect from a short
 look-ahead on a clone (the cluster itself is not touched). On other backends the features come from
 `ctx.metrics.series(...)` and the expected effect is an M/M/1 estimate from the observed figures.
-The policy decides behind the safety floor it was trained with (`safety`), and the result carries the
+The policy decides behind the safety floor it was trained with (`safety`); with too little history for the
+short-term forecast (a service keel has watched for under half an hour) the floor is the replicas the last
+minutes' peak demand needs, so a saturated service is never advised to stay as it is. The result carries the
 next-hour forecast (`runtime.forecast.next_hour`: replicas expected to be needed at the 50th and 90th
 percentile, when the peak comes and from when more replicas than now are needed), or why there is none.
 A residual policy (`action_space`) corrects a tuned HPA's decision: here the HPA is rebuilt by replaying it over
@@ -39,6 +41,10 @@ LOOKAHEAD_MIN = 5
 MAX_RHO = 0.97
 READ_MIN = DAY + NEXT_HOUR  # history read: a day and an hour, for the next-hour forecast
 HPA_REPLAY_MIN = DOWN_WINDOW_S // 60 + 1
+REACTIVE_MIN = 5  # minutes of demand the floor reads while there is too little history to forecast
+FLOOR_RULE = "no fewer replicas than the short-term forecast's upper quantile needs at the SLO target"
+REACTIVE_RULE = (f"too little history to forecast: no fewer replicas than the peak demand of the last {REACTIVE_MIN} "
+                 "minutes needs at the SLO target")
 
 
 @functools.cache
@@ -171,7 +177,8 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
     base = space.base(cur, hpa_n)
     targets = np.array([min(max(base + a, info.min_replicas), info.max_replicas) for a in space.deltas])
     floor_cfg = meta.get("floor")
-    floor = space.floor_for(SafetyFloor(float(floor_cfg["tau"])).replicas(short, info) if floor_cfg else None,
+    safety = SafetyFloor(float(floor_cfg["tau"])) if floor_cfg else None
+    floor = space.floor_for(safety.replicas(short, info, seen=demand(rows)[-REACTIVE_MIN:]) if safety else None,
                             hpa_n)
     allowed = mask(targets, floor)
     best = int(np.argmax(np.where(allowed, probs, -1.0)))
@@ -185,8 +192,7 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
         "slo_p99_ms": round(info.slo_ms, 1),
         "bounds": {"min": info.min_replicas, "max": info.max_replicas},
         "safety_floor": None if not floor_cfg else {
-            "replicas": floor, "tau": floor_cfg["tau"],
-            "rule": "no fewer replicas than the short-term forecast's upper quantile needs at the SLO target"},
+            "replicas": floor, "tau": floor_cfg["tau"], "rule": FLOOR_RULE if short is not None else REACTIVE_RULE},
         "forecast": hour_forecast(rows, cur, clock, info),
     }
     if hpa_n is not None:

@@ -31,11 +31,17 @@ class SafetyFloor:
         if not 0.0 < self.utilisation <= 1.0:
             raise ValueError(f"floor utilisation must be in (0, 1], got {self.utilisation}")
 
-    def replicas(self, fc: ShortForecast | None, info: ServiceInfo) -> int | None:
-        """The floor for the next decision (None without a forecast: too little history)."""
-        if fc is None:
+    def replicas(self, fc: ShortForecast | None, info: ServiceInfo, seen: np.ndarray | None = None) -> int | None:
+        """The floor for the next decision: the replicas the forecast's `tau` quantile of peak demand needs.
+        Without a forecast (too little history) it is the peak of the demand `seen` lately when given (what
+        `recommend_scaling` passes), else None (the training and evaluation environment: no floor yet)."""
+        if fc is not None:
+            peak = fc.demand(self.tau)
+        elif seen is not None and len(seen):
+            peak = float(np.max(seen))
+        else:
             return None
-        need = math.ceil(fc.demand(self.tau) / self.utilisation - 1e-9)
+        need = math.ceil(peak / self.utilisation - 1e-9)
         return int(min(max(need, info.min_replicas), info.max_replicas))
 
     def describe(self) -> str:

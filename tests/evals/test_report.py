@@ -47,6 +47,7 @@ def test_report_says_where_each_figure_comes_from(tmp_path: Path) -> None:
                                                            "results": {"keel": {"remediation_rate": 0.25}}}))
     (results / "e2e-followup.png").write_bytes(b"\x89PNG")
     (results / "e2e-followup.scenarios.json").write_text("{}")
+    (results / "e2e-followup.variants.json").write_text("{}")  # per-row sidecars are not runs of their own
     (results / "rca.json").write_text("{not json")
     (results / "bench-soak.json").write_text(json.dumps({"bench": "soak", "figures": {"errors": 0}}))
     path, entries = rep.build(["e2e", "rca", "planner"], set(), results, tmp_path / "REPORT.md")

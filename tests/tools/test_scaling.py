@@ -181,3 +181,35 @@ def test_a_residual_policy_recommends_the_tuned_hpas_decision_plus_its_correctio
     assert hpa > sim.replicas[i]  # the load rose: the HPA scales up, so following it is not "no change"
     assert d["action"] == "hpa" and d["hpa_replicas"] == hpa == d["recommended_replicas"]
     assert set(d["probabilities"]) == set(space.names)
+
+
+def test_with_too_little_history_the_floor_is_the_demand_seen(tmp_path: Path) -> None:
+    import torch
+
+    from finetune.policy.model import policy_net, save_policy
+
+    torch.manual_seed(0)
+    path = tmp_path / "floored.pt"
+    save_policy(path, policy_net(), {"algo": "grpo", "iterations": 0, "floor": {"tau": 0.5, "utilisation": 0.85}})
+    sim = Simulator(LoadCurve.constant(200.0), seed=1)
+    sim.step(15)  # under the 30 minutes the short-term forecast needs
+    sim.load = LoadCurve.constant(900.0)  # frontend saturates
+    sim.step(3)
+    d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim).with_deps(
+        scaling=PolicyAdvisor(path))).data
+    floor = d["safety_floor"]
+    assert "too little history" in floor["rule"]
+    assert floor["replicas"] > d["current_replicas"] and d["recommended_replicas"] >= floor["replicas"]
+
+
+def test_reactive_floor_serves_the_peak_demand_at_the_slo_utilisation() -> None:
+    from finetune.policy.features import ServiceInfo
+    from finetune.policy.safety import SafetyFloor
+
+    info = ServiceInfo.of("frontend")
+    floor = SafetyFloor(0.5, utilisation=0.85)
+    assert floor.replicas(None, info, seen=np.array([1.0, 2.6, 2.0])) == 4  # ceil(2.6 / 0.85)
+    assert floor.replicas(None, info, seen=np.array([0.01])) == info.min_replicas
+    assert floor.replicas(None, info, seen=np.array([1e6])) == info.max_replicas
+    assert floor.replicas(None, info, seen=np.array([])) is None
+    assert floor.replicas(None, info) is None  # the environment's case: no forecast, no floor
