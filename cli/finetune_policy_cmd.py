@@ -29,7 +29,9 @@ def policy(
                                          "(0 = no floor)"),
     action_space: str = typer.Option("relative", "--action-space",
                                      help="relative (replica changes 0, +-1, +-2, +-4) | residual (corrections "
-                                          "-2..+2 to a tuned HPA's own decision; iteration 0 is that HPA)"),
+                                          "-2..+2 to a tuned HPA's own decision; iteration 0 is that HPA) | capped "
+                                          "(sizing rules on that HPA's decision: itself, capped at or lifted to "
+                                          "what the short-term forecast needs)"),
     residual_hpa_target: float | None = typer.Option(None, "--residual-hpa-target", min=0.05, max=1.5,
                                                      help="the residual space's HPA CPU target (default: the "
                                                           "target keel eval scaling tunes for hpa_tuned on the "
@@ -107,8 +109,9 @@ def policy(
 
         if action_space not in KINDS:
             fail(f"--action-space: got {action_space!r}; allowed: {', '.join(KINDS)}")
-        if residual_hpa_target is not None and action_space != "residual":
-            fail("--residual-hpa-target needs --action-space residual")
+        hpa_beside = action_space in ("residual", "capped")
+        if residual_hpa_target is not None and not hpa_beside:
+            fail("--residual-hpa-target needs --action-space residual or capped")
         from finetune.policy.action_space import ANCHORS
 
         if residual_anchor not in ANCHORS:
@@ -122,10 +125,10 @@ def policy(
             fail(f"--continuation: got {continuation!r}; allowed: {', '.join(CONTINUATIONS)}")
         if reward not in REWARDS:
             fail(f"--reward: got {reward!r}; allowed: {', '.join(REWARDS)}")
-        if reward == "counterfactual" and action_space != "residual":
-            fail("--reward counterfactual needs --action-space residual (the counterfactual is the HPA's d = 0)")
+        if reward == "counterfactual" and not hpa_beside:
+            fail("--reward counterfactual needs --action-space residual or capped (against the HPA alone)")
         grpo_kw: dict[str, Any] = {}
-        if continuation is not None or action_space == "residual":
+        if continuation is not None or hpa_beside:
             grpo_kw["continuation"] = continuation or "reference"
         if reward == "counterfactual":
             grpo_kw.update(reward=reward, hold=hold, violation_penalty=violation_penalty,

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from finetune.policy.action_space import RELATIVE_DELTAS, ActionSpace, residual_features
+from finetune.policy.action_space import RELATIVE_DELTAS, ActionSpace
 from finetune.policy.features import HISTORY, ServiceInfo, demand_forecast, observation
 from finetune.policy.hpa import HPA
 from finetune.policy.reward import RewardWeights, minute_reward
@@ -157,7 +157,7 @@ class ScalingEnv:
         hpa = self.hpa_decision()
         if hpa is None:
             return x
-        return np.concatenate([x, residual_features(self.replicas, hpa, self.info.max_replicas)])
+        return np.concatenate([x, self.space.inputs(self.replicas, hpa, self.raw_targets(), self.info.max_replicas)])
 
     # ------------------------------------------------------------------ acting
     def floor_replicas(self) -> int | None:
@@ -166,9 +166,14 @@ class ScalingEnv:
             return None
         return self.space.floor_for(self.floor.replicas(self.forecast(), self.info), self.hpa_decision())
 
+    def raw_targets(self) -> np.ndarray:
+        """Replica count every action leads to, clamped to the service's bounds (no floor)."""
+        return self.space.targets(self.replicas, self.hpa_decision(), self.forecast(), self.info.min_replicas,
+                                  self.info.max_replicas)
+
     def raw_target(self, action: int) -> int:
         """Replica count an action index leads to, clamped to the service's bounds (no floor)."""
-        return clamp(self.space.base(self.replicas, self.hpa_decision()) + self.space.deltas[action], self.info)
+        return int(self.raw_targets()[action])
 
     def target(self, action: int) -> int:
         """Replica count an action index leads to: clamped to the bounds, lifted to the safety floor if set."""
@@ -178,7 +183,7 @@ class ScalingEnv:
 
     def action_mask(self) -> np.ndarray:
         """Actions allowed by the safety floor (all without one)."""
-        return mask(np.array([self.raw_target(a) for a in range(self.space.n)]), self.floor_replicas())
+        return mask(self.raw_targets(), self.floor_replicas())
 
     def run_minute(self, replicas: int) -> float:
         """Set the replica count (clamped) for the next minute, simulate it, return its reward.

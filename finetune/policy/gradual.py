@@ -5,7 +5,9 @@ policy (in shadow). A `policy_rollout` share says how often the policy's decisio
 (drawn per decision from a seeded generator). Every `score_every` minutes the shadow decision is scored
 on a simulator clone of the current state: the policy from here for `horizon` minutes against the HPA
 from here for the same minutes (same load, same metric noise), counting replica-minutes and SLO-violation
-minutes. The share moves along `steps`:
+minutes. A score counts only once its `horizon` minutes have passed: the clone runs on the load still to come,
+which a deployed rollout knows only then (it replays the state it kept against the load that arrived), so the
+share never moves on knowledge of the future. The share moves along `steps`:
   * cut to the first step at once when the policy's running record at this share has more violation
     minutes than the HPA's;
   * raised one step after `window` scored decisions at this share with no more violation minutes and
@@ -74,6 +76,7 @@ class GradualRollout:
     records: list[dict[str, Any]] = field(default_factory=list)
     shares: list[tuple[int, float]] = field(default_factory=list)  # (minute, share) at every change
     _window: list[tuple[float, int, float, int]] = field(default_factory=list)
+    _pending: list[tuple[int, tuple[float, int, float, int]]] = field(default_factory=list)  # (minute known, score)
     _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     @property
@@ -85,7 +88,7 @@ class GradualRollout:
         floor = env.floor
         self.policy.reset(env)
         self._policy_floor, env.floor = env.floor, floor
-        self.step, self.records, self._window = self.cfg.start_step, [], []
+        self.step, self.records, self._window, self._pending = self.cfg.start_step, [], [], []
         self.shares = [(env.minute, self.share)]
         self._rng = np.random.default_rng([self.cfg.seed, 77])
 
@@ -119,13 +122,22 @@ class GradualRollout:
             pol_rm, pol_v = score(env, _Shadow(self.policy, self._policy_floor), self.cfg.horizon)
             env.floor = None
             hpa_rm, hpa_v = score(env, self.hpa, self.cfg.horizon)
-            self._window.append((pol_rm, pol_v, hpa_rm, hpa_v))
+            self._pending.append((env.minute + self.cfg.horizon, (pol_rm, pol_v, hpa_rm, hpa_v)))
+            shadow = {"policy_replica_min": pol_rm, "policy_violation_min": pol_v, "hpa_replica_min": hpa_rm,
+                      "hpa_violation_min": hpa_v, "known_at_minute": env.minute + self.cfg.horizon}
+        landed: list[dict[str, Any]] = []
+        while self._pending and self._pending[0][0] <= env.minute:  # scores whose minutes have passed
+            known, sc = self._pending.pop(0)
+            self._window.append(sc)
             before = self.share
             change = self._review(env)
             if self.share != before:
                 self.shares.append((env.minute, self.share))
-            shadow = {"policy_replica_min": pol_rm, "policy_violation_min": pol_v, "hpa_replica_min": hpa_rm,
-                      "hpa_violation_min": hpa_v, "share_change": change}
+            landed.append({"scored_at_minute": known - self.cfg.horizon, "policy_replica_min": sc[0],
+                           "policy_violation_min": sc[1], "hpa_replica_min": sc[2], "hpa_violation_min": sc[3],
+                           "share_change": change})
+        if landed:
+            shadow = {**(shadow or {}), "landed": landed}
         hpa_n = self.hpa.decide(env)
         pol_n = self._policy_decide(env)
         use_policy = bool(self._rng.random() < self.share)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from finetune.policy.action_space import ActionSpace, residual_features
+from finetune.policy.action_space import ActionSpace
 from finetune.policy.features import ServiceInfo, demand, demand_forecast, observation
 from finetune.policy.hpa import DOWN_WINDOW_S, HPA
 from finetune.policy.inference import NumpyPolicy, load_policy, policy_space
@@ -170,12 +170,11 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
     cur = int(current)
     space = policy_space(meta)
     hpa_n = replayed_hpa_decision(rows, cur, space, info) if space.is_residual else None
+    targets = space.targets(cur, hpa_n, short, info.min_replicas, info.max_replicas)
     x = observation(rows, current, info, clock, short)
     if hpa_n is not None:
-        x = np.concatenate([x, residual_features(cur, hpa_n, info.max_replicas)])
+        x = np.concatenate([x, space.inputs(cur, hpa_n, targets, info.max_replicas)])
     probs = policy.probs(x)
-    base = space.base(cur, hpa_n)
-    targets = np.array([min(max(base + a, info.min_replicas), info.max_replicas) for a in space.deltas])
     floor_cfg = meta.get("floor")
     safety = SafetyFloor(float(floor_cfg["tau"])) if floor_cfg else None
     floor = space.floor_for(safety.replicas(short, info, seen=demand(rows)[-REACTIVE_MIN:]) if safety else None,

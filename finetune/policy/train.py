@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from finetune.policy import bc, grpo, ppo
-from finetune.policy.action_space import KINDS, RESIDUAL, RESIDUAL_DELTAS, ActionSpace
+from finetune.policy.action_space import CAPPED, CAPPED_RULES, KINDS, RESIDUAL, RESIDUAL_DELTAS, ActionSpace
 from finetune.policy.env import ScalingEnv
 from finetune.policy.episodes import EpisodeSource
 from finetune.policy.families import TRAIN_FAMILIES, generate
@@ -93,10 +93,12 @@ class TrainConfig:
     residual_deltas: tuple[int, ...] = RESIDUAL_DELTAS
     residual_p0: float = 0.6  # the warm start's probability of d = 0
     residual_anchor: str = "replicas"  # what the HPA's utilisation is measured against (`action_space`)
+    capped_rules: tuple[str, ...] = CAPPED_RULES  # action_space="capped": the sizing rules (`action_space`)
 
     @property
     def residual(self) -> bool:
-        return self.action_space == RESIDUAL
+        """A tuned HPA runs beside the policy (the residual and capped spaces)."""
+        return self.action_space in (RESIDUAL, CAPPED)
 
     def floor(self) -> SafetyFloor | None:
         return SafetyFloor(self.floor_tau) if self.floor_tau is not None else None
@@ -124,14 +126,14 @@ class TrainConfig:
                                  f"HPA: it needs continuation 'reference'; got {self.grpo.continuation!r}")
         elif self.grpo.reward == "counterfactual":
             raise ValueError("the counterfactual reward is measured against the HPA's d = 0 continuation: it needs "
-                             "action_space='residual'")
+                             "action_space='residual' or 'capped'")
 
     @classmethod
     def for_algo(cls, algo: str, **kw: Any) -> TrainConfig:
         """Defaults per algorithm: GRPO episodes of 25 iterations (200 decisions), PPO of 4 (256 minutes)."""
         if algo == "ppo":
             kw = {"episode_iters": 4, "checkpoint_every": 100, "eval_every": 100, **kw}
-        if kw.get("action_space") == RESIDUAL and "grpo" not in kw:
+        if kw.get("action_space") in (RESIDUAL, CAPPED) and "grpo" not in kw:
             kw["grpo"] = grpo.GRPOConfig(continuation="reference")
         return cls(algo=algo, **kw)
 
@@ -140,6 +142,8 @@ class TrainConfig:
         if not self.residual:
             return ActionSpace()
         target = self.residual_hpa_target if self.residual_hpa_target is not None else tuned_target
+        if self.action_space == CAPPED:
+            return ActionSpace.capped(target, self.capped_rules)
         return ActionSpace.residual(target, self.residual_deltas, self.residual_anchor)
 
     def base_hpa(self, traces: list[Trace], cache_dir: Path | None = None) -> dict[str, Any] | None:
@@ -164,6 +168,7 @@ class TrainConfig:
         d = asdict(self)
         d["traces"] = [Path(t).name for t in self.traces]
         d["residual_deltas"] = list(self.residual_deltas)
+        d["capped_rules"] = list(self.capped_rules)
         return d
 
 
@@ -382,7 +387,7 @@ def train(
     hpa_tuned_val = (reference_hpa(vset, space) if cfg.select in ("hpa", "pareto") or cfg.residual else None)
     if space.is_residual:
         assert base is not None
-        log(f"residual action space: corrections {list(space.deltas)} to the HPA at CPU target {space.hpa_target} "
+        log(f"{space.kind} action space: {space.describe()} "
             f"({base.get('procedure', base.get('source'))}; {base.get('source', '')})")
         log(f"base HPA on validation: {hpa_tuned_val}")
     ckpt = work_dir / f"{cfg.algo}-{'residual-' if space.is_residual else ''}checkpoint.pt"

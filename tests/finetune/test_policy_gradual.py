@@ -45,8 +45,20 @@ def test_bad_policy_is_cut_and_every_record_names_its_controller() -> None:
     for r in seen:
         assert r["replicas"] == (r["policy_replicas"] if r["controller"] == "policy" else r["hpa_replicas"])
         assert r["policy_rollout"] in STEPS
-    cut = [r for r in seen if r["shadow"] and r["shadow"]["share_change"] == "cut"]
-    assert cut and all(r["shadow"]["policy_violation_min"] > 0 for r in cut[:1])
+    cut = [x for r in seen if r["shadow"] for x in r["shadow"].get("landed", []) if x["share_change"] == "cut"]
+    assert cut and cut[0]["policy_violation_min"] > cut[0]["hpa_violation_min"]
+
+
+def test_a_score_moves_the_share_only_once_its_minutes_have_passed() -> None:
+    # the clone a shadow decision is scored on runs on load still to come: the share may not act on it earlier
+    cfg = RolloutConfig(window=1, start_step=2, horizon=30, score_every=5)
+    ctl = GradualRollout(_Offset(-3), HPAController("hpa", 0.6), cfg)
+    run(ctl, _load(), "frontend", 120)
+    first_change = ctl.shares[1][0]
+    assert first_change >= 120 + cfg.horizon
+    for r in ctl.records:
+        for x in (r["shadow"] or {}).get("landed", []):
+            assert r["minute"] - x["scored_at_minute"] >= cfg.horizon
 
 
 def test_cheaper_policy_with_no_more_violations_is_raised() -> None:
