@@ -40,6 +40,10 @@ def policy(
                                         help="the residual HPA's utilisation is over: replicas (the count that ran; "
                                              "corrections feed back into it) | own (its own decisions; a correction "
                                              "is an offset from its trajectory)"),
+    capped_rules: str | None = typer.Option(None, "--capped-rules",
+                                            help="capped space: comma-separated sizing rules, 'hpa' first, then "
+                                                 "min:TAU:U | max:TAU:U (default: "
+                                                 "hpa,min:0.97:0.75,min:0.9:0.75,max:0.9:0.85,max:0.97:0.75)"),
     slo_weight: float | None = typer.Option(None, "--slo-weight", min=0.0,
                                             help="training reward's weight per SLO-violation minute "
                                                  "(default 4, the shipped policy's)"),
@@ -60,6 +64,11 @@ def policy(
     violation_credit: float = typer.Option(10.0, "--violation-credit", min=0.0,
                                            help="counterfactual reward: replica-minutes per violation minute "
                                                 "below the HPA's"),
+    futures: int = typer.Option(1, "--futures", min=1,
+                                help="counterfactual reward: futures each member is scored on (the recorded load "
+                                     "and perturbed copies; its return is the mean)"),
+    future_sigma: float = typer.Option(0.15, "--future-sigma", min=0.0,
+                                       help="counterfactual reward: log-sd of a perturbed future's load shift"),
     cover: bool = typer.Option(False, "--cover/--no-cover",
                                help="counterfactual reward: every allowed correction at least once per group"),
     entropy_coef: float | None = typer.Option(None, "--entropy-coef", min=0.0,
@@ -119,6 +128,17 @@ def policy(
         if residual_anchor != "replicas" and action_space != "residual":
             fail("--residual-anchor needs --action-space residual")
         extra: dict[str, Any] = {}
+        if capped_rules is not None:
+            if action_space != "capped":
+                fail("--capped-rules needs --action-space capped")
+            from finetune.policy.action_space import ActionSpace
+
+            rules = tuple(r.strip() for r in capped_rules.split(",") if r.strip())
+            try:
+                ActionSpace.capped(0.65, rules)
+            except ValueError as e:
+                fail(f"--capped-rules: {e}")
+            extra["capped_rules"] = rules
         from finetune.policy.grpo import CONTINUATIONS, REWARDS, GRPOConfig
 
         if continuation is not None and continuation not in CONTINUATIONS:
@@ -132,7 +152,8 @@ def policy(
             grpo_kw["continuation"] = continuation or "reference"
         if reward == "counterfactual":
             grpo_kw.update(reward=reward, hold=hold, violation_penalty=violation_penalty,
-                           violation_credit=violation_credit, cover=cover)
+                           violation_credit=violation_credit, cover=cover, futures=futures,
+                           future_sigma=future_sigma)
         for key, value in (("horizon", horizon), ("entropy_coef", entropy_coef), ("kl_coef", kl_coef)):
             if value is not None:
                 grpo_kw[key] = value

@@ -39,8 +39,7 @@ from runtime.forecast import ShortForecast
 RELATIVE, RESIDUAL, CAPPED = "relative", "residual", "capped"
 KINDS = (RELATIVE, RESIDUAL, CAPPED)
 HPA_RULE = "hpa"
-CAPPED_RULES: tuple[str, ...] = (HPA_RULE, "min:0.97:0.75", "min:0.9:0.75", "min:0.97:0.85", "min:0.9:0.85",
-                                 "max:0.9:0.85", "max:0.97:0.75")
+CAPPED_RULES: tuple[str, ...] = (HPA_RULE, "min:0.97:0.75", "min:0.9:0.75", "max:0.9:0.85", "max:0.97:0.75")
 RELATIVE_DELTAS: tuple[int, ...] = (0, 1, -1, 2, -2, 4, -4)
 RESIDUAL_DELTAS: tuple[int, ...] = (0, 1, -1, 2, -2)
 RESIDUAL_FEATURES: tuple[str, ...] = ("hpa_change_share_of_max", "hpa_share_of_max", "hpa_change_div4")

@@ -149,6 +149,15 @@ def _actions_text(meta: dict[str, Any]) -> str:
     space = _space(meta)
     if not space.is_residual:
         return f"{space.n} actions ({', '.join(space.names)} replicas, clamped to the service's bounds). "
+    if space.kind == "capped":
+        return (f"{space.n} sizing rules ({', '.join(f'`{n}`' for n in space.names)}) applied to the decision of a "
+                f"Kubernetes HPA at the tuned CPU target {space.hpa_target} that runs beside it on the same metrics "
+                "and sees the replicas that ran (`finetune/policy/action_space.py`): `hpa` is its decision; "
+                "`min:TAU:U` caps it at the replicas that serve the short-term forecast's TAU quantile of the next "
+                "5 minutes' peak demand at utilisation U (releasing what the HPA's 5-minute scale-down window and "
+                "tolerance band keep); `max:TAU:U` lifts it to that count; clamped to the service's bounds. "
+                f"{len(space.extra_features)} more inputs give the HPA's decision relative to now and each rule's "
+                "count against it. ")
     return (f"{space.n} corrections ({', '.join(space.names)}) to the decision of a Kubernetes HPA at the tuned CPU "
             f"target {space.hpa_target} that runs beside it on the same metrics (residual policy learning, "
             "`finetune/policy/action_space.py`): replicas = the HPA's decision + d, clamped to the service's bounds"
@@ -161,8 +170,8 @@ def _warm_start(meta: dict[str, Any], g: dict[str, Any]) -> str:
     space = _space(meta)
     if space.is_residual:
         text = (f"- Warm start: {meta['bc'].get('warm_start', 'd = 0')}, whatever the input -- its greedy decisions "
-                "are the tuned HPA's, so iteration 0 is the tuned HPA itself (validated and selectable like any "
-                "checkpoint); it is also the KL reference")
+                "(action 0) are the tuned HPA's, so iteration 0 is the tuned HPA itself (validated and selectable like "
+                "any checkpoint); it is also the KL reference")
     else:
         text = ("- Warm start: behaviour cloning of a proportional rule (ceil(demand / 0.6), demand = CPU in use "
                 "unless the service is saturated, then what it was asked to serve), "
@@ -175,7 +184,7 @@ def _command(meta: dict[str, Any]) -> str:
     cfg, cmd = meta["config"], f"keel finetune policy --seed {meta['seed']}"
     if not _space(meta).is_residual:
         return cmd
-    cmd += f" --iterations {cfg['iterations']} --action-space residual"
+    cmd += f" --iterations {cfg['iterations']} --action-space {cfg.get('action_space', 'residual')}"
     if cfg.get("residual_anchor", "replicas") != "replicas":
         cmd += f" --residual-anchor {cfg['residual_anchor']}"
     if cfg["grpo"]["continuation"] != "reference":
@@ -190,7 +199,11 @@ def _command(meta: dict[str, Any]) -> str:
     if g.get("reward") == "counterfactual":
         cmd += (f" --reward counterfactual --hold {g['hold']} --horizon {g['horizon']} --violation-penalty "
                 f"{g['violation_penalty']:g} --violation-credit {g['violation_credit']:g} --entropy-coef "
-                f"{g['entropy_coef']:g} --kl-coef {g['kl_coef']:g}" + (" --cover" if g.get("cover") else ""))
+                f"{g['entropy_coef']:g} --kl-coef {g['kl_coef']:g}" + (" --cover" if g.get("cover") else "")
+                + (f" --futures {g['futures']} --future-sigma {g['future_sigma']:g}" if g.get("futures", 1) > 1
+                   else ""))
+    if cfg.get("action_space") == "capped" and cfg.get("capped_rules"):
+        cmd += " --capped-rules " + ",".join(cfg["capped_rules"])
     if cfg.get("budget") and cfg["budget"] != 1_200_000:
         cmd += f" --budget {cfg['budget']}"
     return cmd
@@ -204,12 +217,15 @@ def _grpo_text(g: dict[str, Any]) -> str:
         return (f"- GRPO: group size {g['group_size']}, horizon {g['horizon']} min ({g['continuation']} after the "
                 f"first action), " + common)
     return (f"- GRPO: group size {g['group_size']} from one cloned state, scored against the HPA itself: from the "
-            f"same clone the HPA alone (d = 0) is rolled over the same {g['horizon']} minutes, each sampled "
-            f"correction is held {g['hold']} minutes (re-applied to each minute's HPA decision) and then the HPA "
+            f"same clone the HPA alone (action 0) is rolled over the same {g['horizon']} minutes, each sampled "
+            f"action is held {g['hold']} minutes (re-applied to each minute's HPA decision) and then the HPA "
             "decides alone; a member's return is the replica-minutes it saves against that counterfactual, minus "
             f"{g['violation_penalty']:g} replica-minutes per SLO-violation minute above the counterfactual's, plus "
             f"{g['violation_credit']:g} per violation minute below it (`finetune/policy/grpo.py`)"
-            + ("; every correction the floor allows is in every group (the last samples give way)" if g.get("cover")
+            + ("; every action the floor allows is in every group (the last samples give way)" if g.get("cover")
+               else "")
+            + (f"; each member is scored on {g['futures']} futures (the recorded load and copies shifted by a "
+               f"random factor, log-sd {g['future_sigma']:g}) and its return is the mean" if g.get("futures", 1) > 1
                else "") + "; " + common)
 
 
@@ -230,8 +246,8 @@ def _residual_note(meta: dict[str, Any], c: dict[str, Any]) -> str:
 
 def _selected_note(meta: dict[str, Any]) -> str:
     if _space(meta).is_residual and meta.get("selected_iteration") == 0:
-        return (" Iteration 0 was selected: no learned correction survived the validation rule, so the shipped "
-                "policy decides exactly as the tuned HPA does (d = 0 everywhere).")
+        return (" Iteration 0 was selected: nothing learned survived the validation rule, so the shipped "
+                "policy decides exactly as the tuned HPA does (action 0 everywhere).")
     return ""
 
 
@@ -398,7 +414,14 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         "and a floor at a high quantile costs replica-hours (the `forecast` rows above are the floor alone; "
         "`grpo_nofloor` is the same network without it).",
     ]
-    if _space(meta).is_residual and g.get("reward") == "counterfactual":
+    if _space(meta).kind == "capped":
+        lines.append(
+            "- Capped rules: the policy chooses, each minute, how far below (or above) the HPA's decision to go, "
+            "within what the short-term forecast says the next minutes need. It cannot learn anything the rules "
+            "cannot express: where the HPA itself is short of replicas (a jump larger than its headroom) only the "
+            "`max` rules help, and they are dear; the savings come from the replicas the HPA keeps after the "
+            "load has fallen.")
+    elif _space(meta).is_residual and g.get("reward") == "counterfactual":
         lines.append(
             "- Residual corrections scored against the HPA's own continuation: the standardised advantage ranks a "
             "group's members, so a correction is reinforced in the states where it beats the HPA more often than "

@@ -27,6 +27,12 @@ replica count, as a held correction can diverge from another that clamps to the 
 the actions missing from it; each member keeps its probability under the sampling policy as the old one). Without
 it a policy that has concentrated on d = 0 samples groups of d = 0 only, whose advantages are all zero, so it
 stops learning where a correction would pay before it has learned to tell those states apart.
+
+`futures > 1` scores every member on several futures from the same state: the recorded load and `futures - 1`
+copies whose next minutes are shifted by a random factor (log-sd `future_sigma`, reached over 10 minutes), each
+against the HPA on the same future; a member's return is its mean. A standardised advantage keeps only the order of
+the members, so with one future an action that saves a little in most states and breaks the SLO in a few is ranked
+first in most groups; scored on several futures, its expected violation penalty is part of its return.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from torch import nn
 from finetune.policy.env import ScalingEnv
 from finetune.policy.inference import NumpyPolicy
 from finetune.policy.model import MLP
+from tools.backends.sim.load import LoadCurve
 from tools.backends.sim.model import M
 
 _CPU, _REPLICAS, _P99 = M["cpu"], M["replicas"], M["latency_p99"]
@@ -67,8 +74,12 @@ class GRPOConfig:
     violation_penalty: float = 40.0  # counterfactual: replica-minutes per violation minute above the HPA's
     violation_credit: float = 10.0  # counterfactual: replica-minutes per violation minute below the HPA's
     cover: bool = False  # every allowed action at least once per group (see the module docstring)
+    futures: int = 1  # counterfactual: futures each member is scored on (the recorded one, then perturbed ones)
+    future_sigma: float = 0.15  # counterfactual: log-sd of a perturbed future's load shift
 
     def __post_init__(self) -> None:
+        if self.futures < 1 or self.future_sigma < 0:
+            raise ValueError(f"futures must be >= 1 and future_sigma >= 0; got {self.futures}, {self.future_sigma}")
         if self.reward not in REWARDS:
             raise ValueError(f"reward must be one of {', '.join(REWARDS)}; got {self.reward!r}")
         if not 1 <= self.hold <= self.horizon:
@@ -148,6 +159,23 @@ def rollout_outcomes(starts: list[ScalingEnv], actions: list[int], horizon: int,
             replica_min[i] += row[_REPLICAS]
             violation_min[i] += float(row[_P99] > c.info.slo_ms)
     return replica_min, violation_min
+
+
+def perturbed(env: ScalingEnv, factors: np.ndarray) -> ScalingEnv:
+    """A clone of `env` whose next `len(factors)` minutes of entry load are multiplied by `factors`."""
+    c = env.clone()
+    rps = c.sim.load.rps.copy()
+    m0 = c.sim.minute
+    n = max(0, min(len(factors), len(rps) - m0))
+    rps[m0 : m0 + n] *= factors[:n]
+    c.sim.load = LoadCurve(rps, c.sim.load.description)
+    return c
+
+
+def future_factors(rng: np.random.Generator, horizon: int, sigma: float) -> np.ndarray:
+    """A load surprise over `horizon` minutes: a shift of exp(sigma * z), reached linearly over 10 minutes."""
+    ramp = np.minimum(np.arange(1, horizon + 1) / 10.0, 1.0)
+    return np.exp(sigma * float(rng.standard_normal()) * ramp)
 
 
 def counterfactual_returns(replica_min: np.ndarray, violation_min: np.ndarray, base_replica_min: float,
@@ -251,17 +279,21 @@ def _collect_counterfactual(envs: list[ScalingEnv], policy: NumpyPolicy, rng: np
             groups = [cover_group(g, m) for g, m in zip(groups, allowed, strict=True)]
         starts, firsts, owner = [], [], []
         for e, (env, g) in enumerate(zip(envs, groups, strict=True)):
-            for a in sorted({0, *(int(a) for a in g)}):  # action 0 is the counterfactual, always rolled
-                starts.append(env)
-                firsts.append(a)
-                owner.append((e, a))
+            for f in range(cfg.futures):  # future 0 is the recorded load; the others are perturbed copies of it
+                start = env if f == 0 else perturbed(env, future_factors(rng, cfg.horizon, cfg.future_sigma))
+                for a in sorted({0, *(int(a) for a in g)}):  # action 0 is the counterfactual, always rolled
+                    starts.append(start)
+                    firsts.append(a)
+                    owner.append((e, f, a))
         rm, vm = rollout_outcomes(starts, firsts, cfg.horizon, cfg.hold)
         steps += len(starts) * cfg.horizon
         by = {k: (r, v) for k, r, v in zip(owner, rm, vm, strict=True)}
         for e, g in enumerate(groups):
-            base_r, base_v = by[(e, 0)]
-            out = np.array([by[(e, int(a))] for a in g])
-            r = counterfactual_returns(out[:, 0], out[:, 1], base_r, base_v, cfg)
+            r = np.zeros(len(g))
+            for f in range(cfg.futures):  # a member's return: its mean over the futures, each against its HPA
+                base_r, base_v = by[(e, f, 0)]
+                out = np.array([by[(e, f, int(a))] for a in g])
+                r += counterfactual_returns(out[:, 0], out[:, 1], base_r, base_v, cfg) / cfg.futures
             adv = group_advantages(r)
             uniform += int(not adv.any())
             obs.append(x[e])

@@ -300,9 +300,10 @@ def _new_state(cfg: TrainConfig, source: EpisodeSource, space: ActionSpace, log:
     t0 = time.perf_counter()
     if space.is_residual:
         net = reference_net(space, cfg.residual_p0, cfg.seed)
-        steps, bc_info = 0, {"warm_start": f"d = 0 (the tuned HPA at {space.hpa_target}) with probability "
+        first = space.names[0]
+        steps, bc_info = 0, {"warm_start": f"{first} (the tuned HPA at {space.hpa_target}) with probability "
                                            f"{cfg.residual_p0}", "states": 0, "sim_steps": 0}
-        log(f"warm start: the tuned HPA (CPU target {space.hpa_target}), d = 0 with probability {cfg.residual_p0}")
+        log(f"warm start: the tuned HPA (CPU target {space.hpa_target}), {first} with probability {cfg.residual_p0}")
     else:
         xs, ys, steps = bc.collect(source, cfg.seed, cfg.bc_episodes, cfg.bc_minutes)
         net, acc = bc.fit(xs, ys, cfg.seed)

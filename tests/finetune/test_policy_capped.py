@@ -70,7 +70,7 @@ def test_the_hpa_rule_reproduces_the_hpa_and_a_cap_saves_replicas() -> None:
                 "frontend", LOOKBACK, seed=3)
     assert hpa.replicas.std() > 0
     np.testing.assert_array_equal(rule0.replicas, hpa.replicas)
-    cap = SPACE.names.index("min:0.9:0.85")
+    cap = SPACE.names.index("min:0.9:0.75")
     capped = run(PolicyController("cap", _Always(cap, SPACE.n), SafetyFloor(0.5), SPACE), load,  # type: ignore[arg-type]
                  "frontend", LOOKBACK, seed=3)
     assert (capped.replicas <= hpa.replicas + 4).all()  # the HPA sees the count that ran, so it may differ later
@@ -121,3 +121,36 @@ def test_recommend_scaling_decides_in_the_capped_space(tmp_path: Path) -> None:
     assert d["action"] == "hpa" and d["hpa_replicas"] == hpa
     assert d["recommended_replicas"] == max(hpa, d["safety_floor"]["replicas"])
     assert set(d["probabilities"]) == set(CAPPED_RULES)
+
+
+def test_a_perturbed_future_scales_only_the_minutes_to_come() -> None:
+    from finetune.policy.grpo import future_factors, perturbed
+
+    env = ScalingEnv(_load(), "frontend", seed=1, warmup=LOOKBACK)
+    before = env.sim.load.rps.copy()
+    f = future_factors(np.random.default_rng(0), 30, 0.15)
+    assert len(f) == 30 and np.isclose(f[9], f[29]) and f[0] != f[29]  # reached over 10 minutes, then held
+    c = perturbed(env, f)
+    m0 = env.sim.minute
+    np.testing.assert_array_equal(env.sim.load.rps, before)  # the original is untouched
+    np.testing.assert_array_equal(c.sim.load.rps[:m0], before[:m0])
+    np.testing.assert_allclose(c.sim.load.rps[m0 : m0 + 30], before[m0 : m0 + 30] * f)
+    np.testing.assert_array_equal(c.sim.load.rps[m0 + 30 :], before[m0 + 30 :])
+
+
+def test_counterfactual_groups_roll_every_member_on_every_future() -> None:
+    from finetune.policy import grpo
+    from finetune.policy.model import numpy_policy
+
+    envs = []
+    for seed in range(2):
+        e = ScalingEnv(_load(seed=seed), "frontend", seed=seed, warmup=LOOKBACK)
+        e.set_space(SPACE)
+        e.floor = SafetyFloor(0.5)
+        envs.append(e)
+    cfg = grpo.GRPOConfig(reward="counterfactual", continuation="reference", hold=10, horizon=10, group_size=8,
+                          decisions_per_env=1, cover=True, futures=3)
+    batch = grpo.collect(envs, numpy_policy(reference_net(SPACE, 0.6, seed=0)), np.random.default_rng(0), cfg)
+    assert batch.actions.shape == (2, 8)
+    # 2 envs x 3 futures x (every action in the group, the HPA's included) rollouts of 10 minutes, then 1 step each
+    assert batch.sim_steps == 2 * 3 * SPACE.n * 10 + 2
