@@ -5,14 +5,15 @@ look-ahead on a clone (the cluster itself is not touched). On other backends the
 `ctx.metrics.series(...)` and the expected effect is an M/M/1 estimate from the observed figures.
 The policy decides behind the safety floor it was trained with (`safety`); with too little history for the
 short-term forecast (a service keel has watched for under half an hour) the floor is the replicas the last
-minutes' peak demand needs, so a saturated service is never advised to stay as it is. The result carries the
+minutes' peak demand needs, so a saturated service is never advised to stay as it is (for every action space: an
+HPA replayed over a few minutes has not caught up with a saturated service either). The result carries the
 next-hour forecast (`runtime.forecast.next_hour`: replicas expected to be needed at the 50th and 90th
 percentile, when the peak comes and from when more replicas than now are needed), or why there is none.
-A residual policy (`action_space`) corrects a tuned HPA's decision: here the HPA is rebuilt by replaying it over
-the last `HPA_REPLAY_MIN` minutes of metrics (its scale-down window; an HPA anchored on its own decisions starts from
-the replica count at the window's start and follows its own decisions), and its decision is reported beside the
-policy's. A policy file is loaded once per process; `PolicyAdvisor(path)` may name another file than the shipped one.
-The composition root puts a `PolicyAdvisor` into the tool context's deps (`ToolDeps.scaling`).
+A residual or capped policy (`action_space`) works on a tuned HPA's decision: here the HPA is rebuilt by replaying
+it over the last `HPA_REPLAY_MIN` minutes of metrics (its scale-down window; an HPA anchored on its own decisions
+starts from the replica count at the window's start and follows its own decisions), and its decision is reported
+beside the policy's. A policy file is loaded once per process; `PolicyAdvisor(path)` may name another file than the
+shipped one. The composition root puts a `PolicyAdvisor` into the tool context's deps (`ToolDeps.scaling`).
 """
 
 from __future__ import annotations
@@ -177,8 +178,9 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
     probs = policy.probs(x)
     floor_cfg = meta.get("floor")
     safety = SafetyFloor(float(floor_cfg["tau"])) if floor_cfg else None
-    floor = space.floor_for(safety.replicas(short, info, seen=demand(rows)[-REACTIVE_MIN:]) if safety else None,
-                            hpa_n)
+    floor = safety.replicas(short, info, seen=demand(rows)[-REACTIVE_MIN:]) if safety else None
+    if short is not None:  # with a forecast, an HPA-based policy's floor never lifts the HPA (as in training)
+        floor = space.floor_for(floor, hpa_n)
     allowed = mask(targets, floor)
     best = int(np.argmax(np.where(allowed, probs, -1.0)))
     rec = int(max(targets[best], floor)) if floor is not None else int(targets[best])

@@ -154,3 +154,28 @@ def test_counterfactual_groups_roll_every_member_on_every_future() -> None:
     assert batch.actions.shape == (2, 8)
     # 2 envs x 3 futures x (every action in the group, the HPA's included) rollouts of 10 minutes, then 1 step each
     assert batch.sim_steps == 2 * 3 * SPACE.n * 10 + 2
+
+
+def test_with_too_little_history_a_capped_policy_still_serves_the_demand_seen(tmp_path: Path) -> None:
+    from finetune.policy.features import ServiceInfo
+    from finetune.policy.recommend import PolicyAdvisor, replayed_hpa_decision
+    from tools.backends.sim.cluster import Simulator
+    from tools.backends.sim.load import LoadCurve
+    from tools.backends.sim_backend import sim_context
+    from tools.registry import call_tool
+
+    path = tmp_path / "capped.pt"
+    save_policy(path, reference_net(SPACE, 0.6, seed=0),
+                {"algo": "grpo", "iterations": 0, "floor": {"tau": 0.5, "utilisation": 0.85}}, SPACE)
+    sim = Simulator(LoadCurve.constant(200.0), seed=1)
+    sim.step(15)  # under the 30 minutes the short-term forecast needs
+    sim.load = LoadCurve.constant(2000.0)  # frontend saturates far beyond what one HPA step adds
+    sim.step(3)
+    d = call_tool("recommend_scaling", {"service": "frontend"},
+                  sim_context(sim).with_deps(scaling=PolicyAdvisor(path))).data
+    i = sim.idx["frontend"]
+    hpa = replayed_hpa_decision(sim.history[:, i], int(sim.replicas[i]), SPACE, ServiceInfo.of("frontend"))
+    floor = d["safety_floor"]
+    assert "too little history" in floor["rule"]
+    assert floor["replicas"] > hpa  # the demand seen needs more than the replayed HPA gives
+    assert d["recommended_replicas"] == floor["replicas"]
