@@ -146,6 +146,10 @@ def evaluate(spec: EvalSpec) -> EvalOutput:
     runs = [run(c, load, spec.service, HISTORY, clock0, spec.seed, spec.weights) for c in controllers]
     results = {r.name: r.summary(spec.weights) for r in runs}
     results["keel"] = dict(results["grpo"])
+    grpo_ctl = controllers[0]
+    assert isinstance(grpo_ctl, PolicyController)
+    grpo_choices = {"minutes_per_action": dict(grpo_ctl.use.most_common()),
+                    "minutes_unlike_action0": grpo_ctl.moved, "action0": space.names[0]}
     g, t, d, p = results["grpo"], results["hpa_tuned"], results["hpa"], results["ppo"]
     band = forecast_band(runs[0].demand, HISTORY) if runs[0].demand is not None else None
     checks = {
@@ -177,6 +181,7 @@ def evaluate(spec: EvalSpec) -> EvalOutput:
             "decisions": "RL policies act greedily once per simulated minute (" + (
                 f"grpo: {space.describe()}; ppo: " if space.is_residual else "") + "actions 0, +-1, +-2, +-4 replicas)",
             "grpo_action_space": space.to_meta(),
+            "grpo_choices": grpo_choices,
             "reward_weights": spec.weights.to_dict(),
             "metrics": "replica_hours = replica-minutes / 60; slo_violation_min = minutes with p99 > SLO; "
                        "p99_ms = mean per-minute p99; actions = minutes with a replica change",

@@ -244,6 +244,17 @@ def _residual_note(meta: dict[str, Any], c: dict[str, Any]) -> str:
                "where `grpo` makes no correction."))
 
 
+def _choices_note(c: dict[str, Any]) -> str:
+    """How often the policy chose each action in this eval, and how often its count differed from action 0's."""
+    ch = c.get("grpo_choices")
+    if not ch:
+        return ""
+    total = sum(ch["minutes_per_action"].values())
+    used = ", ".join(f"`{a}` {m}" for a, m in ch["minutes_per_action"].items())
+    return (f" GRPO's choices (minutes of {total}): {used}; its replica count differed from `{ch['action0']}`'s "
+            f"in {ch['minutes_unlike_action0']} minutes.")
+
+
 def _selected_note(meta: dict[str, Any]) -> str:
     if _space(meta).is_residual and meta.get("selected_iteration") == 0:
         return (" Iteration 0 was selected: nothing learned survived the validation rule, so the shipped "
@@ -376,7 +387,7 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
                   f"Tuned HPA target {c['hpa_tuned_target']} ({c['hpa_tuning']['criterion']} on "
                   f"{c['hpa_tuning']['source']}); static {c['static_replicas']} replicas; SLO {c['slo_p99_ms']} ms; "
                   f"{c['rescaling']}.", "",
-                  _versus(payload["results"]) + _residual_note(meta, c), "",
+                  _versus(payload["results"]) + _residual_note(meta, c) + _choices_note(c), "",
                   "Targets: " + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in c["targets"].items()), ""]
     if services:
         lines += ["### Other services (replica-hours / SLO-violation minutes)", "",

@@ -10,6 +10,7 @@ and the same metric noise. Metrics (the documented names, docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,13 +44,20 @@ class PolicyController:
                  space: ActionSpace | None = None) -> None:
         self.name, self.policy, self.floor = name, policy, floor
         self.space = space or ActionSpace()
+        self.use: Counter[str] = Counter()  # minutes each action was chosen (since the last reset)
+        self.moved = 0  # minutes whose replica count differs from action 0's (HPA-based spaces: from the HPA's)
 
     def reset(self, env: ScalingEnv) -> None:
         env.floor = self.floor
         env.set_space(self.space)
+        self.use, self.moved = Counter(), 0
 
     def decide(self, env: ScalingEnv) -> int:
-        return env.target(int(self.policy.greedy(env.observe(), env.action_mask())))
+        a = int(self.policy.greedy(env.observe(), env.action_mask()))
+        n = env.target(a)
+        self.use[self.space.names[a]] += 1
+        self.moved += int(n != env.target(0))
+        return n
 
 
 class ForecastController:

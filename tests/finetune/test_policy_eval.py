@@ -59,6 +59,11 @@ def test_every_method_is_reported_in_design_json(files: dict[str, Path]) -> None
     assert "cartservice" in p["config"]["rescaling"]
     assert p["results"]["static"]["actions"] == 0
     assert len(out.runs[0].replicas) == 300
+    choices = p["config"]["grpo_choices"]  # every scored minute's choice is counted, by the policy's action names
+    assert sum(choices["minutes_per_action"].values()) == 300
+    assert set(choices["minutes_per_action"]) <= set(p["config"]["grpo_action_space"].get("rules") or []) | {
+        "noop", "+1", "-1", "+2", "-2", "+4", "-4", "hpa", "hpa+1", "hpa-1", "hpa+2", "hpa-2"}
+    assert 0 <= choices["minutes_unlike_action0"] <= 300
     json.dumps(p)
     # the second evaluation reuses the cached grid search and says so
     again = ev.evaluate(_spec(files, service="cartservice"))
