@@ -38,7 +38,7 @@ first in most groups; scored on several futures, its expected violation penalty 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -197,6 +197,41 @@ def group_advantages(returns: np.ndarray, eps: float = 1e-6) -> np.ndarray:
 RolloutFn = Callable[[list[ScalingEnv], list[int], NumpyPolicy | None, int, str], np.ndarray]
 
 
+@dataclass
+class _Groups:
+    """The scored groups of one collection, accumulated into a `GroupBatch`."""
+
+    obs: list[np.ndarray] = field(default_factory=list)
+    acts: list[np.ndarray] = field(default_factory=list)
+    advs: list[np.ndarray] = field(default_factory=list)
+    logps: list[np.ndarray] = field(default_factory=list)
+    rets: list[float] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+    steps: int = 0
+    uniform: int = 0
+
+    def add(self, x: np.ndarray, allowed: np.ndarray, group: np.ndarray, probs: np.ndarray, r: np.ndarray) -> None:
+        """One group: its state, allowed actions, sampled actions, their sampling probabilities and returns."""
+        adv = group_advantages(r)
+        self.uniform += int(not adv.any())
+        self.obs.append(x)
+        self.masks.append(allowed)
+        self.acts.append(group)
+        self.advs.append(adv)
+        self.logps.append(np.log(probs[group] + 1e-12))
+        self.rets.append(float(r.mean()))
+
+    def advance(self, envs: list[ScalingEnv], groups: list[np.ndarray]) -> None:
+        for env, g in zip(envs, groups, strict=True):
+            env.step(int(g[0]))  # the episode moves on with a sample of the policy
+            self.steps += 1
+
+    def batch(self, return_scale: float = 1.0) -> GroupBatch:
+        return GroupBatch(np.stack(self.obs).astype(np.float32), np.stack(self.acts),
+                          np.stack(self.advs).astype(np.float32), np.stack(self.logps).astype(np.float32),
+                          np.stack(self.masks), float(np.mean(self.rets)) / return_scale, self.steps, self.uniform)
+
+
 def collect(
     envs: list[ScalingEnv],
     policy: NumpyPolicy,
@@ -213,14 +248,9 @@ def collect(
             raise ValueError("the counterfactual reward runs its rollouts in-process; drop the rollout function")
         return _collect_counterfactual(envs, policy, rng, cfg)
     rollouts = rollout_fn or rollout_returns
-    obs, acts, advs, logps, rets, masks = [], [], [], [], [], []
-    steps, uniform = 0, 0
+    out = _Groups()
     for _ in range(cfg.decisions_per_env):
-        x = np.stack([e.observe() for e in envs])
-        allowed = np.stack([e.action_mask() for e in envs])
-        probs = policy.probs(x) * allowed
-        probs = probs / probs.sum(axis=1, keepdims=True)
-        groups = [rng.choice(probs.shape[1], size=cfg.group_size, p=p) for p in probs]
+        x, allowed, probs, groups = _sample(envs, policy, rng, cfg.group_size)
         starts, firsts, owner = [], [], []
         for e, (env, g) in enumerate(zip(envs, groups, strict=True)):
             seen: set[int] = set()
@@ -233,24 +263,22 @@ def collect(
                     owner.append((e, n))
         returns = rollouts(starts, firsts, policy if cfg.continuation == "policy" else None, cfg.horizon,
                            cfg.continuation)
-        steps += len(starts) * cfg.horizon
+        out.steps += len(starts) * cfg.horizon
         by = dict(zip(owner, returns, strict=True))
         for e, (env, g) in enumerate(zip(envs, groups, strict=True)):
-            r = np.array([by[(e, env.target(int(a)))] for a in g])
-            adv = group_advantages(r)
-            uniform += int(not adv.any())
-            obs.append(x[e])
-            masks.append(allowed[e])
-            acts.append(g)
-            advs.append(adv)
-            logps.append(np.log(probs[e][g] + 1e-12))
-            rets.append(r.mean())
-        for env, g in zip(envs, groups, strict=True):
-            env.step(int(g[0]))  # the episode moves on with a sample of the policy
-            steps += 1
-    return GroupBatch(np.stack(obs).astype(np.float32), np.stack(acts), np.stack(advs).astype(np.float32),
-                      np.stack(logps).astype(np.float32), np.stack(masks), float(np.mean(rets)) / cfg.horizon, steps,
-                      uniform)
+            out.add(x[e], allowed[e], g, probs[e], np.array([by[(e, env.target(int(a)))] for a in g]))
+        out.advance(envs, groups)
+    return out.batch(cfg.horizon)
+
+
+def _sample(envs: list[ScalingEnv], policy: NumpyPolicy, rng: np.random.Generator, size: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Observations, allowed actions, the masked sampling distribution and one group of `size` per environment."""
+    x = np.stack([e.observe() for e in envs])
+    allowed = np.stack([e.action_mask() for e in envs])
+    probs = policy.probs(x) * allowed
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    return x, allowed, probs, [rng.choice(probs.shape[1], size=size, p=p) for p in probs]
 
 
 def cover_group(group: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -267,14 +295,9 @@ def cover_group(group: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 def _collect_counterfactual(envs: list[ScalingEnv], policy: NumpyPolicy, rng: np.random.Generator,
                             cfg: GRPOConfig) -> GroupBatch:
     """`collect` with returns measured against each group's d = 0 continuation (the HPA alone)."""
-    obs, acts, advs, logps, rets, masks = [], [], [], [], [], []
-    steps, uniform = 0, 0
+    out = _Groups()
     for _ in range(cfg.decisions_per_env):
-        x = np.stack([e.observe() for e in envs])
-        allowed = np.stack([e.action_mask() for e in envs])
-        probs = policy.probs(x) * allowed
-        probs = probs / probs.sum(axis=1, keepdims=True)
-        groups = [rng.choice(probs.shape[1], size=cfg.group_size, p=p) for p in probs]
+        x, allowed, probs, groups = _sample(envs, policy, rng, cfg.group_size)
         if cfg.cover:
             groups = [cover_group(g, m) for g, m in zip(groups, allowed, strict=True)]
         starts, firsts, owner = [], [], []
@@ -286,27 +309,17 @@ def _collect_counterfactual(envs: list[ScalingEnv], policy: NumpyPolicy, rng: np
                     firsts.append(a)
                     owner.append((e, f, a))
         rm, vm = rollout_outcomes(starts, firsts, cfg.horizon, cfg.hold)
-        steps += len(starts) * cfg.horizon
+        out.steps += len(starts) * cfg.horizon
         by = {k: (r, v) for k, r, v in zip(owner, rm, vm, strict=True)}
         for e, g in enumerate(groups):
             r = np.zeros(len(g))
             for f in range(cfg.futures):  # a member's return: its mean over the futures, each against its HPA
                 base_r, base_v = by[(e, f, 0)]
-                out = np.array([by[(e, f, int(a))] for a in g])
-                r += counterfactual_returns(out[:, 0], out[:, 1], base_r, base_v, cfg) / cfg.futures
-            adv = group_advantages(r)
-            uniform += int(not adv.any())
-            obs.append(x[e])
-            masks.append(allowed[e])
-            acts.append(g)
-            advs.append(adv)
-            logps.append(np.log(probs[e][g] + 1e-12))
-            rets.append(r.mean())
-        for env, g in zip(envs, groups, strict=True):
-            env.step(int(g[0]))  # the episode moves on with a sample of the policy
-            steps += 1
-    return GroupBatch(np.stack(obs).astype(np.float32), np.stack(acts), np.stack(advs).astype(np.float32),
-                      np.stack(logps).astype(np.float32), np.stack(masks), float(np.mean(rets)), steps, uniform)
+                res = np.array([by[(e, f, int(a))] for a in g])
+                r += counterfactual_returns(res[:, 0], res[:, 1], base_r, base_v, cfg) / cfg.futures
+            out.add(x[e], allowed[e], g, probs[e], r)
+        out.advance(envs, groups)
+    return out.batch()
 
 
 def update(net: MLP, ref: MLP, opt: torch.optim.Optimizer, batch: GroupBatch, cfg: GRPOConfig) -> dict[str, float]:

@@ -16,28 +16,9 @@ from finetune.policy.rollout import HPAController, PolicyController, run
 from finetune.policy.safety import SafetyFloor
 from finetune.policy.train import reference_net
 from runtime.forecast import LOOKBACK, ShortForecast
+from tests.finetune.hpa_based import Always, wavy_load
 
 SPACE = ActionSpace.capped(0.65)
-
-
-def _load(n: int = 600, seed: int = 0) -> np.ndarray:
-    t = np.arange(n + LOOKBACK)
-    rng = np.random.default_rng(seed)
-    return 300 + 250 * np.sin(t / 45.0) ** 2 + 120 * (t % 170 > 150) + rng.normal(0, 25, len(t)).clip(-60, 60)
-
-
-class _Always:
-    """A stand-in policy that always prefers one action index."""
-
-    def __init__(self, action: int, n: int) -> None:
-        self.action, self.n = action, n
-
-    def greedy(self, x: np.ndarray, allowed: np.ndarray | None = None) -> int:
-        z = np.zeros(self.n)
-        z[self.action] = 1.0
-        if allowed is not None:
-            z = np.where(allowed, z, -np.inf)
-        return int(z.argmax())
 
 
 def test_rules_are_parsed_and_bad_ones_name_the_rule() -> None:
@@ -64,21 +45,21 @@ def test_targets_cap_and_lift_the_hpa_decision_by_the_forecast() -> None:
 
 
 def test_the_hpa_rule_reproduces_the_hpa_and_a_cap_saves_replicas() -> None:
-    load = _load()
+    load = wavy_load()
     hpa = run(HPAController("hpa", 0.65), load, "frontend", LOOKBACK, seed=3)
-    rule0 = run(PolicyController("hpa", _Always(0, SPACE.n), SafetyFloor(0.5), SPACE), load,  # type: ignore[arg-type]
+    rule0 = run(PolicyController("hpa", Always(0, SPACE.n), SafetyFloor(0.5), SPACE), load,  # type: ignore[arg-type]
                 "frontend", LOOKBACK, seed=3)
     assert hpa.replicas.std() > 0
     np.testing.assert_array_equal(rule0.replicas, hpa.replicas)
     cap = SPACE.names.index("min:0.9:0.75")
-    capped = run(PolicyController("cap", _Always(cap, SPACE.n), SafetyFloor(0.5), SPACE), load,  # type: ignore[arg-type]
+    capped = run(PolicyController("cap", Always(cap, SPACE.n), SafetyFloor(0.5), SPACE), load,  # type: ignore[arg-type]
                  "frontend", LOOKBACK, seed=3)
     assert (capped.replicas <= hpa.replicas + 4).all()  # the HPA sees the count that ran, so it may differ later
     assert capped.replicas.sum() < hpa.replicas.sum()
 
 
 def test_a_cap_never_goes_below_the_hpa_rule_in_the_same_state() -> None:
-    env = ScalingEnv(_load(), "frontend", seed=1, warmup=LOOKBACK)
+    env = ScalingEnv(wavy_load(), "frontend", seed=1, warmup=LOOKBACK)
     env.set_space(SPACE)
     for _ in range(120):
         t = env.raw_targets()
@@ -126,7 +107,7 @@ def test_recommend_scaling_decides_in_the_capped_space(tmp_path: Path) -> None:
 def test_a_perturbed_future_scales_only_the_minutes_to_come() -> None:
     from finetune.policy.grpo import future_factors, perturbed
 
-    env = ScalingEnv(_load(), "frontend", seed=1, warmup=LOOKBACK)
+    env = ScalingEnv(wavy_load(), "frontend", seed=1, warmup=LOOKBACK)
     before = env.sim.load.rps.copy()
     f = future_factors(np.random.default_rng(0), 30, 0.15)
     assert len(f) == 30 and np.isclose(f[9], f[29]) and f[0] != f[29]  # reached over 10 minutes, then held
@@ -144,7 +125,7 @@ def test_counterfactual_groups_roll_every_member_on_every_future() -> None:
 
     envs = []
     for seed in range(2):
-        e = ScalingEnv(_load(seed=seed), "frontend", seed=seed, warmup=LOOKBACK)
+        e = ScalingEnv(wavy_load(seed=seed), "frontend", seed=seed, warmup=LOOKBACK)
         e.set_space(SPACE)
         e.floor = SafetyFloor(0.5)
         envs.append(e)

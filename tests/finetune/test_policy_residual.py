@@ -19,6 +19,7 @@ from finetune.policy.rollout import HPAController, PolicyController, run
 from finetune.policy.safety import SafetyFloor
 from finetune.policy.train import TrainConfig, reference_net, train, validate, validation_set
 from runtime.forecast import LOOKBACK
+from tests.finetune.hpa_based import Always, wavy_load
 
 SPACE = ActionSpace.residual(0.7)
 
@@ -28,35 +29,11 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _load(n: int = 600, seed: int = 0) -> np.ndarray:
-    t = np.arange(n + LOOKBACK)
-    rng = np.random.default_rng(seed)
-    return 300 + 250 * np.sin(t / 45.0) ** 2 + 120 * (t % 170 > 150) + rng.normal(0, 25, len(t)).clip(-60, 60)
-
-
-class _Always:
-    """A stand-in policy that always prefers one action index."""
-
-    def __init__(self, action: int, n: int) -> None:
-        self.action, self.n = action, n
-
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        z = np.zeros(x.shape[:-1] + (self.n,))
-        z[..., self.action] = 1.0
-        return z
-
-    def greedy(self, x: np.ndarray, allowed: np.ndarray | None = None) -> int:
-        z = self.logits(x)
-        if allowed is not None:
-            z = np.where(allowed, z, -np.inf)
-        return int(z.argmax())
-
-
 @pytest.mark.parametrize("floor", [None, SafetyFloor(0.5)])
 def test_the_d0_policy_reproduces_the_hpa_trajectory_exactly(floor: SafetyFloor | None) -> None:
-    load = _load()
+    load = wavy_load()
     hpa = run(HPAController("hpa", 0.7), load, "frontend", LOOKBACK, seed=3)
-    d0 = run(PolicyController("d0", _Always(0, SPACE.n), floor, SPACE), load, "frontend", LOOKBACK,  # type: ignore[arg-type]
+    d0 = run(PolicyController("d0", Always(0, SPACE.n), floor, SPACE), load, "frontend", LOOKBACK,  # type: ignore[arg-type]
              seed=3)
     assert hpa.replicas.std() > 0  # the HPA does scale on this load, so the comparison means something
     np.testing.assert_array_equal(d0.replicas, hpa.replicas)
@@ -74,7 +51,7 @@ def test_the_warm_start_is_greedily_the_hpa_and_samples_corrections() -> None:
 
 
 def test_a_correction_moves_the_hpa_decision_and_the_hpa_keeps_its_own_state() -> None:
-    env = ScalingEnv(_load(), "frontend", seed=1, warmup=LOOKBACK)
+    env = ScalingEnv(wavy_load(), "frontend", seed=1, warmup=LOOKBACK)
     env.set_space(SPACE)
     hpa_n = env.hpa_decision()
     assert hpa_n is not None and env.hpa_decision() == hpa_n  # once per minute, cached
@@ -88,7 +65,7 @@ def test_a_correction_moves_the_hpa_decision_and_the_hpa_keeps_its_own_state() -
 
 
 def test_the_floor_masks_cuts_below_it_but_never_the_hpas_own_decision() -> None:
-    env = ScalingEnv(_load(), "frontend", seed=1, warmup=LOOKBACK)
+    env = ScalingEnv(wavy_load(), "frontend", seed=1, warmup=LOOKBACK)
     env.set_space(SPACE)
     env.floor = SafetyFloor(0.5)
     hpa_n = env.hpa_decision()
@@ -109,12 +86,12 @@ def test_the_floor_masks_cuts_below_it_but_never_the_hpas_own_decision() -> None
 
 
 def test_the_reference_continuation_hands_back_to_the_hpa() -> None:
-    env = ScalingEnv(_load(), "frontend", seed=2, warmup=LOOKBACK)
+    env = ScalingEnv(wavy_load(), "frontend", seed=2, warmup=LOOKBACK)
     env.set_space(SPACE)
     same = grpo.rollout_returns([env, env], [0, 0], None, 10, "reference")
     diff = grpo.rollout_returns([env, env], [SPACE.deltas.index(2), SPACE.deltas.index(-2)], None, 10, "reference")
     assert same[0] == same[1] and diff[0] != diff[1]
-    hpa = run(HPAController("hpa", 0.7), _load(), "frontend", LOOKBACK, seed=2)
+    hpa = run(HPAController("hpa", 0.7), wavy_load(), "frontend", LOOKBACK, seed=2)
     clone = env.clone()
     for _ in range(10):
         clone.step(0)
@@ -165,7 +142,7 @@ def test_tiny_residual_run_validates_iteration_0_as_the_tuned_hpa(tmp_path: Path
 
 
 def test_the_repeat_continuation_holds_the_correction_on_top_of_the_hpa() -> None:
-    env = ScalingEnv(_load(), "frontend", seed=4, warmup=LOOKBACK)
+    env = ScalingEnv(wavy_load(), "frontend", seed=4, warmup=LOOKBACK)
     env.set_space(SPACE)
     up = SPACE.deltas.index(1)
     clone = env.clone()

@@ -37,6 +37,18 @@ def _sim(minutes: int = 30, rps: float = 500.0) -> Simulator:
     return sim
 
 
+
+def _advise_after_a_jump(path: Path, before: int, rps: float, after: int) -> tuple[Simulator, dict]:
+    """The simulator after `before` minutes at 200 rps and `after` at `rps`, and recommend_scaling's data for the
+    frontend from the policy at `path`."""
+    sim = Simulator(LoadCurve.constant(200.0), seed=1)
+    sim.step(before)
+    sim.load = LoadCurve.constant(rps)
+    sim.step(after)
+    d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim).with_deps(
+        scaling=PolicyAdvisor(path))).data
+    return sim, d
+
 def test_recommendation_on_the_simulator_never_acts(policy_file: Path) -> None:
     sim = _sim()
     ctx = sim_context(sim).with_deps(scaling=PolicyAdvisor(policy_file))
@@ -139,12 +151,7 @@ def test_safety_floor_of_a_floored_policy_bounds_the_recommendation(tmp_path: Pa
     torch.manual_seed(0)
     path = tmp_path / "floored.pt"
     save_policy(path, policy_net(), {"algo": "grpo", "iterations": 0, "floor": {"tau": 0.9, "utilisation": 0.85}})
-    sim = Simulator(LoadCurve.constant(200.0), seed=1)
-    sim.step(60)
-    sim.load = LoadCurve.constant(700.0)
-    sim.step(3)
-    d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim).with_deps(
-        scaling=PolicyAdvisor(path))).data
+    sim, d = _advise_after_a_jump(path, 60, 700.0, 3)
     assert d["safety_floor"]["replicas"] >= 1 and d["recommended_replicas"] >= d["safety_floor"]["replicas"]
 
 
@@ -170,12 +177,7 @@ def test_a_residual_policy_recommends_the_tuned_hpas_decision_plus_its_correctio
     space = ActionSpace.residual(0.7)
     path = tmp_path / "residual.pt"
     save_policy(path, reference_net(space, 0.6, seed=0), {"algo": "grpo", "iterations": 0}, space)
-    sim = Simulator(LoadCurve.constant(200.0), seed=1)
-    sim.step(60)
-    sim.load = LoadCurve.constant(900.0)
-    sim.step(2)
-    d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim).with_deps(
-        scaling=PolicyAdvisor(path))).data
+    sim, d = _advise_after_a_jump(path, 60, 900.0, 2)
     i = sim.idx["frontend"]
     hpa = replayed_hpa_decision(sim.history[:, i], int(sim.replicas[i]), space, ServiceInfo.of("frontend"))
     assert hpa > sim.replicas[i]  # the load rose: the HPA scales up, so following it is not "no change"
@@ -191,12 +193,7 @@ def test_with_too_little_history_the_floor_is_the_demand_seen(tmp_path: Path) ->
     torch.manual_seed(0)
     path = tmp_path / "floored.pt"
     save_policy(path, policy_net(), {"algo": "grpo", "iterations": 0, "floor": {"tau": 0.5, "utilisation": 0.85}})
-    sim = Simulator(LoadCurve.constant(200.0), seed=1)
-    sim.step(15)  # under the 30 minutes the short-term forecast needs
-    sim.load = LoadCurve.constant(900.0)  # frontend saturates
-    sim.step(3)
-    d = call_tool("recommend_scaling", {"service": "frontend"}, sim_context(sim).with_deps(
-        scaling=PolicyAdvisor(path))).data
+    sim, d = _advise_after_a_jump(path, 15, 900.0, 3)
     floor = d["safety_floor"]
     assert "too little history" in floor["rule"]
     assert floor["replicas"] > d["current_replicas"] and d["recommended_replicas"] >= floor["replicas"]
