@@ -131,11 +131,11 @@ def policy(
         if capped_rules is not None:
             if action_space != "capped":
                 fail("--capped-rules needs --action-space capped")
-            from finetune.policy.action_space import ActionSpace
+            from finetune.policy.action_space import check_rules
 
             rules = tuple(r.strip() for r in capped_rules.split(",") if r.strip())
             try:
-                ActionSpace.capped(0.65, rules)
+                check_rules(rules)
             except ValueError as e:
                 fail(f"--capped-rules: {e}")
             extra["capped_rules"] = rules

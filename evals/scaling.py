@@ -179,7 +179,7 @@ def evaluate(spec: EvalSpec) -> EvalOutput:
             "policies": {"grpo": str(spec.policy.name), "ppo": str(spec.ppo_policy.name),
                          "grpo_sim_steps": grpo_meta.get("sim_steps"), "ppo_sim_steps": ppo_meta.get("sim_steps")},
             "decisions": "RL policies act greedily once per simulated minute (" + (
-                f"grpo: {space.describe()}; ppo: " if space.is_residual else "") + "actions 0, +-1, +-2, +-4 replicas)",
+                f"grpo: {space.describe()}; ppo: " if space.hpa_based else "") + "actions 0, +-1, +-2, +-4 replicas)",
             "grpo_action_space": space.to_meta(),
             "grpo_choices": grpo_choices,
             "reward_weights": spec.weights.to_dict(),

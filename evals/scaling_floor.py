@@ -65,7 +65,7 @@ def sweep(policy_path: Path, trace_dir: Path, taus: tuple[float, ...] = DEFAULT_
     weights = RewardWeights(**cfg["weights"])  # the training reward, as in the run's own validation
     say = progress or (lambda _msg: None)
     space = policy_space(meta)
-    say("the base HPA on the validation set..." if space.is_residual else "tuning the HPA on the validation set...")
+    say("the base HPA on the validation set..." if space.hpa_based else "tuning the HPA on the validation set...")
     reference = reference_hpa(vset, space)
     rows: dict[str, dict[str, Any]] = {}
     for tau in (*taus, None):

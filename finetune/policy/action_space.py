@@ -28,6 +28,7 @@ input has `RESIDUAL_FEATURES` appended to the observation (the HPA's decision re
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,14 @@ def parse_rule(rule: str) -> tuple[str, float, float] | None:
     return op, tau, util
 
 
+def check_rules(rules: tuple[str, ...]) -> None:
+    """Raise unless `rules` is a valid capped rule list: distinct, well-formed, "hpa" first."""
+    if not rules or rules[0] != HPA_RULE or len(set(rules)) != len(rules):
+        raise ValueError(f"capped rules must be distinct and start with 'hpa'; got {list(rules)}")
+    for r in rules:
+        parse_rule(r)
+
+
 def _name(kind: str, d: int) -> str:
     if kind == RELATIVE:
         return "noop" if d == 0 else f"{d:+d}"
@@ -82,10 +91,7 @@ class ActionSpace:
         if self.kind not in KINDS:
             raise ValueError(f"action space kind must be one of {', '.join(KINDS)}; got {self.kind!r}")
         if self.kind == CAPPED:
-            if not self.rules or self.rules[0] != HPA_RULE or len(set(self.rules)) != len(self.rules):
-                raise ValueError(f"capped rules must be distinct and start with 'hpa'; got {self.rules}")
-            for r in self.rules:
-                parse_rule(r)
+            check_rules(self.rules)
             if self.anchor != "replicas":
                 raise ValueError("the capped space's HPA is anchored on the replicas that ran (anchor 'replicas')")
         elif self.rules:
@@ -95,7 +101,7 @@ class ActionSpace:
         if self.kind != RELATIVE and (self.hpa_target is None or not 0.0 < self.hpa_target <= 1.5):
             raise ValueError(f"a {self.kind} action space needs an HPA CPU target in (0, 1.5]; got {self.hpa_target}")
         if self.kind == RELATIVE and self.hpa_target is not None:
-            raise ValueError("hpa_target belongs to the residual action space only")
+            raise ValueError("hpa_target belongs to the HPA-based action spaces (residual, capped) only")
 
     @classmethod
     def residual(cls, hpa_target: float, deltas: tuple[int, ...] = RESIDUAL_DELTAS, anchor: str = "replicas"
@@ -106,8 +112,13 @@ class ActionSpace:
     def capped(cls, hpa_target: float, rules: tuple[str, ...] = CAPPED_RULES) -> ActionSpace:
         return cls(CAPPED, (0,), float(hpa_target), "replicas", tuple(rules))
 
+    @functools.cached_property
+    def parsed_rules(self) -> tuple[tuple[str, float, float] | None, ...]:
+        """`parse_rule` of every capped rule, parsed once (empty for the other spaces)."""
+        return tuple(parse_rule(r) for r in self.rules)
+
     @property
-    def is_residual(self) -> bool:
+    def hpa_based(self) -> bool:
         """Whether a tuned HPA runs beside the policy and its actions are relative to its decision."""
         return self.kind in (RESIDUAL, CAPPED)
 
@@ -138,8 +149,7 @@ class ActionSpace:
         if hpa_decision is None:
             raise ValueError("a capped action needs the HPA's decision for the minute")
         out = []
-        for rule in self.rules:
-            parsed = parse_rule(rule)
+        for parsed in self.parsed_rules:
             n = hpa_decision
             if parsed is not None and fc is not None:
                 op, tau, util = parsed
@@ -154,11 +164,11 @@ class ActionSpace:
         against it (capped)."""
         if self.kind == CAPPED:
             return RESIDUAL_FEATURES + tuple(f"{r}_vs_hpa_div4" for r in self.rules[1:])
-        return RESIDUAL_FEATURES if self.is_residual else ()
+        return RESIDUAL_FEATURES if self.hpa_based else ()
 
     def inputs(self, current: int, hpa_decision: int | None, targets: np.ndarray, max_replicas: int) -> np.ndarray:
         """The values of `extra_features` (`targets`: the count each action leads to, `targets`)."""
-        if not self.is_residual:
+        if not self.hpa_based:
             return np.zeros(0, dtype=np.float32)
         assert hpa_decision is not None, "the HPA's decision is needed"
         x = residual_features(current, hpa_decision, max_replicas)
@@ -169,7 +179,7 @@ class ActionSpace:
 
     def base(self, current: int, hpa_decision: int | None) -> int:
         """The replica count the deltas apply to: now (relative) or the HPA's decision (residual)."""
-        if not self.is_residual:
+        if not self.hpa_based:
             return current
         if hpa_decision is None:
             raise ValueError("a residual action needs the HPA's decision for the minute")
@@ -177,7 +187,7 @@ class ActionSpace:
 
     def floor_for(self, floor: int | None, hpa_decision: int | None) -> int | None:
         """The floor the actions are masked against (residual: never above the HPA's own decision)."""
-        if floor is None or not self.is_residual or hpa_decision is None:
+        if floor is None or not self.hpa_based or hpa_decision is None:
             return floor
         return min(floor, hpa_decision)
 

@@ -147,7 +147,7 @@ def _space(meta: dict[str, Any]) -> ActionSpace:
 
 def _actions_text(meta: dict[str, Any]) -> str:
     space = _space(meta)
-    if not space.is_residual:
+    if not space.hpa_based:
         return f"{space.n} actions ({', '.join(space.names)} replicas, clamped to the service's bounds). "
     if space.kind == "capped":
         return (f"{space.n} sizing rules ({', '.join(f'`{n}`' for n in space.names)}) applied to the decision of a "
@@ -168,7 +168,7 @@ def _actions_text(meta: dict[str, Any]) -> str:
 
 def _warm_start(meta: dict[str, Any], g: dict[str, Any]) -> str:
     space = _space(meta)
-    if space.is_residual:
+    if space.hpa_based:
         text = (f"- Warm start: {meta['bc'].get('warm_start', 'd = 0')}, whatever the input -- its greedy decisions "
                 "(action 0) are the tuned HPA's, so iteration 0 is the tuned HPA itself (validated and selectable like "
                 "any checkpoint); it is also the KL reference")
@@ -182,7 +182,7 @@ def _warm_start(meta: dict[str, Any], g: dict[str, Any]) -> str:
 
 def _command(meta: dict[str, Any]) -> str:
     cfg, cmd = meta["config"], f"keel finetune policy --seed {meta['seed']}"
-    if not _space(meta).is_residual:
+    if not _space(meta).hpa_based:
         return cmd
     cmd += f" --iterations {cfg['iterations']} --action-space {cfg.get('action_space', 'residual')}"
     if cfg.get("residual_anchor", "replicas") != "replicas":
@@ -232,7 +232,7 @@ def _grpo_text(g: dict[str, Any]) -> str:
 def _residual_note(meta: dict[str, Any], c: dict[str, Any]) -> str:
     """Which HPA a residual policy corrects, against the eval's tuned HPA."""
     space = _space(meta)
-    if not space.is_residual:
+    if not space.hpa_based:
         return ""
     same = c.get("hpa_tuned_target") == space.hpa_target
     base = meta.get("residual_hpa") or {}
@@ -256,7 +256,7 @@ def _choices_note(c: dict[str, Any]) -> str:
 
 
 def _selected_note(meta: dict[str, Any]) -> str:
-    if _space(meta).is_residual and meta.get("selected_iteration") == 0:
+    if _space(meta).hpa_based and meta.get("selected_iteration") == 0:
         return (" Iteration 0 was selected: nothing learned survived the validation rule, so the shipped "
                 "policy decides exactly as the tuned HPA does (action 0 everywhere).")
     return ""
@@ -288,7 +288,7 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
         + (f"Actions leaving fewer replicas than the forecast's {meta['floor']['tau']:g} quantile of the next 5 "
            f"minutes' peak demand needs at {meta['floor']['utilisation']:.0%} utilisation"
            + (" (or than the HPA's own decision, when that is lower: the floor bounds the corrections, never the "
-              "HPA)" if _space(meta).is_residual else "")
+              "HPA)" if _space(meta).hpa_based else "")
            + " are masked at decision time (the safety floor, `finetune/policy/safety.py`), "
            + _floor_use(meta["floor"]) if meta.get("floor") else "")
         + "Trained with GRPO on the simulated cluster; it never acts, it recommends.",
@@ -432,7 +432,7 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
             "cannot express: where the HPA itself is short of replicas (a jump larger than its headroom) only the "
             "`max` rules help, and they are dear; the savings come from the replicas the HPA keeps after the "
             "load has fallen.")
-    elif _space(meta).is_residual and g.get("reward") == "counterfactual":
+    elif _space(meta).hpa_based and g.get("reward") == "counterfactual":
         lines.append(
             "- Residual corrections scored against the HPA's own continuation: the standardised advantage ranks a "
             "group's members, so a correction is reinforced in the states where it beats the HPA more often than "
@@ -441,7 +441,7 @@ def render(meta: dict[str, Any], ppo_meta: dict[str, Any] | None, evals: list[tu
             "loop, while held longer or as an offset from the HPA's own trajectory (`own`) it loses to the HPA in "
             "most sampled states, the sampling distribution concentrates on d = 0 and the greedy policy is the HPA "
             "on every validation day.")
-    elif _space(meta).is_residual:
+    elif _space(meta).hpa_based:
         lines.append(
             "- Residual corrections: a group of one-minute deviations handed back to the HPA (`reference`) makes a "
             "cut look almost free, and the standardised advantage turns that small saving into a unit signal in "

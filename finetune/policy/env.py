@@ -12,8 +12,9 @@ With a safety floor set (`floor`, see `safety`), every target an action leads to
 samples) among safe actions only; rollouts on clones keep the floor, as the deployed controller would.
 
 The action space (`action_space`, set with `set_space`) says what an action index means: a replica change from
-now (`relative`, the default) or a correction to the decision of a tuned HPA that the environment runs beside the
-policy, fed the same metrics once per simulated minute (`residual`; the HPA's state is part of a clone).
+now (`relative`, the default), or a correction to (`residual`) or a sizing rule on (`capped`) the decision of a
+tuned HPA that the environment runs beside the policy, fed the same metrics once per simulated minute (the HPA's
+state is part of a clone).
 """
 
 from __future__ import annotations
@@ -125,16 +126,16 @@ class ScalingEnv:
         return self._fc[1]
 
     def set_space(self, space: ActionSpace) -> None:
-        """Act in `space` from now on; a residual space starts a fresh HPA at its target."""
+        """Act in `space` from now on; an HPA-based space starts a fresh HPA at its target."""
         self.space = space
         self.hpa = None
-        if space.hpa_target is not None:  # residual
+        if space.hpa_target is not None:  # residual, capped
             self.hpa = HPA(space.hpa_target, self.info.min_replicas, self.info.max_replicas)
         self._hpa = (-1, 0)
         self._hpa_own = None
 
     def hpa_decision(self) -> int | None:
-        """The residual space's HPA decision for the coming minute (its syncs run once per minute; None otherwise).
+        """The HPA-based space's HPA decision for the coming minute (its syncs run once per minute; None otherwise).
 
         The HPA reads the last minute's CPU in use and the replica count now, as `rollout.HPAController` does
         (anchor "own": its own last decision instead of the replica count now).
@@ -188,7 +189,7 @@ class ScalingEnv:
     def run_minute(self, replicas: int) -> float:
         """Set the replica count (clamped) for the next minute, simulate it, return its reward.
 
-        A residual space's HPA is consulted for the minute first, so it sees every minute whoever decided it.
+        An HPA-based space's HPA is consulted for the minute first, so it sees every minute whoever decided it.
         """
         self.hpa_decision()
         n = clamp(replicas, self.info)

@@ -170,7 +170,7 @@ def recommend(path: Path, service: str, ctx: ToolContext) -> ToolResult:
     short = demand_forecast(rows)
     cur = int(current)
     space = policy_space(meta)
-    hpa_n = replayed_hpa_decision(rows, cur, space, info) if space.is_residual else None
+    hpa_n = replayed_hpa_decision(rows, cur, space, info) if space.hpa_based else None
     targets = space.targets(cur, hpa_n, short, info.min_replicas, info.max_replicas)
     x = observation(rows, current, info, clock, short)
     if hpa_n is not None:

@@ -96,7 +96,7 @@ class TrainConfig:
     capped_rules: tuple[str, ...] = CAPPED_RULES  # action_space="capped": the sizing rules (`action_space`)
 
     @property
-    def residual(self) -> bool:
+    def hpa_based(self) -> bool:
         """A tuned HPA runs beside the policy (the residual and capped spaces)."""
         return self.action_space in (RESIDUAL, CAPPED)
 
@@ -112,7 +112,7 @@ class TrainConfig:
             raise ValueError("checkpoint_every must be a multiple of episode_iters")
         if self.action_space not in KINDS:
             raise ValueError(f"action_space must be one of {', '.join(KINDS)}; got {self.action_space!r}")
-        if self.residual:
+        if self.hpa_based:
             if self.algo != "grpo":
                 raise ValueError("the residual action space is trained with GRPO only (algo='grpo')")
             if self.grpo.continuation not in ("repeat", "reference", "policy"):
@@ -139,7 +139,7 @@ class TrainConfig:
 
     def space(self, tuned_target: float) -> ActionSpace:
         """The action space of the run; `tuned_target` is the evals' tuned HPA target (`base_hpa`)."""
-        if not self.residual:
+        if not self.hpa_based:
             return ActionSpace()
         target = self.residual_hpa_target if self.residual_hpa_target is not None else tuned_target
         if self.action_space == CAPPED:
@@ -148,7 +148,7 @@ class TrainConfig:
 
     def base_hpa(self, traces: list[Trace], cache_dir: Path | None = None) -> dict[str, Any] | None:
         """A residual run's base HPA target and where it came from (None for a relative run)."""
-        if not self.residual:
+        if not self.hpa_based:
             return None
         if self.residual_hpa_target is not None:
             return {"target": self.residual_hpa_target, "source": "--residual-hpa-target"}
@@ -235,7 +235,7 @@ def tuned_hpa(vset: list[VDay]) -> dict[str, Any]:
 
 def reference_hpa(vset: list[VDay], space: ActionSpace) -> dict[str, Any]:
     """What a policy is validated against: its base HPA (residual) or the validation days' tuned HPA."""
-    if space.is_residual:
+    if space.hpa_based:
         assert space.hpa_target is not None
         return {"target": space.hpa_target, "base": True,
                 **validate(None, vset, RewardWeights(), hpa_target=space.hpa_target)}
@@ -298,7 +298,7 @@ def reference_net(space: ActionSpace, p0: float, seed: int) -> MLP:
 def _new_state(cfg: TrainConfig, source: EpisodeSource, space: ActionSpace, log: Callable[[str], None]) -> State:
     torch.manual_seed(cfg.seed)
     t0 = time.perf_counter()
-    if space.is_residual:
+    if space.hpa_based:
         net = reference_net(space, cfg.residual_p0, cfg.seed)
         first = space.names[0]
         steps, bc_info = 0, {"warm_start": f"{first} (the tuned HPA at {space.hpa_target}) with probability "
@@ -385,13 +385,13 @@ def train(
     vset = validation_set(traces, cfg.seed, cfg.validation_days, cfg.validation_minutes)
     base = cfg.base_hpa(traces, hpa_cache_dir)
     space = cfg.space(base["target"] if base else DEFAULT_TARGET)
-    hpa_tuned_val = (reference_hpa(vset, space) if cfg.select in ("hpa", "pareto") or cfg.residual else None)
-    if space.is_residual:
+    hpa_tuned_val = (reference_hpa(vset, space) if cfg.select in ("hpa", "pareto") or cfg.hpa_based else None)
+    if space.hpa_based:
         assert base is not None
         log(f"{space.kind} action space: {space.describe()} "
             f"({base.get('procedure', base.get('source'))}; {base.get('source', '')})")
         log(f"base HPA on validation: {hpa_tuned_val}")
-    ckpt = work_dir / f"{cfg.algo}-{'residual-' if space.is_residual else ''}checkpoint.pt"
+    ckpt = work_dir / f"{cfg.algo}-{'residual-' if space.hpa_based else ''}checkpoint.pt"
     resumed_at: int | None = None
     if resume and ckpt.exists():
         st = load_checkpoint(ckpt, cfg, space)
@@ -455,7 +455,7 @@ def train(
         if on_iteration:
             on_iteration(st.iteration, total, stats)
     hpa_val = validate(None, vset, cfg.weights, hpa_target=DEFAULT_TARGET)
-    selected = select_iteration(st.validation, cfg.select, hpa_tuned_val, residual=space.is_residual)
+    selected = select_iteration(st.validation, cfg.select, hpa_tuned_val, residual=space.hpa_based)
     st.net.load_state_dict(st.snapshots[selected])
     meta = {
         "algo": cfg.algo, "seed": cfg.seed, "config": cfg.to_dict(), "iterations": st.iteration,
